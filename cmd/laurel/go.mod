@@ -1,0 +1,13 @@
+module github.com/laurel-badges/laurel/cmd/laurel
+
+go 1.26
+
+replace (
+	github.com/laurel-badges/laurel/openbadges => ../../openbadges
+	github.com/laurel-badges/laurel/platform => ../../platform
+	github.com/laurel-badges/laurel/proto => ../../proto
+	github.com/laurel-badges/laurel/services/issuer => ../../services/issuer
+	github.com/laurel-badges/laurel/services/notifier => ../../services/notifier
+	github.com/laurel-badges/laurel/services/rules => ../../services/rules
+	github.com/laurel-badges/laurel/services/verifier => ../../services/verifier
+)

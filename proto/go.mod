@@ -1,0 +1,3 @@
+module github.com/laurel-badges/laurel/proto
+
+go 1.26
