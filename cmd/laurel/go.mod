@@ -1,6 +1,6 @@
 module github.com/laurel-badges/laurel/cmd/laurel
 
-go 1.26
+go 1.26.0
 
 replace (
 	github.com/laurel-badges/laurel/openbadges => ../../openbadges
@@ -10,4 +10,9 @@ replace (
 	github.com/laurel-badges/laurel/services/notifier => ../../services/notifier
 	github.com/laurel-badges/laurel/services/rules => ../../services/rules
 	github.com/laurel-badges/laurel/services/verifier => ../../services/verifier
+)
+
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/peterbourgon/ff/v3 v3.4.0 // indirect
 )

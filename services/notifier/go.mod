@@ -1,6 +1,6 @@
 module github.com/laurel-badges/laurel/services/notifier
 
-go 1.26
+go 1.26.0
 
 replace (
 	github.com/laurel-badges/laurel/openbadges => ../../openbadges

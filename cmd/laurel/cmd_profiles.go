@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"strings"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+)
+
+func profilesCommand(g *globals) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "profiles",
+		ShortUsage: "laurel profiles <create|get|list|update|delete> [flags]",
+		ShortHelp:  "manage issuer profiles (who your badges say they come from)",
+		Subcommands: []*ffcli.Command{
+			profilesCreate(g), profilesGet(g), profilesList(g), profilesUpdate(g), profilesDelete(g),
+		},
+		Exec: func(context.Context, []string) error { return usagef("profiles needs a verb: create, get, list, update or delete") },
+	}
+}
+
+type profileFlags struct {
+	displayName, url, email, description, imageURL string
+}
+
+func (p *profileFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.displayName, "display-name", "", "name shown on badges")
+	fs.StringVar(&p.url, "url", "", "issuer's home page (https://...)")
+	fs.StringVar(&p.email, "email", "", "contact e-mail address")
+	fs.StringVar(&p.description, "description", "", "short description")
+	fs.StringVar(&p.imageURL, "image-url", "", "logo URL")
+}
+
+func (p *profileFlags) proto() *issuerv1.Profile {
+	return &issuerv1.Profile{DisplayName: p.displayName, Url: p.url, Email: p.email, Description: p.description, ImageUrl: p.imageURL}
+}
+
+func newFlagSet(name string) *flag.FlagSet { return flag.NewFlagSet(name, flag.ContinueOnError) }
+
+func apiOptions() []ff.Option { return []ff.Option{ff.WithEnvVarPrefix("LAUREL")} }
+
+func profilesCreate(g *globals) *ffcli.Command {
+	var c clientFlags
+	var p profileFlags
+	var id, requestID string
+	fs := newFlagSet("laurel profiles create")
+	c.register(fs)
+	p.register(fs)
+	fs.StringVar(&id, "id", "", "profile id (lower-case letters, digits, '-'); the server picks one when empty")
+	fs.StringVar(&requestID, "request-id", "", "idempotency key (UUID): a retry with the same one returns the first result")
+	return &ffcli.Command{
+		Name: "create", ShortUsage: "laurel profiles create --display-name NAME --url URL [flags]",
+		ShortHelp: "create an issuer profile", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := issuerv1.NewIssuerServiceClient(conn).CreateProfile(ctx, &issuerv1.CreateProfileRequest{
+					Profile: p.proto(), ProfileId: id, RequestId: requestID,
+				})
+				if err != nil {
+					return err
+				}
+				return printProfiles(g, c, resp, resp.GetProfile())
+			})
+		},
+	}
+}
+
+func profilesGet(g *globals) *ffcli.Command {
+	var c clientFlags
+	fs := newFlagSet("laurel profiles get")
+	c.register(fs)
+	return &ffcli.Command{
+		Name: "get", ShortUsage: "laurel profiles get ID", ShortHelp: "show one issuer profile", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "profiles get takes one profile id")
+			if err != nil {
+				return err
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := issuerv1.NewIssuerServiceClient(conn).GetProfile(ctx, &issuerv1.GetProfileRequest{Name: profileName(args[0])})
+				if err != nil {
+					return err
+				}
+				return printProfiles(g, c, resp, resp.GetProfile())
+			})
+		},
+	}
+}
+
+func profilesList(g *globals) *ffcli.Command {
+	var c clientFlags
+	var pageSize int
+	var pageToken string
+	fs := newFlagSet("laurel profiles list")
+	c.register(fs)
+	fs.IntVar(&pageSize, "page-size", 0, "profiles per page (0 = server default)")
+	fs.StringVar(&pageToken, "page-token", "", "token of the page to show (printed after each page)")
+	return &ffcli.Command{
+		Name: "list", ShortUsage: "laurel profiles list [flags]", ShortHelp: "list issuer profiles", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := issuerv1.NewIssuerServiceClient(conn).ListProfiles(ctx, &issuerv1.ListProfilesRequest{PageSize: int32(pageSize), PageToken: pageToken})
+				if err != nil {
+					return err
+				}
+				if err := printProfiles(g, c, resp, resp.GetProfiles()...); err != nil {
+					return err
+				}
+				if c.output == "table" && resp.GetNextPageToken() != "" {
+					g.printf("next page: --page-token %s\n", resp.GetNextPageToken())
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func profilesUpdate(g *globals) *ffcli.Command {
+	var c clientFlags
+	var p profileFlags
+	var etag string
+	fs := newFlagSet("laurel profiles update")
+	c.register(fs)
+	p.register(fs)
+	fs.StringVar(&etag, "etag", "", "fail instead of overwriting when the profile changed since this etag")
+	return &ffcli.Command{
+		Name: "update", ShortUsage: "laurel profiles update ID [--display-name ...] [--url ...]",
+		ShortHelp: "change the given fields of an issuer profile", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "profiles update takes one profile id")
+			if err != nil {
+				return err
+			}
+			// Only the flags given on the command line are sent, as the update mask.
+			var paths []string
+			fs.Visit(func(f *flag.Flag) {
+				switch f.Name {
+				case "display-name", "url", "email", "description", "image-url":
+					paths = append(paths, strings.ReplaceAll(f.Name, "-", "_"))
+				}
+			})
+			if len(paths) == 0 {
+				return usagef("profiles update needs at least one field flag")
+			}
+			profile := p.proto()
+			profile.Name, profile.Etag = profileName(args[0]), etag
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := issuerv1.NewIssuerServiceClient(conn).UpdateProfile(ctx, &issuerv1.UpdateProfileRequest{
+					Profile: profile, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
+				})
+				if err != nil {
+					return err
+				}
+				return printProfiles(g, c, resp, resp.GetProfile())
+			})
+		},
+	}
+}
+
+func profilesDelete(g *globals) *ffcli.Command {
+	var c clientFlags
+	var etag string
+	fs := newFlagSet("laurel profiles delete")
+	c.register(fs)
+	fs.StringVar(&etag, "etag", "", "fail instead of deleting when the profile changed since this etag")
+	return &ffcli.Command{
+		Name: "delete", ShortUsage: "laurel profiles delete ID", ShortHelp: "delete an issuer profile", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "profiles delete takes one profile id")
+			if err != nil {
+				return err
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				if _, err := issuerv1.NewIssuerServiceClient(conn).DeleteProfile(ctx, &issuerv1.DeleteProfileRequest{Name: profileName(args[0]), Etag: etag}); err != nil {
+					return err
+				}
+				g.printf("deleted %s\n", profileName(args[0]))
+				return nil
+			})
+		},
+	}
+}
+
+// profileName accepts "acme" or "profiles/acme".
+func profileName(id string) string {
+	if strings.HasPrefix(id, "profiles/") {
+		return id
+	}
+	return "profiles/" + id
+}
+
+func printProfiles(g *globals, c clientFlags, resp proto.Message, profiles ...*issuerv1.Profile) error {
+	if c.output == "json" {
+		return printJSON(g.stdout, resp)
+	}
+	rows := make([][]string, len(profiles))
+	for i, p := range profiles {
+		rows[i] = []string{strings.TrimPrefix(p.GetName(), "profiles/"), p.GetDisplayName(), p.GetUrl(), formatTime(p.GetCreateTime())}
+	}
+	return printTable(g.stdout, []string{"ID", "DISPLAY NAME", "URL", "CREATED"}, rows)
+}

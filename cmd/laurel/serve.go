@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/laurel-badges/laurel/platform/auth"
+	"github.com/laurel-badges/laurel/platform/config"
+	"github.com/laurel-badges/laurel/platform/natsembed"
+	"github.com/laurel-badges/laurel/platform/process"
+	"github.com/laurel-badges/laurel/platform/statestore"
+	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
+	"github.com/laurel-badges/laurel/platform/statestore/redisstore"
+	"github.com/laurel-badges/laurel/platform/telemetry"
+	"github.com/laurel-badges/laurel/services/issuer/issuerd"
+	"github.com/laurel-badges/laurel/services/notifier/notifierd"
+	"github.com/laurel-badges/laurel/services/rules/rulesd"
+	"github.com/laurel-badges/laurel/services/verifier/verifierd"
+)
+
+// allServices is the order services are built and started in: producers of streams
+// before their consumers.
+var allServices = []string{"rules", "issuer", "notifier", "verifier"}
+
+// DevTenant is the tenant `laurel dev` creates its admin key for.
+const DevTenant = "dev"
+
+// devKeyFile holds the dev admin key in plain text inside the data directory, so that the
+// CLI finds it and a restart prints the same key. Only `laurel dev` writes it.
+const devKeyFile = "dev-admin-key"
+
+type devConfig struct {
+	server     config.Server
+	telemetry  config.Telemetry
+	dataDir    string
+	natsListen string
+	partitions int
+}
+
+func devCommand(g *globals) *ffcli.Command {
+	var c devConfig
+	fs := flag.NewFlagSet("laurel dev", flag.ContinueOnError)
+	c.server.Register(fs)
+	c.telemetry.Register(fs)
+	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
+	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
+	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
+	return &ffcli.Command{
+		Name:       "dev",
+		ShortUsage: "laurel dev [flags]",
+		ShortHelp:  "run all four services in one process with embedded NATS and state store",
+		LongHelp: "Runs the issuer, rules, notifier and verifier exactly as in production — they still talk\n" +
+			"over NATS and gRPC — with an embedded nats-server (JetStream on disk under --data) and\n" +
+			"the embedded state store. Data survives restarts. Prints the API address, the public\n" +
+			"address and a dev admin API key for tenant \"dev\".",
+		FlagSet: fs,
+		Options: []ff.Option{ff.WithEnvVarPrefix("LAUREL")},
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("dev takes no arguments, got %q", args)
+			}
+			return runDev(ctx, g, c)
+		},
+	}
+}
+
+func runDev(ctx context.Context, g *globals, c devConfig) error {
+	if c.telemetry.ServiceName == config.DefaultServiceName || c.telemetry.ServiceName == "" {
+		c.telemetry.ServiceName = "laurel-dev"
+	}
+	host, portStr, err := net.SplitHostPort(c.natsListen)
+	port, perr := strconv.Atoi(portStr)
+	var problems []error
+	if err != nil || perr != nil || port < 0 || port > 65535 {
+		problems = append(problems, errors.New("--nats-listen / LAUREL_NATS_LISTEN: must be host:port"))
+	}
+	if c.partitions < 1 || c.partitions > 1024 {
+		problems = append(problems, errors.New("--partitions / LAUREL_PARTITIONS: must be between 1 and 1024"))
+	}
+	if c.dataDir == "" {
+		problems = append(problems, errors.New("--data / LAUREL_DATA: must not be empty"))
+	}
+	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry))...); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	tel, err := setupTelemetry(ctx, g, c.telemetry)
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel)
+
+	var embedded *natsembed.Server
+	defer func() {
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+	}()
+	return process.Run(ctx, process.Options{
+		Server:    c.server,
+		Telemetry: tel,
+		Connect: func(ctx context.Context) (*nats.Conn, error) {
+			embedded, err = natsembed.Start(ctx, natsembed.Options{
+				StoreDir:   filepath.Join(c.dataDir, "nats"),
+				Host:       host,
+				Port:       port,
+				SyncAlways: true,
+				ServerName: "laurel-dev",
+				Logger:     tel.Logger.With("component", "nats-server"),
+			})
+			if err != nil {
+				return nil, err
+			}
+			return embedded.Connect(nats.Name("laurel-dev"))
+		},
+		OpenStore: func(context.Context) (statestore.Store, error) {
+			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
+		},
+		Build: buildServices(allServices, c.partitions),
+		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
+			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "\nLaurel dev is running.\n"+
+				"  API (gRPC and JSON over HTTP):  %s\n"+
+				"  Public HTTP (badge pages):      http://%s\n"+
+				"  Metrics and health:             http://%s/metrics\n"+
+				"  NATS (publish activity):        %s\n"+
+				"  Dev admin API key (tenant %q): %s\n\n"+
+				"Try:  laurel health\n"+
+				"      laurel profiles create --display-name \"Example Academy\" --url https://example.org\n"+
+				"Data is kept in %s; stop with Ctrl-C.\n\n",
+				addrs.API, addrs.Public, addrs.Admin, embedded.ClientURL(), DevTenant, key, c.dataDir)
+			return nil
+		},
+	})
+}
+
+// ensureDevKey returns the dev admin key, creating and saving it on first start, and
+// re-creating it if its record was deleted from the key store.
+func ensureDevKey(ctx context.Context, keys auth.KeyStore, dataDir string) (string, error) {
+	path := filepath.Join(dataDir, devKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if id, ok := auth.KeyIDOf(key); ok {
+			if _, err := keys.Get(ctx, id); err == nil {
+				return key, nil
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read dev key: %w", err)
+	}
+	key, rec, err := auth.NewKey(DevTenant, auth.RoleAdmin, "laurel dev admin")
+	if err != nil {
+		return "", err
+	}
+	if err := keys.Put(ctx, rec); err != nil {
+		return "", fmt.Errorf("store dev key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save dev key: %w", err)
+	}
+	return key, nil
+}
+
+type serviceConfig struct {
+	server     config.Server
+	telemetry  config.Telemetry
+	nats       config.NATS
+	redis      config.Redis
+	partitions int
+}
+
+func serviceCommand(g *globals, name string) *ffcli.Command {
+	var c serviceConfig
+	fs := flag.NewFlagSet("laurel "+name, flag.ContinueOnError)
+	c.server.Register(fs)
+	c.telemetry.Register(fs)
+	c.nats.Register(fs)
+	c.redis.Register(fs)
+	if name == "rules" {
+		fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
+	}
+	return &ffcli.Command{
+		Name:       name,
+		ShortUsage: "laurel " + name + " [flags]",
+		ShortHelp:  "run the " + name + " service against external NATS and Redis",
+		FlagSet:    fs,
+		Options:    []ff.Option{ff.WithEnvVarPrefix("LAUREL")},
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usagef("%s takes no arguments, got %q", name, args)
+			}
+			return runService(ctx, g, name, c)
+		},
+	}
+}
+
+func runService(ctx context.Context, g *globals, name string, c serviceConfig) error {
+	if c.telemetry.ServiceName == config.DefaultServiceName || c.telemetry.ServiceName == "" {
+		c.telemetry.ServiceName = "laurel-" + name
+	}
+	if err := config.Validate(&c.server, &c.telemetry, &c.nats, &c.redis); err != nil {
+		return usageError{err.Error()}
+	}
+	tel, err := setupTelemetry(ctx, g, c.telemetry)
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel)
+	return process.Run(ctx, process.Options{
+		Server:    c.server,
+		Telemetry: tel,
+		Connect: func(context.Context) (*nats.Conn, error) {
+			opts := []nats.Option{nats.Name(orDefault(c.nats.Name, "laurel-"+name)), nats.MaxReconnects(-1)}
+			if c.nats.CredsFile != "" {
+				opts = append(opts, nats.UserCredentials(c.nats.CredsFile))
+			}
+			return nats.Connect(c.nats.URL, opts...)
+		},
+		OpenStore: func(ctx context.Context) (statestore.Store, error) {
+			client := redis.NewClient(redisOptions(c.redis))
+			if err := client.Ping(ctx).Err(); err != nil {
+				client.Close()
+				return nil, fmt.Errorf("redis %s: %w", c.redis.Addr, err)
+			}
+			return redisstore.New(client, redisstore.WithPrefix(c.redis.KeyPrefix))
+		},
+		Build: buildServices([]string{name}, c.partitions),
+	})
+}
+
+func buildServices(names []string, partitions int) func(context.Context, process.Env) ([]process.Component, error) {
+	return func(ctx context.Context, env process.Env) ([]process.Component, error) {
+		var out []process.Component
+		for _, name := range names {
+			var (
+				c   process.Component
+				err error
+			)
+			log := env.Logger.With(slog.String("service", name))
+			switch name {
+			case "issuer":
+				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus})
+			case "rules":
+				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, Partitions: partitions})
+			case "notifier":
+				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus})
+			case "verifier":
+				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log})
+			default:
+				err = fmt.Errorf("unknown service %q", name)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+}
+
+func setupTelemetry(ctx context.Context, g *globals, c config.Telemetry) (*telemetry.Telemetry, error) {
+	tel, err := telemetry.Setup(ctx, telemetry.Config{
+		ServiceName:  c.ServiceName,
+		LogLevel:     c.LogLevel,
+		LogFormat:    c.LogFormat,
+		OTLPEndpoint: c.OTLPEndpoint,
+	}, g.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("set up telemetry: %w", err)
+	}
+	tel.SetGlobal()
+	return tel, nil
+}
+
+// shutdownTelemetry flushes spans last, after everything that emits them has stopped.
+func shutdownTelemetry(tel *telemetry.Telemetry) {
+	ctx, cancel := context.WithTimeout(context.Background(), config.DefaultShutdownTimeout)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		tel.Logger.Warn("flush telemetry", "error", err)
+	}
+}
+
+func redisOptions(c config.Redis) *redis.Options {
+	o := &redis.Options{Addr: c.Addr, Username: c.Username, Password: c.Password.Reveal(), DB: c.DB}
+	if c.TLS {
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return o
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,25 @@
+package ob3
+
+import (
+	"fmt"
+
+	"github.com/laurel-badges/laurel/openbadges/recipient"
+)
+
+// NewIdentityObject returns an IdentityObject naming the recipient by the SHA-256 hash of
+// identity salted with salt (use recipient.NewSalt). identityType is an OB 3.0
+// IdentifierTypeEnum value such as "emailAddress"; the identifier is normalized as the
+// recipient package describes.
+func NewIdentityObject(identityType, identity, salt string) (IdentityObject, error) {
+	h, err := recipient.Hash(identityType, identity, salt, recipient.SHA256)
+	if err != nil {
+		return IdentityObject{}, fmt.Errorf("identity object: %w", err)
+	}
+	return IdentityObject{Hashed: true, IdentityHash: h, IdentityType: identityType, Salt: salt}, nil
+}
+
+// Matches reports whether candidate is the identifier o names (see recipient.Match). It
+// fails for a malformed hash or an empty candidate.
+func (o IdentityObject) Matches(candidate string) (bool, error) {
+	return recipient.Match(o.IdentityType, o.IdentityHash, o.Hashed, o.Salt, candidate)
+}

@@ -1,0 +1,536 @@
+package proto_test
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"buf.build/go/protovalidate"
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+
+	adminv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/admin/v1"
+	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
+	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
+	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
+	verifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/verifier/v1"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// files are Laurel's contract files; a new .proto file must be added here so
+// the checks below cover it.
+var files = []protoreflect.FileDescriptor{
+	adminv1.File_laurel_admin_v1_admin_service_proto,
+	eventsv1.File_laurel_events_v1_events_proto,
+	issuerv1.File_laurel_issuer_v1_issuer_service_proto,
+	notifierv1.File_laurel_notifier_v1_notifier_service_proto,
+	rulesv1.File_laurel_rules_v1_rules_service_proto,
+	verifierv1.File_laurel_verifier_v1_verifier_service_proto,
+}
+
+const (
+	uuid = "0b6f6a3e-52a4-4c1f-9d0e-6f1f3b2a7c10"
+	mib8 = 8 << 20
+)
+
+var validProfile = &issuerv1.Profile{
+	DisplayName: "Acme Academy",
+	Url:         "https://academy.example.com",
+	Email:       "badges@example.com",
+	Description: "Courses for curious people.",
+	ImageUrl:    "https://academy.example.com/logo.png",
+}
+
+var validRecipient = &eventsv1.Recipient{
+	Subject:   "learner-42",
+	Email:     "ada@example.com",
+	Url:       "https://ada.example.com",
+	Telephone: "+15555550123",
+	Did:       "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+	Name:      "Ada",
+}
+
+var validEvent = &rulesv1.CloudEvent{
+	Id:              "evt-1",
+	Source:          "https://lms.example.com/courses/42",
+	Type:            "com.example.course.completed",
+	Subject:         "learner-42",
+	Time:            timestamppb.Now(),
+	DataContentType: "application/json",
+	Data: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+		"score":  structpb.NewNumberValue(97),
+		"course": structpb.NewStringValue("go-101"),
+	}}),
+	Extensions: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+}
+
+var validSubscription = &notifierv1.Subscription{
+	Url:            "https://hooks.example.com/laurel",
+	EventTypes:     []string{"laurel.badge.issued.v1", "laurel.award.pending_approval.v1"},
+	AchievementIds: []string{"go-101", "go-201"},
+	Description:    "CRM sync",
+}
+
+// validationCase is one message and the violations it must produce, as
+// "field.path: rule_id" (sorted); none means the message is valid.
+type validationCase struct {
+	name string
+	msg  proto.Message
+	want []string
+}
+
+func validationCases() []validationCase {
+	return []validationCase{
+		// issuer
+		{name: "create profile", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: "acme-academy", RequestId: uuid}},
+		{name: "create profile minimal", msg: &issuerv1.CreateProfileRequest{Profile: &issuerv1.Profile{DisplayName: "A", Url: "https://a.example"}}},
+		{name: "create profile without profile", msg: &issuerv1.CreateProfileRequest{}, want: []string{"profile: required"}},
+		{
+			name: "create profile with bad fields",
+			msg: &issuerv1.CreateProfileRequest{
+				Profile: &issuerv1.Profile{
+					Url:         "academy.example.com",
+					Email:       "not-an-email",
+					Description: strings.Repeat("x", 2001),
+					ImageUrl:    "logo.png",
+				},
+				ProfileId: "-acme",
+				RequestId: "not-a-uuid",
+			},
+			want: []string{
+				"profile.description: string.max_len",
+				"profile.display_name: string.min_len",
+				"profile.email: string.email",
+				"profile.image_url: string.uri",
+				"profile.url: string.uri",
+				"profile_id: string.pattern",
+				"request_id: string.uuid",
+			},
+		},
+		{name: "create profile with upper-case id", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: "Acme"}, want: []string{"profile_id: string.pattern"}},
+		{name: "create profile with 64-character id", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: strings.Repeat("a", 64)}, want: []string{"profile_id: string.pattern"}},
+		{name: "create profile with 63-character id", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: strings.Repeat("a", 63)}},
+		{name: "get profile", msg: &issuerv1.GetProfileRequest{Name: "profiles/acme"}},
+		{name: "get profile by bare id", msg: &issuerv1.GetProfileRequest{Name: "acme"}, want: []string{"name: string.pattern"}},
+		{name: "get profile without name", msg: &issuerv1.GetProfileRequest{}, want: []string{"name: string.pattern"}},
+		{name: "get profile of another collection", msg: &issuerv1.GetProfileRequest{Name: "apiKeys/acme"}, want: []string{"name: string.pattern"}},
+		{name: "list profiles first page", msg: &issuerv1.ListProfilesRequest{}},
+		{name: "list profiles largest page", msg: &issuerv1.ListProfilesRequest{PageSize: 1000, PageToken: "abc"}},
+		{name: "list profiles page too large", msg: &issuerv1.ListProfilesRequest{PageSize: 1001}, want: []string{"page_size: int32.gte_lte"}},
+		{name: "list profiles negative page", msg: &issuerv1.ListProfilesRequest{PageSize: -1}, want: []string{"page_size: int32.gte_lte"}},
+		{
+			name: "update profile partially",
+			msg: &issuerv1.UpdateProfileRequest{
+				Profile:    &issuerv1.Profile{Name: "profiles/acme", Description: "New text"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
+			},
+		},
+		{
+			name: "update profile sent back whole",
+			msg: &issuerv1.UpdateProfileRequest{
+				Profile:    &issuerv1.Profile{Name: "profiles/acme", DisplayName: "Acme", Url: "https://a.example", Etag: "W1"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name", "display_name", "url", "create_time", "update_time", "etag"}},
+			},
+		},
+		{name: "update profile without mask", msg: &issuerv1.UpdateProfileRequest{Profile: &issuerv1.Profile{Name: "profiles/acme"}}},
+		{name: "update profile without profile", msg: &issuerv1.UpdateProfileRequest{}, want: []string{": update_profile.profile_name"}},
+		{name: "update profile without name", msg: &issuerv1.UpdateProfileRequest{Profile: validProfile}, want: []string{": update_profile.profile_name"}},
+		{
+			name: "update profile with unknown path",
+			msg: &issuerv1.UpdateProfileRequest{
+				Profile:    &issuerv1.Profile{Name: "profiles/acme"},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name", "colour"}},
+			},
+			want: []string{"update_mask: field_mask.in"},
+		},
+		{name: "delete profile", msg: &issuerv1.DeleteProfileRequest{Name: "profiles/acme", Etag: "W1"}},
+		{name: "delete profile with bad name", msg: &issuerv1.DeleteProfileRequest{Name: "profiles/acme/x"}, want: []string{"name: string.pattern"}},
+
+		// admin
+		{name: "create api key", msg: &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{DisplayName: "CI", Role: adminv1.Role_ROLE_ISSUER}, RequestId: uuid}},
+		{name: "create api key without key", msg: &adminv1.CreateApiKeyRequest{}, want: []string{"api_key: required"}},
+		{name: "create api key without role", msg: &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{DisplayName: "CI"}}, want: []string{"api_key.role: required"}},
+		{name: "create api key with unknown role", msg: &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{DisplayName: "CI", Role: 42}}, want: []string{"api_key.role: enum.defined_only"}},
+		{
+			name: "create api key with bad fields",
+			msg:  &adminv1.CreateApiKeyRequest{ApiKey: &adminv1.ApiKey{DisplayName: strings.Repeat("k", 201), Role: adminv1.Role_ROLE_ADMIN}, RequestId: "42"},
+			want: []string{"api_key.display_name: string.max_len", "request_id: string.uuid"},
+		},
+		{name: "list api keys", msg: &adminv1.ListApiKeysRequest{PageSize: 10}},
+		{name: "list api keys page too large", msg: &adminv1.ListApiKeysRequest{PageSize: 5000}, want: []string{"page_size: int32.gte_lte"}},
+		{name: "delete api key", msg: &adminv1.DeleteApiKeyRequest{Name: "apiKeys/0b6f6a3e-52a4"}},
+		{name: "delete api key with bad name", msg: &adminv1.DeleteApiKeyRequest{Name: "apikeys/x"}, want: []string{"name: string.pattern"}},
+
+		// rules
+		{name: "publish event", msg: &rulesv1.PublishEventRequest{Event: validEvent}},
+		{name: "publish minimal event", msg: &rulesv1.PublishEventRequest{Event: &rulesv1.CloudEvent{Id: "1", Source: "/quiz-app", Type: "quiz.passed", Subject: "s"}}},
+		{name: "publish without event", msg: &rulesv1.PublishEventRequest{}, want: []string{"event: required"}},
+		{
+			name: "publish empty event",
+			msg:  &rulesv1.PublishEventRequest{Event: &rulesv1.CloudEvent{}},
+			want: []string{"event.id: string.min_len", "event.source: string.min_len", "event.subject: string.min_len", "event.type: string.min_len"},
+		},
+		{
+			name: "publish event with bad attributes",
+			msg: &rulesv1.PublishEventRequest{Event: &rulesv1.CloudEvent{
+				Id:         strings.Repeat("i", 257),
+				Source:     "http://[::1",
+				Type:       "t",
+				Subject:    "s",
+				Extensions: map[string]string{"Trace-Parent": "x", "subject": "y", "ok": strings.Repeat("v", 2049)},
+			}},
+			want: []string{
+				`event.extensions["Trace-Parent"]: string.pattern`,
+				`event.extensions["ok"]: string.max_len`,
+				`event.extensions["subject"]: string.not_in`,
+				"event.id: string.max_len",
+				"event.source: string.uri_ref",
+			},
+		},
+
+		// notifier
+		{name: "create subscription", msg: &notifierv1.CreateSubscriptionRequest{Subscription: validSubscription, RequestId: uuid}},
+		{name: "create subscription to everything", msg: &notifierv1.CreateSubscriptionRequest{Subscription: &notifierv1.Subscription{Url: "http://localhost:8080/hook"}}},
+		{name: "create subscription without subscription", msg: &notifierv1.CreateSubscriptionRequest{}, want: []string{"subscription: required"}},
+		{name: "create subscription without url", msg: &notifierv1.CreateSubscriptionRequest{Subscription: &notifierv1.Subscription{}}, want: []string{"subscription.url: string.uri_empty", "subscription.url: subscription.url_scheme"}},
+		{
+			name: "create subscription with bad fields",
+			msg: &notifierv1.CreateSubscriptionRequest{Subscription: &notifierv1.Subscription{
+				Url:            "ftp://example.com/hook",
+				EventTypes:     []string{"laurel.badge.issued.v1", "laurel.badge.issued.v1", "laurel.award.requested.v1"},
+				AchievementIds: []string{"a", ""},
+			}},
+			want: []string{
+				"subscription.achievement_ids[1]: string.min_len",
+				"subscription.event_types: repeated.unique",
+				"subscription.event_types[2]: string.in",
+				"subscription.url: subscription.url_scheme",
+			},
+		},
+		{name: "get subscription", msg: &notifierv1.GetSubscriptionRequest{Name: "subscriptions/crm"}},
+		{name: "get subscription with bad name", msg: &notifierv1.GetSubscriptionRequest{Name: "subscriptions/"}, want: []string{"name: string.pattern"}},
+		{name: "list subscriptions", msg: &notifierv1.ListSubscriptionsRequest{PageSize: 1, PageToken: "t"}},
+		{name: "list subscriptions with huge token", msg: &notifierv1.ListSubscriptionsRequest{PageToken: strings.Repeat("t", 1025)}, want: []string{"page_token: string.max_len"}},
+		{name: "delete subscription", msg: &notifierv1.DeleteSubscriptionRequest{Name: "subscriptions/crm"}},
+		{name: "delete subscription with bad name", msg: &notifierv1.DeleteSubscriptionRequest{Name: "crm"}, want: []string{"name: string.pattern"}},
+
+		// verifier
+		{name: "verify json", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Json{Json: `{"type":["VerifiableCredential"]}`}, ExpectedRecipient: "ada@example.com", VerifyTime: timestamppb.Now()}},
+		{name: "verify bytes", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Data{Data: []byte{0x89, 'P', 'N', 'G'}}}},
+		{name: "verify url", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Url{Url: "https://badges.example.com/a/1"}}},
+		{name: "verify nothing", msg: &verifierv1.VerifyRequest{}, want: []string{"input: required"}},
+		{name: "verify file url", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Url{Url: "file:///etc/passwd"}}, want: []string{"url: verify.url_scheme"}},
+		{name: "verify empty json", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Json{}}, want: []string{"json: string.min_len"}},
+		{name: "verify too much data", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Data{Data: make([]byte, mib8+1)}}, want: []string{"data: bytes.max_len"}},
+		{name: "bake", msg: &verifierv1.BakeRequest{Image: []byte("<svg/>"), Credential: "{}", CredentialFormat: verifierv1.CredentialFormat_CREDENTIAL_FORMAT_OB3_JSON}},
+		{name: "bake detecting format", msg: &verifierv1.BakeRequest{Image: []byte("<svg/>"), Credential: "eyJ.eyJ.sig"}},
+		{
+			name: "bake nothing",
+			msg:  &verifierv1.BakeRequest{CredentialFormat: 42},
+			want: []string{"credential: string.min_len", "credential_format: enum.defined_only", "image: bytes.min_len"},
+		},
+		{name: "unbake", msg: &verifierv1.UnbakeRequest{Image: []byte{0x89, 'P', 'N', 'G'}}},
+		{name: "unbake nothing", msg: &verifierv1.UnbakeRequest{}, want: []string{"image: bytes.min_len"}},
+
+		// events: not requests, but consumers validate them to park poison
+		// messages instead of acting on them.
+		{
+			name: "award requested",
+			msg: &eventsv1.AwardRequested{
+				AwardId: "aw-1", Tenant: "t1", RuleId: "r1", RuleVersion: 3, AchievementId: "go-101",
+				Recipient: validRecipient, Occurrence: 1, Narrative: "Completed Go 101.",
+				Evidence: []*eventsv1.ActivityRef{{Id: "evt-1", Source: "/lms", Type: "course.completed", Time: timestamppb.Now()}},
+				EarnedAt: timestamppb.Now(),
+			},
+		},
+		{
+			name: "award requested empty",
+			msg:  &eventsv1.AwardRequested{},
+			want: []string{
+				"achievement_id: string.min_len",
+				"award_id: string.min_len",
+				"earned_at: required",
+				"occurrence: uint32.gte",
+				"recipient: required",
+				"rule_id: string.min_len",
+				"rule_version: int64.gte",
+				"tenant: string.min_len",
+			},
+		},
+		{
+			name: "award requested with bad recipient",
+			msg: &eventsv1.AwardRequested{
+				AwardId: "aw-1", Tenant: "t1", RuleId: "r1", RuleVersion: 1, AchievementId: "go-101", Occurrence: 1,
+				Recipient: &eventsv1.Recipient{Email: "ada", Url: "ada.example.com", Telephone: "555-0123", Did: "did:Key"},
+				Evidence:  []*eventsv1.ActivityRef{{}},
+				EarnedAt:  timestamppb.Now(),
+			},
+			want: []string{
+				"evidence[0].id: string.min_len",
+				"evidence[0].source: string.min_len",
+				"evidence[0].type: string.min_len",
+				"recipient.did: string.pattern",
+				"recipient.email: string.email",
+				"recipient.subject: string.min_len",
+				"recipient.telephone: string.pattern",
+				"recipient.url: string.uri",
+			},
+		},
+		{
+			name: "badge issued",
+			msg: &eventsv1.BadgeIssued{
+				Tenant: "t1", AwardId: "aw-1", CredentialId: "c-1", AchievementId: "go-101", AchievementName: "Go 101",
+				IssuerId: "acme", Recipient: validRecipient, IssuedAt: timestamppb.Now(),
+				CredentialUrl: "https://b.example/c/1", AssertionUrl: "https://b.example/a/1",
+				BadgePageUrl: "https://b.example/p/1", ImageUrl: "https://b.example/i/1.png",
+			},
+		},
+		{
+			name: "badge issued with relative urls",
+			msg: &eventsv1.BadgeIssued{
+				Tenant: "t1", CredentialId: "c-1", AchievementId: "go-101", IssuerId: "acme",
+				Recipient: validRecipient, IssuedAt: timestamppb.Now(), CredentialUrl: "/c/1",
+			},
+			want: []string{"credential_url: string.uri"},
+		},
+		{name: "badge revoked", msg: &eventsv1.BadgeRevoked{Tenant: "t1", CredentialId: "c-1", AchievementId: "go-101", Recipient: validRecipient, Reason: "Issued in error", RevokedAt: timestamppb.Now()}},
+		{name: "badge revoked without time", msg: &eventsv1.BadgeRevoked{Tenant: "t1", CredentialId: "c-1", AchievementId: "go-101", Recipient: validRecipient}, want: []string{"revoked_at: required"}},
+	}
+}
+
+func TestValidationRules(t *testing.T) {
+	t.Parallel()
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatalf("protovalidate.New: %v", err)
+	}
+	for _, tc := range validationCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := violations(v, tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("violations of %s (-want +got):\n%s", tc.msg.ProtoReflect().Descriptor().FullName(), diff)
+			}
+		})
+	}
+}
+
+// TestEveryRequestHasValidCaseAndInvalidCase keeps TestValidationRules
+// complete: a new RPC without examples of a good and a bad request fails here.
+func TestEveryRequestHasValidCaseAndInvalidCase(t *testing.T) {
+	t.Parallel()
+	valid, invalid := map[protoreflect.FullName]bool{}, map[protoreflect.FullName]bool{}
+	for _, tc := range validationCases() {
+		name := tc.msg.ProtoReflect().Descriptor().FullName()
+		if len(tc.want) == 0 {
+			valid[name] = true
+		} else {
+			invalid[name] = true
+		}
+	}
+	for _, m := range rpcs() {
+		in := m.Input().FullName()
+		if !valid[in] || !invalid[in] {
+			t.Errorf("%s: request %s needs a valid and an invalid case in validationCases (valid=%t invalid=%t)", m.FullName(), in, valid[in], invalid[in])
+		}
+	}
+}
+
+// TestRulesCompile validates the zero value of every message: a rule that
+// does not compile (bad CEL, a rule on the wrong type) surfaces as a
+// CompilationError or RuntimeError rather than a ValidationError.
+func TestRulesCompile(t *testing.T) {
+	t.Parallel()
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatalf("protovalidate.New: %v", err)
+	}
+	for _, f := range files {
+		for _, md := range allMessages(f.Messages()) {
+			if md.IsMapEntry() {
+				continue
+			}
+			err := v.Validate(dynamicpb.NewMessage(md))
+			var verr *protovalidate.ValidationError
+			if err != nil && !errors.As(err, &verr) {
+				t.Errorf("%s: rules do not evaluate: %v", md.FullName(), err)
+			}
+		}
+	}
+}
+
+func TestEveryRPCHasHTTPBindingAndValidatedRequest(t *testing.T) {
+	t.Parallel()
+	ms := rpcs()
+	if len(ms) < 16 {
+		t.Fatalf("found %d RPCs, want at least 16: is a service missing from files?", len(ms))
+	}
+	for _, m := range ms {
+		rule, ok := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+		if !ok || rule.GetPattern() == nil {
+			t.Errorf("%s: no google.api.http binding", m.FullName())
+		}
+		if !hasRules(m.Input()) {
+			t.Errorf("%s: request %s has no protovalidate rule", m.FullName(), m.Input().FullName())
+		}
+	}
+}
+
+func TestCloudEventTypes(t *testing.T) {
+	t.Parallel()
+	typeRE := regexp.MustCompile(`^laurel\.[a-z]+\.[a-z_]+\.v1$`)
+	byMessage := map[string]string{}
+	seen := map[string]string{}
+	msgs := eventsv1.File_laurel_events_v1_events_proto.Messages()
+	for i := range msgs.Len() {
+		md := msgs.Get(i)
+		typ, _ := proto.GetExtension(md.Options(), eventsv1.E_CloudeventType).(string)
+		switch name := string(md.Name()); {
+		case name == "Recipient" || name == "ActivityRef":
+			if typ != "" {
+				t.Errorf("%s is not an event but has cloudevent_type %q", name, typ)
+			}
+		case !typeRE.MatchString(typ):
+			t.Errorf("%s: cloudevent_type %q does not match %s", name, typ, typeRE)
+		case seen[typ] != "":
+			t.Errorf("%s and %s share cloudevent_type %q", seen[typ], name, typ)
+		default:
+			seen[typ] = name
+			byMessage[name] = typ
+		}
+	}
+	wantEvents := []string{"AwardPendingApproval", "AwardRejected", "AwardRequested", "BadgeIssued", "BadgeRevoked"}
+	if diff := cmp.Diff(wantEvents, slices.Sorted(maps.Keys(byMessage))); diff != "" {
+		t.Errorf("event messages (-want +got):\n%s", diff)
+	}
+
+	// Subscriptions may name exactly the events the notifier delivers.
+	field := (&notifierv1.Subscription{}).ProtoReflect().Descriptor().Fields().ByName("event_types")
+	rules, _ := proto.GetExtension(field.Options(), validatepb.E_Field).(*validatepb.FieldRules)
+	allowed := slices.Sorted(slices.Values(rules.GetRepeated().GetItems().GetString().GetIn()))
+	want := slices.Sorted(slices.Values([]string{byMessage["BadgeIssued"], byMessage["BadgeRevoked"], byMessage["AwardPendingApproval"]}))
+	if diff := cmp.Diff(want, allowed); diff != "" {
+		t.Errorf("Subscription.event_types allowed values (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenAPIDocument checks the committed merged OpenAPI document: merging
+// must keep every operation, and its info must be Laurel's, not the first
+// file's.
+func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("gen/openapi/laurel.swagger.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Info struct {
+			Title   string `json:"title"`
+			Version string `json:"version"`
+		} `json:"info"`
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("parse laurel.swagger.json: %v", err)
+	}
+	if doc.Info.Title != "Laurel API" || doc.Info.Version != "v1" {
+		t.Errorf("info = %q %q, want \"Laurel API\" \"v1\" (see proto/openapi.yaml)", doc.Info.Title, doc.Info.Version)
+	}
+	var got, want []string
+	for _, ops := range doc.Paths {
+		for _, op := range ops {
+			got = append(got, op.OperationID)
+		}
+	}
+	for _, m := range rpcs() {
+		want = append(want, string(m.Parent().Name())+"_"+string(m.Name()))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("operations in laurel.swagger.json (-want +got):\n%s", diff)
+	}
+}
+
+// violations validates msg and returns its violations as sorted
+// "field.path: rule_id" strings, or an error if validation itself failed.
+func violations(v protovalidate.Validator, msg proto.Message) ([]string, error) {
+	err := v.Validate(msg)
+	if err == nil {
+		return nil, nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		return nil, err
+	}
+	out := make([]string, 0, len(verr.Violations))
+	for _, vi := range verr.Violations {
+		out = append(out, protovalidate.FieldPathString(vi.Proto.GetField())+": "+vi.Proto.GetRuleId())
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func rpcs() []protoreflect.MethodDescriptor {
+	var out []protoreflect.MethodDescriptor
+	for _, f := range files {
+		for i := range f.Services().Len() {
+			s := f.Services().Get(i)
+			for j := range s.Methods().Len() {
+				out = append(out, s.Methods().Get(j))
+			}
+		}
+	}
+	return out
+}
+
+func allMessages(ms protoreflect.MessageDescriptors) []protoreflect.MessageDescriptor {
+	var out []protoreflect.MessageDescriptor
+	for i := range ms.Len() {
+		out = append(out, ms.Get(i))
+		out = append(out, allMessages(ms.Get(i).Messages())...)
+	}
+	return out
+}
+
+// hasRules reports whether md or one of its fields or oneofs carries a
+// protovalidate rule.
+func hasRules(md protoreflect.MessageDescriptor) bool {
+	if proto.HasExtension(md.Options(), validatepb.E_Message) {
+		return true
+	}
+	for i := range md.Fields().Len() {
+		if proto.HasExtension(md.Fields().Get(i).Options(), validatepb.E_Field) {
+			return true
+		}
+	}
+	for i := range md.Oneofs().Len() {
+		if proto.HasExtension(md.Oneofs().Get(i).Options(), validatepb.E_Oneof) {
+			return true
+		}
+	}
+	return false
+}

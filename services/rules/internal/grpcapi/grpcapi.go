@@ -1,0 +1,89 @@
+// Package grpcapi is the rules service's inbound gRPC adapter: laurel.rules.v1 requests in,
+// calls on the ingest (and later rules) core out, core errors mapped to statuses by toStatus.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/laurel-badges/laurel/platform/auth"
+	"github.com/laurel-badges/laurel/platform/grpcserver"
+	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
+	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
+)
+
+// Server implements rulesv1.RulesServiceServer.
+type Server struct {
+	rulesv1.UnimplementedRulesServiceServer
+	ingest *ingest.Ingest
+	logger *slog.Logger
+}
+
+// New returns the adapter over the ingest core.
+func New(in *ingest.Ingest, logger *slog.Logger) *Server {
+	return &Server{ingest: in, logger: logger}
+}
+
+// Policy is the minimum role per RPC: reporting activity is an issuer-level right, since
+// activity is what badges are awarded from.
+func Policy() map[string]auth.Role {
+	svc := "/" + rulesv1.RulesService_ServiceDesc.ServiceName + "/"
+	return map[string]auth.Role{
+		svc + "PublishEvent": auth.RoleIssuer,
+	}
+}
+
+// PublishEvent implements rulesv1.RulesServiceServer.
+func (s *Server) PublishEvent(ctx context.Context, req *rulesv1.PublishEventRequest) (*rulesv1.PublishEventResponse, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.Tenant == "" {
+		return nil, status.Error(codes.Unauthenticated, "missing API key")
+	}
+	in := req.GetEvent()
+	e := ingest.Event{
+		ID:              in.GetId(),
+		Source:          in.GetSource(),
+		Type:            in.GetType(),
+		Subject:         in.GetSubject(),
+		DataContentType: in.GetDataContentType(),
+		Extensions:      in.GetExtensions(),
+	}
+	if in.GetTime() != nil {
+		e.Time = in.GetTime().AsTime()
+	}
+	if in.GetData() != nil {
+		data, err := in.GetData().MarshalJSON()
+		if err != nil {
+			return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "event.data", Description: "is not representable as JSON"})
+		}
+		e.Data = data
+	}
+	r, err := s.ingest.Publish(ctx, p.Tenant, e)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &rulesv1.PublishEventResponse{Duplicate: r.Duplicate, StreamSequence: r.Sequence}, nil
+}
+
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	var verr *ingest.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
+		for i, v := range verr.Violations {
+			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
+		}
+		return grpcserver.InvalidFields(fields...)
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	default:
+		s.logger.ErrorContext(ctx, "rules request failed", "error", err)
+		return status.Error(codes.Unavailable, "the event could not be stored; retry with the same id")
+	}
+}
