@@ -15,4 +15,5 @@ replace (
 require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/peterbourgon/ff/v3 v3.4.0 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 )

@@ -92,6 +92,9 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if c.partitions < 1 || c.partitions > 1024 {
 		problems = append(problems, errors.New("--partitions / LAUREL_PARTITIONS: must be between 1 and 1024"))
 	}
+	if port == 0 {
+		port = natsembed.RandomPort // ":0" means any free port, as for the other addresses
+	}
 	if c.dataDir == "" {
 		problems = append(problems, errors.New("--data / LAUREL_DATA: must not be empty"))
 	}

@@ -182,7 +182,7 @@ func TestVerifyOutcomes(t *testing.T) {
 	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	s := New(WithClock(func() time.Time { return now }))
 	priv, vm := newKey(t)
-	issuer, _ := strings.CutSuffix(vm, vm[strings.Index(vm, "#"):])
+	issuer, _, _ := strings.Cut(vm, "#")
 	otherPriv, otherVM := newKey(t)
 	resolver := did.NewResolver(nil)
 
@@ -208,9 +208,11 @@ func TestVerifyOutcomes(t *testing.T) {
 		want  []error // per proof; nil entries verify
 	}{
 		{
-			name:  "valid",
-			build: func(t *testing.T) map[string]any { return sign(t, ob3Credential(t, issuer), priv, Options{VerificationMethod: vm}) },
-			want:  []error{nil},
+			name: "valid",
+			build: func(t *testing.T) map[string]any {
+				return sign(t, ob3Credential(t, issuer), priv, Options{VerificationMethod: vm})
+			},
+			want: []error{nil},
 		},
 		{
 			name: "single proof object instead of array",
@@ -248,9 +250,11 @@ func TestVerifyOutcomes(t *testing.T) {
 			want: []error{ErrInvalidSignature},
 		},
 		{
-			name:  "issuer does not control the key",
-			build: func(t *testing.T) map[string]any { return sign(t, ob3Credential(t, "https://issuer.example/x"), priv, Options{VerificationMethod: vm}) },
-			want:  []error{ErrKeyControl},
+			name: "issuer does not control the key",
+			build: func(t *testing.T) map[string]any {
+				return sign(t, ob3Credential(t, "https://issuer.example/x"), priv, Options{VerificationMethod: vm})
+			},
+			want: []error{ErrKeyControl},
 		},
 		{
 			name: "expected controller overrides the issuer",

@@ -82,12 +82,21 @@ func Canonicalize(ctx context.Context, doc any) (string, error) {
 // ends with "\n"). doc is a decoded JSON value (map[string]any or []any) or
 // raw JSON ([]byte, json.RawMessage); it is not modified.
 //
-// Errors: a *SafeModeError (errors.Is ErrUnsafe) when the document uses an
-// undefined term or a relative IRI, which would drop or corrupt data;
+// Errors: ErrInvalidDocument (wrapped) for malformed JSON-LD; a
+// *SafeModeError (errors.Is ErrUnsafe) when the document uses an undefined
+// term or a relative IRI, which would drop or corrupt data;
 // ErrUnknownDocument (wrapped) for a context the loader cannot serve; other
 // JSON-LD processing errors wrapped with their json-gold code.
-func (c *Canonicalizer) Canonicalize(ctx context.Context, doc any) (string, error) {
-	doc, err := decode(doc)
+func (c *Canonicalizer) Canonicalize(ctx context.Context, doc any) (nquads string, err error) {
+	// json-gold asserts the types of values in malformed documents
+	// instead of checking them (FuzzCanonicalize found {"": 0}); a
+	// document that trips one is invalid, not a reason to crash.
+	defer func() {
+		if r := recover(); r != nil {
+			nquads, err = "", fmt.Errorf("%w: JSON-LD processing failed: %v", ErrInvalidDocument, r)
+		}
+	}()
+	doc, err = decode(doc)
 	if err != nil {
 		return "", err
 	}
@@ -284,6 +293,10 @@ func unmarshal(b []byte) (any, error) {
 		return nil, fmt.Errorf("jsonld: document must be a JSON object or array, got %T", v)
 	}
 }
+
+// ErrInvalidDocument is wrapped when a document is not valid JSON-LD in a
+// way json-gold does not report as a JSON-LD error.
+var ErrInvalidDocument = errors.New("jsonld: invalid JSON-LD document")
 
 // ErrTooDeep is returned for documents nested deeper than MaxDepth.
 var ErrTooDeep = fmt.Errorf("jsonld: document nested deeper than %d levels", MaxDepth)

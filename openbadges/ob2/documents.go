@@ -44,7 +44,7 @@ type Assertion struct {
 func (a Assertion) MarshalJSON() ([]byte, error) {
 	a.Context = a.doc.context(a.Context)
 	a.Type = defaultType(a.Type, a.doc.form, "Assertion")
-	a.Badge.doc.embedded = true
+	a.Badge.doc.embedded = !a.Badge.IsZero()
 	a.Endorsement = embedAll(a.Endorsement)
 	return jsonobj.Encode(a, a.Extra, compact)
 }
@@ -107,7 +107,7 @@ func (b BadgeClass) MarshalJSON() ([]byte, error) {
 	}
 	b.Context = b.doc.context(b.Context)
 	b.Type = defaultType(b.Type, b.doc.form, "BadgeClass")
-	b.Issuer.doc.embedded = true
+	b.Issuer.doc.embedded = !b.Issuer.IsZero()
 	b.Endorsement = embedAll(b.Endorsement)
 	return jsonobj.Encode(b, b.Extra, compact)
 }
@@ -309,7 +309,7 @@ func (e Endorsement) MarshalJSON() ([]byte, error) {
 	}
 	e.Context = e.doc.context(e.Context)
 	e.Type = defaultType(e.Type, e.doc.form, "Endorsement")
-	e.Issuer.doc.embedded = true
+	e.Issuer.doc.embedded = !e.Issuer.IsZero()
 	return jsonobj.Encode(e, e.Extra, compact)
 }
 

@@ -195,7 +195,7 @@ func TestParseLenient(t *testing.T) {
 		{
 			name: "one-element arrays are written as the value",
 			in:   `{"type":["Assertion"],"evidence":[{"id":"https://example.org/e","name":"E"}],"verification":{"type":["hosted"]}}`,
-			want: `{"type":"Assertion","evidence":{"id":"https://example.org/e","name":"E"},"verification":{"type":"hosted"}}`,
+			want: `{"type":"Assertion","verification":{"type":"hosted"},"evidence":{"id":"https://example.org/e","name":"E"}}`,
 		},
 		{
 			name:     "OB 1.0 Unix timestamp is kept and reported",

@@ -150,7 +150,7 @@ func (v *validator) assertion(p string, a *Assertion) {
 	if a.IsRevoked() {
 		return
 	}
-	v.types(p+".type", a.Type, true, "Assertion")
+	v.types(p+".type", defaultType(a.Type, a.doc.form, "Assertion"), true, "Assertion")
 	if a.Recipient.IsZero() {
 		v.add(p+".recipient", "required")
 	} else {
@@ -242,7 +242,7 @@ func (b *BadgeClass) Validate() error {
 
 func (v *validator) badgeClass(p string, b *BadgeClass) {
 	v.iri(p+".id", b.ID, true)
-	v.types(p+".type", b.Type, true, "BadgeClass")
+	v.types(p+".type", defaultType(b.Type, b.doc.form, "BadgeClass"), true, "BadgeClass")
 	v.required(p+".name", b.Name)
 	v.required(p+".description", b.Description)
 	if b.Image.IsZero() {
@@ -291,7 +291,7 @@ func (p *Profile) Validate() error {
 
 func (v *validator) profile(p string, pr *Profile) {
 	v.iri(p+".id", pr.ID, true)
-	v.types(p+".type", pr.Type, true, "Issuer", "Profile")
+	v.types(p+".type", defaultType(pr.Type, pr.doc.form, "Profile"), true, "Issuer", "Profile")
 	v.required(p+".name", pr.Name)
 	v.url(p+".url", pr.URL, true)
 	if v.required(p+".email", pr.Email) && !emailRE.MatchString(pr.Email) {
@@ -340,7 +340,7 @@ func (k *CryptographicKey) Validate() error {
 }
 
 func (v *validator) key(p string, k *CryptographicKey) {
-	v.types(p+".type", k.Type, false, "CryptographicKey")
+	v.types(p+".type", defaultType(k.Type, k.doc.form, "CryptographicKey"), false, "CryptographicKey")
 	v.iri(p+".id", k.ID, false)
 	v.iri(p+".owner", k.Owner, false)
 	if k.PublicKeyPem != "" && !strings.Contains(k.PublicKeyPem, "-----BEGIN ") {
@@ -352,10 +352,10 @@ func (v *validator) key(p string, k *CryptographicKey) {
 // *ValidationError listing every problem.
 func (l *RevocationList) Validate() error {
 	var v validator
-	v.types("$.type", l.Type, true, "RevocationList")
+	v.types("$.type", defaultType(l.Type, l.doc.form, "RevocationList"), true, "RevocationList")
 	v.iri("$.id", l.ID, false)
 	v.iri("$.issuer", l.Issuer, false)
-	if l.RevokedAssertions == nil {
+	if l.RevokedAssertions == nil && l.doc.form == formDecoded {
 		v.add("$.revokedAssertions", "required")
 	}
 	for i, r := range l.RevokedAssertions {
@@ -394,7 +394,7 @@ func (v *validator) endorsements(p string, es []Endorsement) {
 
 func (v *validator) endorsement(p string, e *Endorsement) {
 	v.iri(p+".id", e.ID, true)
-	v.types(p+".type", e.Type, true, "Endorsement")
+	v.types(p+".type", defaultType(e.Type, e.doc.form, "Endorsement"), true, "Endorsement")
 	if e.Claim.IsZero() {
 		v.add(p+".claim", "required")
 	} else {

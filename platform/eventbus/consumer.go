@@ -32,6 +32,10 @@ const (
 )
 
 const (
+	// fetchWait is how long one pull request waits for messages on an idle
+	// stream; fetchHeartbeat lets a dead server be noticed within two beats.
+	fetchWait      = 10 * time.Second
+	fetchHeartbeat = 3 * time.Second
 	// settleTimeout bounds each ack, nak, term or dead-letter publish.
 	settleTimeout = 10 * time.Second
 	// reopenTimeout bounds one attempt to recreate the consumer.
@@ -223,11 +227,13 @@ type Consumer struct {
 	handler Handler
 	log     *slog.Logger
 
-	baseCtx context.Context // handler contexts derive from it
-	cancel  context.CancelFunc
+	baseCtx     context.Context // handler contexts derive from it
+	cancel      context.CancelFunc
+	fetchCtx    context.Context // cancelled by Stop to end a waiting pull
+	cancelFetch context.CancelFunc
 
 	mu   sync.Mutex
-	iter jetstream.MessagesContext
+	cons jetstream.Consumer
 	err  error // why the consumer stopped on its own, if it did
 
 	slots     chan struct{} // one token per running handler
@@ -259,40 +265,29 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consu
 	if err != nil {
 		return nil, fmt.Errorf("consume %s/%s: %w", spec.Stream, spec.Durable, err)
 	}
-	baseCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &Consumer{
-		bus:      b,
-		spec:     spec,
-		handler:  h,
-		log:      b.log.With(slog.String("stream", spec.Stream), slog.String("consumer", spec.Durable)),
-		baseCtx:  baseCtx,
-		cancel:   cancel,
-		slots:    make(chan struct{}, spec.Concurrency),
-		stopping: make(chan struct{}),
-		abort:    make(chan struct{}),
-		done:     make(chan struct{}),
-	}
-	iter, err := c.open(ctx)
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.config())
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("consume %s/%s: %w", spec.Stream, spec.Durable, err)
+		return nil, fmt.Errorf("consume %s/%s: create or update consumer: %w", spec.Stream, spec.Durable, err)
 	}
-	c.iter = iter
+	baseCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	fetchCtx, cancelFetch := context.WithCancel(baseCtx)
+	c := &Consumer{
+		bus:         b,
+		spec:        spec,
+		handler:     h,
+		log:         b.log.With(slog.String("stream", spec.Stream), slog.String("consumer", spec.Durable)),
+		baseCtx:     baseCtx,
+		cancel:      cancel,
+		fetchCtx:    fetchCtx,
+		cancelFetch: cancelFetch,
+		cons:        cons,
+		slots:       make(chan struct{}, spec.Concurrency),
+		stopping:    make(chan struct{}),
+		abort:       make(chan struct{}),
+		done:        make(chan struct{}),
+	}
 	go c.run()
 	return c, nil
-}
-
-// open creates or updates the consumer and starts pulling from it.
-func (c *Consumer) open(ctx context.Context) (jetstream.MessagesContext, error) {
-	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
-	if err != nil {
-		return nil, fmt.Errorf("create or update consumer: %w", err)
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(c.spec.FetchBatch))
-	if err != nil {
-		return nil, fmt.Errorf("start pulling: %w", err)
-	}
-	return iter, nil
 }
 
 // Name returns the durable consumer name.
@@ -310,18 +305,16 @@ func (c *Consumer) Err() error {
 	return c.err
 }
 
-// Stop stops fetching, lets buffered messages and in-flight handlers finish and
-// settle, and returns nil once all are done. If ctx ends first, Stop cancels
-// the handlers' contexts, gives back unprocessed messages and returns ctx's
-// error; handlers still running settle when they return. Either way nothing is
-// lost: unacknowledged messages are redelivered to the durable later. Stop is
-// safe to call more than once and concurrently.
+// Stop stops fetching, lets already fetched messages and in-flight handlers
+// finish and settle, and returns nil once all are done. If ctx ends first, Stop
+// cancels the handlers' contexts, hands unprocessed messages back (Nak) and
+// returns ctx's error; handlers still running settle when they return. Either
+// way nothing is lost: unacknowledged messages are redelivered to the durable.
+// Stop is safe to call more than once and concurrently.
 func (c *Consumer) Stop(ctx context.Context) error {
 	c.stopOnce.Do(func() {
 		close(c.stopping)
-		c.mu.Lock()
-		c.iter.Drain()
-		c.mu.Unlock()
+		c.cancelFetch()
 	})
 	select {
 	case <-c.done:
@@ -330,33 +323,32 @@ func (c *Consumer) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		c.abortOnce.Do(func() {
 			close(c.abort)
-			c.mu.Lock()
-			c.iter.Stop()
-			c.mu.Unlock()
 			c.cancel()
 		})
 		return fmt.Errorf("stop consumer %s: handlers still running: %w", c.spec.Durable, ctx.Err())
 	}
 }
 
-func (c *Consumer) isStopping() bool {
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-c.stopping:
+	case <-ch:
 		return true
 	default:
 		return false
 	}
 }
 
-func (c *Consumer) currentIter() jetstream.MessagesContext {
+func (c *Consumer) consumer() jetstream.Consumer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.iter
+	return c.cons
 }
 
-// run fetches messages and starts a handler per message, at most Concurrency
-// at a time. A slot is taken before fetching so no message waits in our hands
-// while its AckWait runs.
+// run pulls batches and starts a handler per message, at most Concurrency at a
+// time. Slots are taken before pulling, so a batch never asks for more
+// messages than there are free handlers: nothing waits in our hands while its
+// AckWait runs. Each pull is a separate request (Fetch) rather than a
+// long-lived iterator, which keeps Stop simple: stop pulling, finish the batch.
 func (c *Consumer) run() {
 	defer func() {
 		c.handlers.Wait()
@@ -364,42 +356,69 @@ func (c *Consumer) run() {
 	}()
 	wait := minReopenWait
 	for {
+		// One slot, blocking; then any other free ones, up to FetchBatch.
 		select {
 		case c.slots <- struct{}{}:
-		case <-c.abort:
+		case <-c.stopping:
 			return
 		}
-		msg, err := c.currentIter().Next()
-		if err != nil {
-			<-c.slots
-			switch {
-			case c.isStopping():
-				if errors.Is(err, jetstream.ErrNoHeartbeat) {
-					continue
-				}
-				return
-			case errors.Is(err, jetstream.ErrNoHeartbeat):
-				c.log.Warn("no heartbeat from JetStream; still waiting", slog.Any("error", err))
-				continue
-			case c.bus.nc.IsClosed():
-				c.fail(fmt.Errorf("consumer %s: NATS connection closed: %w", c.spec.Durable, err))
+		n := 1
+	more:
+		for n < c.spec.FetchBatch {
+			select {
+			case c.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		err := c.fetch(n)
+		switch {
+		case err == nil:
+			wait = minReopenWait
+		case isClosed(c.stopping):
+			return
+		case c.bus.nc.IsClosed():
+			c.fail(fmt.Errorf("consumer %s: NATS connection closed: %w", c.spec.Durable, err))
+			return
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			c.log.Warn("no heartbeat from JetStream; pulling again", slog.Any("error", err))
+			if !c.sleep(&wait) {
 				return
 			}
-			c.log.Warn("consumer interrupted; recreating it", slog.Any("error", err))
+		default:
+			c.log.Warn("pull failed; recreating the consumer", slog.Any("error", err))
 			if !c.reopen(&wait) {
 				return
 			}
+		}
+	}
+}
+
+// fetch pulls up to n messages, for which n slots are held, and starts a
+// handler for each; it returns when the pull is complete or expired, having
+// released the slots it did not use.
+func (c *Consumer) fetch(n int) error {
+	unused := n
+	defer func() {
+		for range unused {
+			<-c.slots
+		}
+	}()
+	ctx, cancel := context.WithTimeout(c.fetchCtx, fetchWait)
+	defer cancel()
+	batch, err := c.consumer().Fetch(n, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(fetchHeartbeat))
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	for msg := range batch.Messages() {
+		if isClosed(c.abort) {
+			// Stop gave up waiting: hand the message back now rather than
+			// after AckWait.
+			_ = msg.Nak()
 			continue
 		}
-		wait = minReopenWait
-		select {
-		case <-c.abort:
-			// Stop gave up: hand the message back now rather than after AckWait.
-			_ = msg.Nak()
-			<-c.slots
-			return
-		default:
-		}
+		unused--
 		c.handlers.Add(1)
 		go func() {
 			defer c.handlers.Done()
@@ -407,6 +426,10 @@ func (c *Consumer) run() {
 			c.process(msg)
 		}()
 	}
+	if err := batch.Error(); err != nil && !(errors.Is(err, context.DeadlineExceeded) && c.fetchCtx.Err() == nil) {
+		return fmt.Errorf("pull: %w", err)
+	}
+	return nil
 }
 
 func (c *Consumer) fail(err error) {
@@ -416,38 +439,41 @@ func (c *Consumer) fail(err error) {
 	c.mu.Unlock()
 }
 
-// reopen recreates the consumer and its iterator with capped exponential
-// back-off. It returns false if the consumer is stopping or the connection
-// closed.
+// sleep waits for the back-off delay and doubles it (capped); false means the
+// consumer is stopping.
+func (c *Consumer) sleep(wait *time.Duration) bool {
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	*wait = min(*wait*2, maxReopenWait)
+	select {
+	case <-c.stopping:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// reopen recreates the consumer (it may have been deleted, or its stream
+// recreated) with capped exponential back-off. It returns false if the
+// consumer is stopping or the connection closed.
 func (c *Consumer) reopen(wait *time.Duration) bool {
-	c.currentIter().Stop()
 	for {
-		t := time.NewTimer(*wait)
-		select {
-		case <-c.stopping:
-			t.Stop()
+		if !c.sleep(wait) {
 			return false
-		case <-t.C:
 		}
-		*wait = min(*wait*2, maxReopenWait)
 		if c.bus.nc.IsClosed() {
 			c.fail(fmt.Errorf("consumer %s: NATS connection closed", c.spec.Durable))
 			return false
 		}
-		ctx, cancel := context.WithTimeout(c.baseCtx, reopenTimeout)
-		iter, err := c.open(ctx)
+		ctx, cancel := context.WithTimeout(c.fetchCtx, reopenTimeout)
+		cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
 		cancel()
 		if err != nil {
 			c.log.Warn("recreate consumer failed; will retry", slog.Any("error", err), slog.Duration("retry_in", *wait))
 			continue
 		}
 		c.mu.Lock()
-		if c.isStopping() {
-			c.mu.Unlock()
-			iter.Stop()
-			return false
-		}
-		c.iter = iter
+		c.cons = cons
 		c.mu.Unlock()
 		c.log.Info("consumer recreated")
 		return true

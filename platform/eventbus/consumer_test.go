@@ -75,7 +75,6 @@ func TestRetryingHandlerIsDeadLetteredAfterMaxDeliver(t *testing.T) {
 		Stream: subjects.ActivityStream, Durable: "rules-p0", MaxDeliver: 3,
 	}, func(_ context.Context, d eventbus.Delivery) eventbus.Outcome {
 		rec.add(d)
-		t.Logf("%s handle %s nd=%d", time.Now().Format("05.000"), d.Event.ID(), d.NumDelivered)
 		if d.Event.ID() == "bad" {
 			return eventbus.Retry(10*time.Millisecond, errors.New("redis: connection refused"))
 		}
@@ -83,8 +82,6 @@ func TestRetryingHandlerIsDeadLetteredAfterMaxDeliver(t *testing.T) {
 	})
 
 	waitFor(t, "later messages handled", func() bool { return len(rec.of("good-2")) == 1 })
-	t.Logf("%s stopping", time.Now().Format("05.000"))
-	defer t.Logf("%s stopped", time.Now().Format("05.000"))
 	if err := c.Stop(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
