@@ -156,7 +156,8 @@ func isCode(err error, code string) bool {
 }
 
 // positionals parses flags that follow positional arguments ("get ID --output json"), which
-// the flag package alone stops at, and returns exactly n positionals or a usage error.
+// the flag package alone stops at, and returns exactly n positionals (any number when n is
+// negative) or a usage error.
 func positionals(fs *flag.FlagSet, args []string, n int, usage string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
@@ -170,7 +171,7 @@ func positionals(fs *flag.FlagSet, args []string, n int, usage string) ([]string
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != n {
+	if n >= 0 && len(pos) != n {
 		return nil, usagef("%s", usage)
 	}
 	return pos, nil

@@ -82,5 +82,3 @@ func eventsPublish(g *globals) *ffcli.Command {
 		},
 	}
 }
-
-

@@ -31,9 +31,13 @@ func healthCommand(g *globals) *ffcli.Command {
 		Name: "health", ShortUsage: "laurel health [SERVICE...]",
 		ShortHelp: "check each service's gRPC health (exit 1 unless all are SERVING)", FlagSet: fs, Options: apiOptions(),
 		Exec: func(ctx context.Context, args []string) error {
-			wanted := map[string]bool{}
+			args, err := positionals(fs, args, -1, "")
+			if err != nil {
+				return err
+			}
+			wanted, unknown := map[string]bool{}, map[string]bool{}
 			for _, a := range args {
-				wanted[a] = true
+				wanted[a], unknown[a] = true, true
 			}
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
 				client := healthpb.NewHealthClient(conn)
@@ -43,7 +47,7 @@ func healthCommand(g *globals) *ffcli.Command {
 					if len(wanted) > 0 && !wanted[s.short] {
 						continue
 					}
-					delete(wanted, s.short)
+					delete(unknown, s.short)
 					state := "UNREACHABLE"
 					resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: s.full})
 					switch {
@@ -57,7 +61,7 @@ func healthCommand(g *globals) *ffcli.Command {
 					}
 					rows = append(rows, []string{s.short, s.full, state})
 				}
-				for name := range wanted {
+				for name := range unknown {
 					return usagef("unknown service %q (issuer, rules, notifier or verifier)", name)
 				}
 				if err := printTable(g.stdout, []string{"SERVICE", "GRPC NAME", "STATUS"}, rows); err != nil {

@@ -25,7 +25,9 @@ func keysCommand(g *globals) *ffcli.Command {
 		ShortUsage:  "laurel keys <create|list|delete|bootstrap> [flags]",
 		ShortHelp:   "manage API keys of your tenant",
 		Subcommands: []*ffcli.Command{keysCreate(g), keysList(g), keysDelete(g), keysBootstrap(g)},
-		Exec:        func(context.Context, []string) error { return usagef("keys needs a verb: create, list, delete or bootstrap") },
+		Exec: func(context.Context, []string) error {
+			return usagef("keys needs a verb: create, list, delete or bootstrap")
+		},
 	}
 }
 
@@ -189,5 +191,3 @@ func keysBootstrap(g *globals) *ffcli.Command {
 		},
 	}
 }
-
-

@@ -22,7 +22,9 @@ func profilesCommand(g *globals) *ffcli.Command {
 		Subcommands: []*ffcli.Command{
 			profilesCreate(g), profilesGet(g), profilesList(g), profilesUpdate(g), profilesDelete(g),
 		},
-		Exec: func(context.Context, []string) error { return usagef("profiles needs a verb: create, get, list, update or delete") },
+		Exec: func(context.Context, []string) error {
+			return usagef("profiles needs a verb: create, get, list, update or delete")
+		},
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -18,7 +20,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/laurel-badges/laurel/platform/cloudevent"
+	"github.com/laurel-badges/laurel/platform/subjects"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+	"github.com/laurel-badges/laurel/services/rules/rulesd"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes to it.
@@ -246,5 +251,64 @@ func TestDevInvalidRequestsGetFieldViolations(t *testing.T) {
 	}
 	if _, err := healthpb.NewHealthClient(dial(t, dev.api, "")).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health without a key: %v", err)
+	}
+}
+
+func TestDevPublishEventLandsInTheActivityStreamOnce(t *testing.T) {
+	t.Parallel()
+	dev := startDev(t, t.TempDir())
+	args := []string{"events", "publish", "--id", "evt-1", "--source", "https://lms.example", "--type", "com.example.course.completed",
+		"--subject", "alice", "--time", "2026-12-01T10:00:00Z", "--data-json", `{"course":"go-101","score":97}`}
+	code, out, errOut := dev.cli(t, dev.key, args...)
+	if code != exitOK || !strings.Contains(out, "accepted") {
+		t.Fatalf("publish = %d %q %s", code, out, errOut)
+	}
+	code, out, _ = dev.cli(t, dev.key, args...)
+	if code != exitOK || !strings.Contains(out, "duplicate") {
+		t.Fatalf("republish = %d %q, want a duplicate", code, out)
+	}
+	// Same id from another source is another event (CloudEvents: source+id is unique).
+	other := append([]string{}, args...)
+	other[5] = "https://forge.example"
+	if code, out, _ = dev.cli(t, dev.key, other...); code != exitOK || !strings.Contains(out, "accepted") {
+		t.Fatalf("same id, other source = %d %q, want accepted", code, out)
+	}
+
+	nc, err := nats.Connect(dev.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := js.Stream(ctx, subjects.ActivityStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("ACTIVITY holds %d messages, want 2", info.State.Msgs)
+	}
+	msg, err := stream.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSubject, _ := subjects.Activity("dev", subjects.Partition("alice", rulesd.DefaultPartitions))
+	if msg.Subject != wantSubject {
+		t.Errorf("subject = %q, want %q", msg.Subject, wantSubject)
+	}
+	e, _, err := cloudevent.Decode(msg.Header, msg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID() != "evt-1" || e.Subject() != "alice" || !e.Time().Equal(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)) || !strings.Contains(string(e.Data()), `"score":97`) {
+		t.Errorf("stored event = %s", e)
 	}
 }

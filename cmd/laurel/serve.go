@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/config"
@@ -25,8 +23,6 @@ import (
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/platform/statestore"
 	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
-	"github.com/laurel-badges/laurel/platform/statestore/redisstore"
-	"github.com/laurel-badges/laurel/platform/telemetry"
 	"github.com/laurel-badges/laurel/services/issuer/issuerd"
 	"github.com/laurel-badges/laurel/services/notifier/notifierd"
 	"github.com/laurel-badges/laurel/services/rules/rulesd"
@@ -104,11 +100,11 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	tel, err := setupTelemetry(ctx, g, c.telemetry)
+	tel, err := process.SetupTelemetry(ctx, c.telemetry, g.stderr)
 	if err != nil {
 		return err
 	}
-	defer shutdownTelemetry(tel)
+	defer process.ShutdownTelemetry(tel)
 
 	var embedded *natsembed.Server
 	defer func() {
@@ -184,23 +180,13 @@ func ensureDevKey(ctx context.Context, keys auth.KeyStore, dataDir string) (stri
 	return key, nil
 }
 
-type serviceConfig struct {
-	server     config.Server
-	telemetry  config.Telemetry
-	nats       config.NATS
-	redis      config.Redis
-	partitions int
-}
-
 func serviceCommand(g *globals, name string) *ffcli.Command {
-	var c serviceConfig
+	var c process.ServiceConfig
+	partitions := rulesd.DefaultPartitions
 	fs := flag.NewFlagSet("laurel "+name, flag.ContinueOnError)
-	c.server.Register(fs)
-	c.telemetry.Register(fs)
-	c.nats.Register(fs)
-	c.redis.Register(fs)
+	c.Register(fs)
 	if name == "rules" {
-		fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
+		fs.IntVar(&partitions, "partitions", partitions, "activity partitions per tenant")
 	}
 	return &ffcli.Command{
 		Name:       name,
@@ -212,43 +198,14 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 			if len(args) > 0 {
 				return usagef("%s takes no arguments, got %q", name, args)
 			}
-			return runService(ctx, g, name, c)
-		},
-	}
-}
-
-func runService(ctx context.Context, g *globals, name string, c serviceConfig) error {
-	if c.telemetry.ServiceName == config.DefaultServiceName || c.telemetry.ServiceName == "" {
-		c.telemetry.ServiceName = "laurel-" + name
-	}
-	if err := config.Validate(&c.server, &c.telemetry, &c.nats, &c.redis); err != nil {
-		return usageError{err.Error()}
-	}
-	tel, err := setupTelemetry(ctx, g, c.telemetry)
-	if err != nil {
-		return err
-	}
-	defer shutdownTelemetry(tel)
-	return process.Run(ctx, process.Options{
-		Server:    c.server,
-		Telemetry: tel,
-		Connect: func(context.Context) (*nats.Conn, error) {
-			opts := []nats.Option{nats.Name(orDefault(c.nats.Name, "laurel-"+name)), nats.MaxReconnects(-1)}
-			if c.nats.CredsFile != "" {
-				opts = append(opts, nats.UserCredentials(c.nats.CredsFile))
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions))
+			var cerr *process.ConfigError
+			if errors.As(err, &cerr) {
+				return usageError{cerr.Error()}
 			}
-			return nats.Connect(c.nats.URL, opts...)
+			return err
 		},
-		OpenStore: func(ctx context.Context) (statestore.Store, error) {
-			client := redis.NewClient(redisOptions(c.redis))
-			if err := client.Ping(ctx).Err(); err != nil {
-				client.Close()
-				return nil, fmt.Errorf("redis %s: %w", c.redis.Addr, err)
-			}
-			return redisstore.New(client, redisstore.WithPrefix(c.redis.KeyPrefix))
-		},
-		Build: buildServices([]string{name}, c.partitions),
-	})
+	}
 }
 
 func buildServices(names []string, partitions int) func(context.Context, process.Env) ([]process.Component, error) {
@@ -279,42 +236,4 @@ func buildServices(names []string, partitions int) func(context.Context, process
 		}
 		return out, nil
 	}
-}
-
-func setupTelemetry(ctx context.Context, g *globals, c config.Telemetry) (*telemetry.Telemetry, error) {
-	tel, err := telemetry.Setup(ctx, telemetry.Config{
-		ServiceName:  c.ServiceName,
-		LogLevel:     c.LogLevel,
-		LogFormat:    c.LogFormat,
-		OTLPEndpoint: c.OTLPEndpoint,
-	}, g.stderr)
-	if err != nil {
-		return nil, fmt.Errorf("set up telemetry: %w", err)
-	}
-	tel.SetGlobal()
-	return tel, nil
-}
-
-// shutdownTelemetry flushes spans last, after everything that emits them has stopped.
-func shutdownTelemetry(tel *telemetry.Telemetry) {
-	ctx, cancel := context.WithTimeout(context.Background(), config.DefaultShutdownTimeout)
-	defer cancel()
-	if err := tel.Shutdown(ctx); err != nil {
-		tel.Logger.Warn("flush telemetry", "error", err)
-	}
-}
-
-func redisOptions(c config.Redis) *redis.Options {
-	o := &redis.Options{Addr: c.Addr, Username: c.Username, Password: c.Password.Reveal(), DB: c.DB}
-	if c.TLS {
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return o
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

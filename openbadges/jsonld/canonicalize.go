@@ -104,10 +104,13 @@ func (c *Canonicalizer) Canonicalize(ctx context.Context, doc any) (nquads strin
 	if err != nil {
 		return "", err
 	}
-	dataset, serr := toRDF(expanded)
-	if serr != nil {
-		serr.Path = findPath(doc, serr.Term)
-		return "", serr
+	dataset, err := toRDF(expanded)
+	if err != nil {
+		var serr *SafeModeError
+		if errors.As(err, &serr) {
+			serr.Path = findPath(doc, serr.Term)
+		}
+		return "", err
 	}
 	out, err := ld.NewNormalisationAlgorithm(ld.AlgorithmURDNA2015).Main(dataset, opts)
 	if err != nil {

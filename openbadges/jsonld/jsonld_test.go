@@ -161,8 +161,8 @@ func TestSafeMode(t *testing.T) {
 			reason: "relative subject reference", term: "things/1", path: "$['@id']",
 		},
 		{
-			name:   "relative @id reference as object",
-			doc:    `{"@context": {"knows": {"@id": "https://schema.org/knows", "@type": "@id"}}, "@id": "https://example.org/a", "knows": "b"}`,
+			name: "relative @id reference as object",
+			doc:  `{"@context": {"knows": {"@id": "https://schema.org/knows", "@type": "@id"}}, "@id": "https://example.org/a", "knows": "b"}`,
 			// The node map lists a referenced node as a subject of its own.
 			reason: "relative subject reference", term: "b", path: "$.knows",
 		},
@@ -172,8 +172,8 @@ func TestSafeMode(t *testing.T) {
 			reason: "rdfDirection not set", term: "rtl", path: "$.name['@direction']",
 		},
 		{
-			name:   "blank node predicate",
-			doc:    `{"@context": {"p": "_:p"}, "@id": "https://example.org/a", "p": "x"}`,
+			name: "blank node predicate",
+			doc:  `{"@context": {"p": "_:p"}, "@id": "https://example.org/a", "p": "x"}`,
 			// Node map generation relabels blank nodes, the predicate too.
 			reason: "blank node predicate", term: "_:b0", path: "",
 		},

@@ -17,12 +17,12 @@ import (
 // JavaScript jsonld library does, or refuses the document with a
 // *SafeModeError, as jsonld.js safe mode does. It also skips json-gold's
 // per-IRI regular expression, which cost about half of a canonicalization.
-func toRDF(expanded []any) (*ld.RDFDataset, *SafeModeError) {
+func toRDF(expanded []any) (*ld.RDFDataset, error) {
 	issuer := ld.NewIdentifierIssuer("_:b")
 	nodeMap := map[string]any{"@default": map[string]any{}}
 	api := ld.NewJsonLdApi()
 	if _, err := api.GenerateNodeMap(expanded, nodeMap, "@default", issuer, "", "", nil); err != nil {
-		return nil, &SafeModeError{Reason: "invalid node map", Term: err.Error()}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDocument, err)
 	}
 	ds := ld.NewRDFDataset()
 	for _, graphName := range sortedKeys(nodeMap) {
@@ -109,7 +109,7 @@ func (g *rdfGraph) node(id string, node map[string]any) *SafeModeError {
 func (g *rdfGraph) object(item any) (ld.Node, *SafeModeError) {
 	m, ok := item.(map[string]any)
 	if !ok {
-		return nil, &SafeModeError{Reason: "invalid node map", Term: fmt.Sprint(item)}
+		return nil, &SafeModeError{Reason: "invalid value object", Term: fmt.Sprint(item)}
 	}
 	if list, isList := m["@list"]; isList {
 		items, _ := list.([]any)

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
@@ -445,3 +447,60 @@ func (r *recorder) distinct() int {
 }
 
 func idFormat(i int) string { return fmt.Sprintf("evt-%04d", i) }
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	env := newEnv(t, eventbus.WithMeterProvider(mp))
+	subj := activitySubject(t)
+	publish(t, env.bus, subj, "m1", "m1", "m2")
+
+	rec := newRecorder()
+	c := consume(t, env.bus, eventbus.ConsumerSpec{Stream: subjects.ActivityStream, Durable: "metered"},
+		func(_ context.Context, d eventbus.Delivery) eventbus.Outcome {
+			rec.add(d)
+			if d.Event.ID() == "m2" {
+				return eventbus.Poison(errors.New("bad"))
+			}
+			return eventbus.Ack()
+		})
+	waitFor(t, "both events handled", func() bool { return rec.distinct() == 2 })
+	if err := c.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(testCtx(t), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				key := m.Name
+				for _, kv := range dp.Attributes.ToSlice() {
+					if kv.Key == "result" || kv.Key == "outcome" || kv.Key == "path" {
+						key += "/" + kv.Value.AsString()
+					}
+				}
+				got[key] += dp.Value
+			}
+		}
+	}
+	want := map[string]int64{
+		"laurel.eventbus.published/stored":       2,
+		"laurel.eventbus.published/duplicate":    1,
+		"laurel.eventbus.handled/ack":            1,
+		"laurel.eventbus.handled/dead_letter":    1,
+		"laurel.eventbus.dead_lettered/consumer": 1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+}

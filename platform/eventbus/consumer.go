@@ -49,6 +49,11 @@ const (
 // lost ack. ctx carries the publisher's trace context and is cancelled only
 // when Consumer.Stop gives up waiting. A handler that panics is treated as
 // having returned Retry.
+//
+// A handler should bound its own work (deadlines on its I/O): while it runs it
+// holds one of the consumer's Concurrency slots, and a process with no free
+// slot stops pulling. A message whose handler hangs is redelivered (and, after
+// MaxDeliver, dead-lettered by the Forwarder) only once some replica pulls.
 type Handler func(ctx context.Context, d Delivery) Outcome
 
 // Delivery is one delivery of a message to a handler. Headers is the message's

@@ -206,16 +206,22 @@ func TestAdvisoryDeadLettersMessagesNeverSettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fwd.Stop(context.Background()) })
-	publish(t, env.bus, activitySubject(t), "hangs")
+	publish(t, env.bus, activitySubject(t), "hangs", "next")
 
+	// Each delivery of "hangs" hangs its handler, as if the process died
+	// mid-message; the fourth slot stands for the replicas that keep pulling,
+	// which is when JetStream notices the exhausted message.
 	rec := newRecorder()
 	c, err := env.bus.Consume(testCtx(t), eventbus.ConsumerSpec{
 		Stream: subjects.ActivityStream, Durable: "hung", MaxDeliver: 3,
-		AckWait: 300 * time.Millisecond, Concurrency: 3,
+		AckWait: 300 * time.Millisecond, Concurrency: 4,
 	}, func(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
 		rec.add(d)
-		<-ctx.Done() // a hung process: never returns a verdict on its own
-		return eventbus.Retry(0, ctx.Err())
+		if d.Event.ID() == "hangs" {
+			<-ctx.Done() // never returns a verdict on its own
+			return eventbus.Retry(0, ctx.Err())
+		}
+		return eventbus.Ack()
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +248,9 @@ func TestAdvisoryDeadLettersMessagesNeverSettled(t *testing.T) {
 		t.Errorf("Stop with hung handlers = %v, want deadline exceeded", err)
 	}
 	<-c.Done()
+	if got := rec.of("next"); len(got) == 0 {
+		t.Error("the message behind the hung one was never handled")
+	}
 	if got := rec.of("hangs"); !cmp.Equal(got, []uint64{1, 2, 3}) {
 		t.Errorf("deliveries = %v, want [1 2 3]", got)
 	}

@@ -1,0 +1,21 @@
+// Command issuer runs Laurel's issuer service against external NATS and Redis. Every flag
+// is also an environment variable (--nats-url is LAUREL_NATS_URL); `laurel issuer` runs the
+// same wiring.
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/laurel-badges/laurel/platform/process"
+	"github.com/laurel-badges/laurel/services/issuer/issuerd"
+)
+
+func main() {
+	process.Main("issuer", func(*flag.FlagSet) process.BuildFunc {
+		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
+			s, err := issuerd.New(ctx, issuerd.Deps{Logger: env.Logger, JetStream: env.JetStream, Bus: env.Bus})
+			return []process.Component{s}, err
+		}
+	})
+}

@@ -1,0 +1,21 @@
+// Command notifier runs Laurel's notifier service against external NATS and Redis. Every
+// flag is also an environment variable (--nats-url is LAUREL_NATS_URL); `laurel notifier`
+// runs the same wiring.
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/laurel-badges/laurel/platform/process"
+	"github.com/laurel-badges/laurel/services/notifier/notifierd"
+)
+
+func main() {
+	process.Main("notifier", func(*flag.FlagSet) process.BuildFunc {
+		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
+			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus})
+			return []process.Component{s}, err
+		}
+	})
+}

@@ -1,0 +1,21 @@
+// Command verifier runs Laurel's verifier service. It keeps no state, but runs with the
+// same flags as the other services (--nats-url is LAUREL_NATS_URL); `laurel verifier` runs
+// the same wiring.
+package main
+
+import (
+	"context"
+	"flag"
+
+	"github.com/laurel-badges/laurel/platform/process"
+	"github.com/laurel-badges/laurel/services/verifier/verifierd"
+)
+
+func main() {
+	process.Main("verifier", func(*flag.FlagSet) process.BuildFunc {
+		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
+			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger})
+			return []process.Component{s}, err
+		}
+	})
+}
