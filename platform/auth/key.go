@@ -51,6 +51,9 @@ type KeyRecord struct {
 	DisplayName string    `json:"display_name,omitempty"`
 	SecretHash  []byte    `json:"secret_hash"`
 	CreateTime  time.Time `json:"create_time"`
+	// RequestID is the idempotency key of the call that created the key, so a retried
+	// create finds the key it already made instead of making a second one.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Validate reports the first structural problem of r, for stores to call

@@ -57,6 +57,19 @@ func (s *Server) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequ
 	if err != nil {
 		return nil, err
 	}
+	if rid := req.GetRequestId(); rid != "" {
+		existing, err := s.keys.List(ctx, p.Tenant)
+		if err != nil {
+			s.logger.ErrorContext(ctx, "list API keys", "error", err)
+			return nil, status.Error(codes.Unavailable, "keys could not be listed; retry")
+		}
+		for _, r := range existing {
+			if r.RequestID == rid {
+				// The secret exists only in the first response; a retry gets the key alone.
+				return &adminv1.CreateApiKeyResponse{ApiKey: keyToProto(r)}, nil
+			}
+		}
+	}
 	role, ok := roleFromProto(req.GetApiKey().GetRole())
 	if !ok {
 		return nil, status.Error(codes.InvalidArgument, "api_key.role: must be ROLE_ADMIN, ROLE_CREATOR or ROLE_ISSUER")
@@ -65,6 +78,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequ
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	rec.RequestID = req.GetRequestId()
 	if err := s.keys.Put(ctx, rec); err != nil {
 		s.logger.ErrorContext(ctx, "store API key", "error", err)
 		return nil, status.Error(codes.Unavailable, "the key could not be stored; retry")
@@ -122,8 +136,21 @@ func (s *Server) DeleteApiKey(ctx context.Context, req *adminv1.DeleteApiKeyRequ
 	if err != nil || rec.Tenant != p.Tenant {
 		return nil, status.Error(codes.NotFound, "API key not found")
 	}
-	if id == p.KeyID {
-		return nil, status.Error(codes.FailedPrecondition, "a key cannot delete itself; use another admin key")
+	if rec.Role == auth.RoleAdmin {
+		all, err := s.keys.List(ctx, p.Tenant)
+		if err != nil {
+			s.logger.ErrorContext(ctx, "list API keys", "error", err)
+			return nil, status.Error(codes.Unavailable, "keys could not be listed; retry")
+		}
+		admins := 0
+		for _, r := range all {
+			if r.Role == auth.RoleAdmin {
+				admins++
+			}
+		}
+		if admins <= 1 {
+			return nil, status.Error(codes.FailedPrecondition, "this is the tenant's last admin key: create another admin key first")
+		}
 	}
 	if err := s.keys.Delete(ctx, id); err != nil {
 		s.logger.ErrorContext(ctx, "delete API key", "error", err)

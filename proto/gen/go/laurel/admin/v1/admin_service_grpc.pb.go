@@ -41,7 +41,7 @@ type AdminServiceClient interface {
 	// within 24 hours returns the same key but no secret (it is not stored);
 	// retry with a new `request_id` to get a usable key.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
-	// ListApiKeys lists the tenant's API keys, ordered by creation time.
+	// ListApiKeys lists the tenant's API keys, ordered by key id.
 	// Secrets are never returned.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// DeleteApiKey revokes an API key; calls made with it fail with
@@ -103,7 +103,7 @@ type AdminServiceServer interface {
 	// within 24 hours returns the same key but no secret (it is not stored);
 	// retry with a new `request_id` to get a usable key.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
-	// ListApiKeys lists the tenant's API keys, ordered by creation time.
+	// ListApiKeys lists the tenant's API keys, ordered by key id.
 	// Secrets are never returned.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// DeleteApiKey revokes an API key; calls made with it fail with

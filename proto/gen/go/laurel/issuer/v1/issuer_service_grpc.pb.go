@@ -46,7 +46,7 @@ type IssuerServiceClient interface {
 	CreateProfile(ctx context.Context, in *CreateProfileRequest, opts ...grpc.CallOption) (*CreateProfileResponse, error)
 	// GetProfile returns one issuer profile. Errors: NOT_FOUND.
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*GetProfileResponse, error)
-	// ListProfiles lists the tenant's issuer profiles, ordered by creation time.
+	// ListProfiles lists the tenant's issuer profiles, ordered by profile id.
 	ListProfiles(ctx context.Context, in *ListProfilesRequest, opts ...grpc.CallOption) (*ListProfilesResponse, error)
 	// UpdateProfile changes the fields named in `update_mask`. Errors:
 	// NOT_FOUND; ABORTED when `profile.etag` is set and stale;
@@ -131,7 +131,7 @@ type IssuerServiceServer interface {
 	CreateProfile(context.Context, *CreateProfileRequest) (*CreateProfileResponse, error)
 	// GetProfile returns one issuer profile. Errors: NOT_FOUND.
 	GetProfile(context.Context, *GetProfileRequest) (*GetProfileResponse, error)
-	// ListProfiles lists the tenant's issuer profiles, ordered by creation time.
+	// ListProfiles lists the tenant's issuer profiles, ordered by profile id.
 	ListProfiles(context.Context, *ListProfilesRequest) (*ListProfilesResponse, error)
 	// UpdateProfile changes the fields named in `update_mask`. Errors:
 	// NOT_FOUND; ABORTED when `profile.etag` is set and stale;
