@@ -35,6 +35,7 @@ const (
 	FormatSVG
 )
 
+// String returns "PNG" or "SVG".
 func (f Format) String() string {
 	switch f {
 	case FormatPNG:
@@ -54,6 +55,7 @@ const (
 	OB3
 )
 
+// String returns "Open Badges 2.0" or "Open Badges 3.0".
 func (v Version) String() string {
 	switch v {
 	case OB2:
@@ -78,6 +80,7 @@ const (
 	KindURL
 )
 
+// String returns "JSON", "JWS" or "URL".
 func (k Kind) String() string {
 	switch k {
 	case KindJSON:

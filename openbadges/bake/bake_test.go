@@ -191,6 +191,11 @@ func TestBakeSVGMarkup(t *testing.T) {
 			want: `<svg xmlns:openbadges="http://openbadges.org"><openbadges:credential xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0" verify="` + jws + `"></openbadges:credential><openbadges:assertion verify="` + jws + `"/></svg>`,
 		},
 		{
+			name: "byte order mark", svg: "\xef\xbb\xbf<svg/>",
+			version: bake.OB3, payload: `{}`,
+			want: "\xef\xbb\xbf" + `<svg xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"><openbadges:credential><![CDATA[{}]]></openbadges:credential></svg>`,
+		},
+		{
 			name: "replace in place", svg: `<s:svg xmlns:s="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org"><s:g><openbadges:assertion verify="a.b.c"/></s:g></s:svg>`,
 			version: bake.OB2, payload: jws,
 			want: `<s:svg xmlns:s="http://www.w3.org/2000/svg" xmlns:openbadges="http://openbadges.org"><openbadges:assertion verify="` + jws + `"></openbadges:assertion><s:g></s:g></s:svg>`,

@@ -60,7 +60,12 @@ type svgDoc struct {
 // entity declarations, bounds nesting and payload sizes, and locates the root start tag and
 // every baked-credential element.
 func scanSVG(img []byte, o Options) (*svgDoc, error) {
-	dec := xml.NewDecoder(bytes.NewReader(img))
+	// encoding/xml does not skip a byte order mark; offsets below are relative to img.
+	base := 0
+	if bytes.HasPrefix(img, []byte("\xef\xbb\xbf")) {
+		base = 3
+	}
+	dec := xml.NewDecoder(bytes.NewReader(img[base:]))
 	dec.Strict = true
 	dec.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
 		return nil, fmt.Errorf("encoding %q is not supported, use UTF-8", label)
@@ -72,7 +77,7 @@ func scanSVG(img []byte, o Options) (*svgDoc, error) {
 		root  bool
 	)
 	for {
-		start := int(dec.InputOffset())
+		start := base + int(dec.InputOffset())
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
 			break
@@ -100,7 +105,7 @@ func scanSVG(img []byte, o Options) (*svgDoc, error) {
 					return nil, fmt.Errorf("%w: root element is <%s>, want <svg>", ErrMalformed, t.Name.Local)
 				}
 				root = true
-				doc.rootStart, doc.rootEnd = start, int(dec.InputOffset())
+				doc.rootStart, doc.rootEnd = start, base+int(dec.InputOffset())
 				for _, a := range t.Attr {
 					if a.Name.Space == "xmlns" && a.Name.Local == prefix {
 						doc.rootPrefix, doc.rootHasPrefix = a.Value, true
@@ -127,7 +132,7 @@ func scanSVG(img []byte, o Options) (*svgDoc, error) {
 		case xml.EndElement:
 			depth--
 			if cur != nil {
-				cur.end = int(dec.InputOffset())
+				cur.end = base + int(dec.InputOffset())
 				doc.elements = append(doc.elements, *cur)
 				cur = nil
 			}

@@ -183,13 +183,15 @@ func TestSchemaInteropAjv(t *testing.T) {
 	}
 	// Broken documents: both validators must reject them.
 	breakers := map[string]func(map[string]any){
-		"no-validFrom":     func(m map[string]any) { delete(m, "validFrom") },
-		"bad-validFrom":    func(m map[string]any) { m["validFrom"] = "2020-01-01" },
-		"proof-object":     func(m map[string]any) { m["proof"] = map[string]any{"type": "DataIntegrityProof"} },
-		"no-criteria":      func(m map[string]any) { delete(sub(m, "credentialSubject", "achievement"), "criteria") },
-		"image-string":     func(m map[string]any) { m["image"] = "https://example.org/i.png" },
-		"wrong-type":       func(m map[string]any) { m["type"] = []any{"VerifiableCredential"} },
-		"identity-extra":   func(m map[string]any) { sub(m, "credentialSubject")["identifier"] = []any{map[string]any{"type": "IdentityObject", "hashed": false, "identityHash": "a", "identityType": "emailAddress", "x": 1}} },
+		"no-validFrom":  func(m map[string]any) { delete(m, "validFrom") },
+		"bad-validFrom": func(m map[string]any) { m["validFrom"] = "2020-01-01" },
+		"proof-object":  func(m map[string]any) { m["proof"] = map[string]any{"type": "DataIntegrityProof"} },
+		"no-criteria":   func(m map[string]any) { delete(sub(m, "credentialSubject", "achievement"), "criteria") },
+		"image-string":  func(m map[string]any) { m["image"] = "https://example.org/i.png" },
+		"wrong-type":    func(m map[string]any) { m["type"] = []any{"VerifiableCredential"} },
+		"identity-extra": func(m map[string]any) {
+			sub(m, "credentialSubject")["identifier"] = []any{map[string]any{"type": "IdentityObject", "hashed": false, "identityHash": "a", "identityType": "emailAddress", "x": 1}}
+		},
 		"achievement-type": func(m map[string]any) { sub(m, "credentialSubject", "achievement")["achievementType"] = "Trophy" },
 	}
 	for name, breakIt := range breakers {

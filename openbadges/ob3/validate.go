@@ -101,6 +101,7 @@ var compiledSchemas = sync.OnceValues(func() (map[string]*jsonschema.Schema, err
 // reach the network.
 type offlineLoader struct{}
 
+// Load refuses url.
 func (offlineLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("schema %s is not embedded and will not be fetched", url)
 }
