@@ -33,7 +33,8 @@ type outer struct {
 	Items []inner  `json:"items,omitempty"`
 	One   *inner   `json:"one,omitempty"`
 	Flag  bool     `json:"flag"`
-	skip  int
+	//lint:ignore U1000 present to prove that unexported fields are left alone.
+	skip int
 }
 
 func TestDecode(t *testing.T) {
