@@ -34,6 +34,13 @@ test: node-deps ## Run every module's tests with -race against real NATS (embedd
 		(cd $$m && go test $(TEST_FLAGS) ./...) || exit 1; \
 	done
 
+.PHONY: gobench
+gobench: ## Run every module's Go benchmarks once (BENCH=regexp, BENCHTIME=1s); numbers go in issue notes.
+	@for m in $(MODULES); do \
+		echo "== go bench $$m"; \
+		(cd $$m && go test -run '^$$' -bench '$(or $(BENCH),.)' -benchtime $(or $(BENCHTIME),1s) -benchmem ./...) || exit 1; \
+	done
+
 .PHONY: node-deps
 node-deps: ## Install the pinned npm packages the interoperability tests use (from package-lock.json).
 	@for d in $(NODE_DIRS); do \
