@@ -41,8 +41,12 @@ var files = []protoreflect.FileDescriptor{
 	adminv1.File_laurel_admin_v1_admin_service_proto,
 	eventsv1.File_laurel_events_v1_events_proto,
 	issuerv1.File_laurel_issuer_v1_issuer_service_proto,
+	issuerv1.File_laurel_issuer_v1_achievement_proto,
+	issuerv1.File_laurel_issuer_v1_credential_proto,
+	issuerv1.File_laurel_issuer_v1_signing_key_proto,
 	notifierv1.File_laurel_notifier_v1_notifier_service_proto,
 	rulesv1.File_laurel_rules_v1_rules_service_proto,
+	rulesv1.File_laurel_rules_v1_rule_proto,
 	verifierv1.File_laurel_verifier_v1_verifier_service_proto,
 }
 
@@ -89,6 +93,16 @@ var validSubscription = &notifierv1.Subscription{
 	Description:    "CRM sync",
 }
 
+var validAchievement = &issuerv1.Achievement{
+	Profile:     "profiles/acme",
+	DisplayName: "Go 101",
+	Description: "Finished the Go course.",
+	Criteria:    &issuerv1.Criteria{Narrative: "Complete every lesson.", Url: "https://academy.example.com/go-101"},
+	ImageUrl:    "https://academy.example.com/go-101.png",
+	Tags:        []string{"go"},
+	Alignments:  []*issuerv1.Alignment{{TargetName: "Programming", TargetUrl: "https://framework.example/prog"}},
+}
+
 // validationCase is one message and the violations it must produce, as
 // "field.path: rule_id" (sorted); none means the message is valid.
 type validationCase struct {
@@ -100,6 +114,75 @@ type validationCase struct {
 func validationCases() []validationCase {
 	return []validationCase{
 		// issuer
+		// rules
+		{name: "create rule", msg: &rulesv1.CreateRuleRequest{Rule: validRule()}},
+		{name: "create rule without trigger, aggregate or award", msg: &rulesv1.CreateRuleRequest{Rule: &rulesv1.Rule{Id: "Bad Id"}}, want: []string{"rule.aggregate: required", "rule.award: required", "rule.id: string.pattern", "rule.trigger: required"}},
+		{name: "get rule", msg: &rulesv1.GetRuleRequest{RuleId: "five-courses"}},
+		{name: "get rule bad id", msg: &rulesv1.GetRuleRequest{RuleId: "-x"}, want: []string{"rule_id: string.pattern"}},
+		{name: "list rules", msg: &rulesv1.ListRulesRequest{PageSize: 10}},
+		{name: "list rules page too big", msg: &rulesv1.ListRulesRequest{PageSize: 5000}, want: []string{"page_size: int32.gte_lte"}},
+		{name: "update rule", msg: &rulesv1.UpdateRuleRequest{Rule: validRule(), AllowMissing: true}},
+		{name: "update rule missing", msg: &rulesv1.UpdateRuleRequest{}, want: []string{"rule: required"}},
+		{name: "delete rule", msg: &rulesv1.DeleteRuleRequest{RuleId: "five-courses"}},
+		{name: "delete rule bad id", msg: &rulesv1.DeleteRuleRequest{RuleId: ""}, want: []string{"rule_id: string.pattern"}},
+		{name: "validate rule", msg: &rulesv1.ValidateRuleRequest{Rule: validRule()}},
+		{name: "validate rule missing", msg: &rulesv1.ValidateRuleRequest{}, want: []string{"rule: required"}},
+		{name: "get progress", msg: &rulesv1.GetProgressRequest{Recipient: "alice"}},
+		{name: "get progress without recipient", msg: &rulesv1.GetProgressRequest{}, want: []string{"recipient: string.min_len"}},
+		// issuer: achievements, signing keys, credentials
+		{name: "create achievement", msg: &issuerv1.CreateAchievementRequest{AchievementId: "go-101", RequestId: uuid, Achievement: validAchievement}},
+		{
+			name: "create achievement with bad fields",
+			msg: &issuerv1.CreateAchievementRequest{AchievementId: "Go", RequestId: "x", Achievement: &issuerv1.Achievement{
+				Profile: "acme", Image: make([]byte, 512<<10+1), ImageUrl: "logo.png", Tags: []string{""},
+				Alignments: []*issuerv1.Alignment{{TargetUrl: "nope"}},
+			}},
+			want: []string{
+				"achievement.alignments[0].target_name: string.min_len",
+				"achievement.alignments[0].target_url: string.uri",
+				"achievement.description: string.min_len",
+				"achievement.display_name: string.min_len",
+				"achievement.image: bytes.max_len",
+				"achievement.image_url: string.uri",
+				"achievement.profile: string.pattern",
+				"achievement.tags[0]: string.min_len",
+				"achievement_id: string.pattern",
+				"request_id: string.uuid",
+			},
+		},
+		{name: "get achievement", msg: &issuerv1.GetAchievementRequest{Name: "achievements/go-101"}},
+		{name: "get achievement by bare id", msg: &issuerv1.GetAchievementRequest{Name: "go-101"}, want: []string{"name: string.pattern"}},
+		{name: "list achievements", msg: &issuerv1.ListAchievementsRequest{PageSize: 10}},
+		{name: "list achievements page too large", msg: &issuerv1.ListAchievementsRequest{PageSize: 1001}, want: []string{"page_size: int32.gte_lte"}},
+		{name: "update achievement", msg: &issuerv1.UpdateAchievementRequest{Achievement: &issuerv1.Achievement{Name: "achievements/go-101", DisplayName: "Go"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}},
+		{name: "update achievement without name", msg: &issuerv1.UpdateAchievementRequest{Achievement: &issuerv1.Achievement{DisplayName: "Go"}}, want: []string{": update_achievement.achievement_name"}},
+		{name: "delete achievement", msg: &issuerv1.DeleteAchievementRequest{Name: "achievements/go-101", Etag: "3"}},
+		{name: "delete achievement of another collection", msg: &issuerv1.DeleteAchievementRequest{Name: "profiles/go-101"}, want: []string{"name: string.pattern"}},
+		{name: "create signing key", msg: &issuerv1.CreateSigningKeyRequest{Parent: "profiles/acme"}},
+		{name: "create signing key without parent", msg: &issuerv1.CreateSigningKeyRequest{}, want: []string{"parent: string.pattern"}},
+		{name: "rotate signing key", msg: &issuerv1.RotateSigningKeyRequest{Parent: "profiles/acme"}},
+		{name: "rotate signing key of an achievement", msg: &issuerv1.RotateSigningKeyRequest{Parent: "achievements/go-101"}, want: []string{"parent: string.pattern"}},
+		{name: "list signing keys", msg: &issuerv1.ListSigningKeysRequest{Parent: "profiles/acme"}},
+		{name: "list signing keys without parent", msg: &issuerv1.ListSigningKeysRequest{}, want: []string{"parent: string.pattern"}},
+		{name: "issue credential", msg: &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101", Recipient: validRecipient, RequestId: uuid,
+			Evidence: []*issuerv1.Evidence{{Url: "https://lms.example/work/1", Name: "Final project"}}, Narrative: "Built a CLI."}},
+		{
+			name: "issue credential with bad fields",
+			msg: &issuerv1.IssueCredentialRequest{Achievement: "go-101", RequestId: "1",
+				Evidence: []*issuerv1.Evidence{{Url: "work/1"}}},
+			want: []string{
+				"achievement: string.pattern",
+				"evidence[0].url: string.uri",
+				"recipient: required",
+				"request_id: string.uuid",
+			},
+		},
+		{name: "get credential", msg: &issuerv1.GetCredentialRequest{Name: "credentials/c-0123abcd"}},
+		{name: "get credential by bare id", msg: &issuerv1.GetCredentialRequest{Name: "c-0123abcd"}, want: []string{"name: string.pattern"}},
+		{name: "list credentials of a recipient", msg: &issuerv1.ListCredentialsRequest{Achievement: "achievements/go-101", Recipient: "ada@example.com"}},
+		{name: "list credentials of a bad achievement", msg: &issuerv1.ListCredentialsRequest{Achievement: "go-101"}, want: []string{"achievement: string.pattern"}},
+		{name: "revoke credential", msg: &issuerv1.RevokeCredentialRequest{Name: "credentials/c-0123abcd", Reason: "Issued in error"}},
+		{name: "revoke credential without reason", msg: &issuerv1.RevokeCredentialRequest{Name: "credentials/c-0123abcd"}, want: []string{"reason: string.min_len"}},
 		{name: "create profile", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: "acme-academy", RequestId: uuid}},
 		{name: "create profile minimal", msg: &issuerv1.CreateProfileRequest{Profile: &issuerv1.Profile{DisplayName: "A", Url: "https://a.example"}}},
 		{name: "create profile without profile", msg: &issuerv1.CreateProfileRequest{}, want: []string{"profile: required"}},
@@ -533,4 +616,15 @@ func hasRules(md protoreflect.MessageDescriptor) bool {
 		}
 	}
 	return false
+}
+
+// validRule is a rule that passes every protovalidate rule: "5 course completions".
+func validRule() *rulesv1.Rule {
+	return &rulesv1.Rule{
+		Id:        "five-courses",
+		Trigger:   &rulesv1.Trigger{EventTypes: []string{"com.example.course.completed"}},
+		Aggregate: &rulesv1.Aggregate{Kind: &rulesv1.Aggregate_Count{Count: &rulesv1.Count{}}},
+		Threshold: 5,
+		Award:     &rulesv1.Award{AchievementId: "go-101", Repeat: &rulesv1.Award_Once{Once: true}},
+	}
 }

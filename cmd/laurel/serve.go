@@ -40,7 +40,11 @@ const DevTenant = "dev"
 // CLI finds it and a restart prints the same key. Only `laurel dev` writes it.
 const devKeyFile = "dev-admin-key"
 
+// devMasterKeyFile holds the dev master key (base64), which seals the dev signing keys.
+const devMasterKeyFile = "dev-master-key"
+
 type devConfig struct {
+	masterKey  config.MasterKey
 	server     config.Server
 	telemetry  config.Telemetry
 	dataDir    string
@@ -53,6 +57,7 @@ func devCommand(g *globals) *ffcli.Command {
 	fs := flag.NewFlagSet("laurel dev", flag.ContinueOnError)
 	c.server.Register(fs)
 	c.telemetry.Register(fs)
+	c.masterKey.Register(fs)
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
@@ -100,6 +105,10 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	masterKey, err := devMasterKey(c)
+	if err != nil {
+		return err
+	}
 	tel, err := process.SetupTelemetry(ctx, c.telemetry, g.stderr)
 	if err != nil {
 		return err
@@ -132,7 +141,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 		OpenStore: func(context.Context) (statestore.Store, error) {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
-		Build: buildServices(allServices, c.partitions),
+		Build: buildServices(allServices, c.partitions, masterKey),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -151,6 +160,18 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 			return nil
 		},
 	})
+}
+
+// devMasterKey is --master-key / LAUREL_MASTER_KEY when given, else the key kept in the data
+// directory, created on first start: losing that file makes the dev signing keys unusable.
+func devMasterKey(c devConfig) ([]byte, error) {
+	if c.masterKey.Value.IsSet() {
+		if err := config.Validate(&c.masterKey); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		return c.masterKey.Bytes(), nil
+	}
+	return config.LoadOrCreateMasterKeyFile(filepath.Join(c.dataDir, devMasterKeyFile))
 }
 
 // ensureDevKey returns the dev admin key, creating and saving it on first start, and
@@ -188,17 +209,30 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	if name == "rules" {
 		fs.IntVar(&partitions, "partitions", partitions, "activity partitions per tenant")
 	}
+	var masterKey config.MasterKey
+	if name == "issuer" {
+		masterKey.Register(fs)
+	}
+	var sub []*ffcli.Command
+	if name == "rules" {
+		sub = rulesSubcommands(g)
+	}
 	return &ffcli.Command{
-		Name:       name,
-		ShortUsage: "laurel " + name + " [flags]",
-		ShortHelp:  "run the " + name + " service against external NATS and Redis",
-		FlagSet:    fs,
-		Options:    []ff.Option{ff.WithEnvVarPrefix("LAUREL")},
+		Name:        name,
+		Subcommands: sub,
+		ShortUsage:  "laurel " + name + " [flags]",
+		ShortHelp:   "run the " + name + " service against external NATS and Redis",
+		FlagSet:     fs,
+		Options:     []ff.Option{ff.WithEnvVarPrefix("LAUREL")},
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) > 0 {
 				return usagef("%s takes no arguments, got %q", name, args)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions))
+			var extra []config.Group
+			if name == "issuer" {
+				extra = append(extra, &masterKey)
+			}
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions, masterKey.Bytes()), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -208,7 +242,7 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	}
 }
 
-func buildServices(names []string, partitions int) func(context.Context, process.Env) ([]process.Component, error) {
+func buildServices(names []string, partitions int, masterKey []byte) func(context.Context, process.Env) ([]process.Component, error) {
 	return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 		var out []process.Component
 		for _, name := range names {
@@ -219,9 +253,9 @@ func buildServices(names []string, partitions int) func(context.Context, process
 			log := env.Logger.With(slog.String("service", name))
 			switch name {
 			case "issuer":
-				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus})
+				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: masterKey})
 			case "rules":
-				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, Partitions: partitions})
+				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: partitions})
 			case "notifier":
 				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus})
 			case "verifier":

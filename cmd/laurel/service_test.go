@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -46,10 +47,12 @@ func TestServiceRunsAgainstExternalNATSAndRedis(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var stdout, stderr syncBuffer
 			done := make(chan int, 1)
-			go func() {
-				done <- run(ctx, []string{svc, "--nats-url", srv.ClientURL(), "--redis-addr", redisAddr, "--redis-key-prefix", prefix,
-					"--api-addr", api, "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}, &stdout, &stderr)
-			}()
+			args := []string{svc, "--nats-url", srv.ClientURL(), "--redis-addr", redisAddr, "--redis-key-prefix", prefix,
+				"--api-addr", api, "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn"}
+			if svc == "issuer" {
+				args = append(args, "--master-key", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+			}
+			go func() { done <- run(ctx, args, &stdout, &stderr) }()
 			defer func() {
 				cancel()
 				if code := <-done; code != exitOK {
@@ -90,6 +93,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"dev", "--partitions", "0", "--nats-listen", "nope"},
 		{"keys", "create", "--role", "superuser"},
 		{"profiles", "list", "--output", "yaml"},
+		{"issuer", "--master-key", "too-short"},
 	}
 	for _, args := range tests {
 		var stdout, stderr syncBuffer

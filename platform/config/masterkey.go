@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +15,7 @@ import (
 // MasterKeySize is the size of the key that encrypts signing keys at rest (AES-256).
 const MasterKeySize = 32
 
-// MasterKey is the issuer's master key: 32 random bytes, given base64-encoded, that encrypt
+// MasterKey is the issuer's master key: 32 random bytes, given in base64 or hex, that encrypt
 // the tenants' signing keys at rest. Prefer the environment variable LAUREL_MASTER_KEY (or a
 // Kubernetes Secret mounted into it) to the flag, which shows in process listings.
 type MasterKey struct {
@@ -23,7 +24,7 @@ type MasterKey struct {
 
 // Register adds --master-key.
 func (m *MasterKey) Register(fs *flag.FlagSet) {
-	fs.Var(&m.Value, "master-key", "base64 of 32 random bytes that encrypt signing keys at rest (prefer LAUREL_MASTER_KEY)")
+	fs.Var(&m.Value, "master-key", "32 random bytes, base64 or hex, that encrypt signing keys at rest (prefer LAUREL_MASTER_KEY)")
 }
 
 // Validate checks that the key is set and decodes to 32 bytes.
@@ -43,9 +44,15 @@ func (m *MasterKey) Bytes() []byte {
 	return b
 }
 
-// DecodeMasterKey decodes a base64 (standard or URL alphabet, padded or not) master key.
+// DecodeMasterKey decodes a master key given as 64 hex digits or as base64 (standard or URL
+// alphabet, padded or not). Its errors never contain the input.
 func DecodeMasterKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
+	if len(s) == 2*MasterKeySize {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {
 			if len(b) != MasterKeySize {
@@ -54,7 +61,7 @@ func DecodeMasterKey(s string) ([]byte, error) {
 			return b, nil
 		}
 	}
-	return nil, errors.New("is not base64")
+	return nil, errors.New("is neither base64 nor hex")
 }
 
 // LoadOrCreateMasterKeyFile returns the key stored (base64) in path, creating the file with

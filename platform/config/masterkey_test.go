@@ -21,7 +21,8 @@ func TestMasterKey(t *testing.T) {
 		{strings.TrimRight(base64.URLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32)), "="), ""},
 		{"", "--master-key / LAUREL_MASTER_KEY: is required"},
 		{base64.StdEncoding.EncodeToString([]byte("short")), "decodes to 5 bytes, want 32"},
-		{"%%%", "is not base64"},
+		{strings.Repeat("ab", 32), ""},
+		{"%%%", "is neither base64 nor hex"},
 	}
 	for _, tt := range tests {
 		var m config.MasterKey

@@ -13,18 +13,18 @@ import (
 )
 
 // Main is the whole main function of a single-service binary (cmd/<svc>): it parses the
-// service flags (and any the service adds with addFlags) from the command line and
-// LAUREL_* variables, runs until SIGINT or SIGTERM, and exits 0, 1 on failure or 2 on a
-// configuration error.
-func Main(name string, addFlags func(fs *flag.FlagSet) BuildFunc) {
+// service flags (and any the service adds with addFlags, which returns the groups to
+// validate with the rest) from the command line and LAUREL_* variables, runs until SIGINT
+// or SIGTERM, and exits 0, 1 on failure or 2 on a configuration error.
+func Main(name string, addFlags func(fs *flag.FlagSet) (BuildFunc, []config.Group)) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var c ServiceConfig
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	c.Register(fs)
-	build := addFlags(fs)
+	build, extra := addFlags(fs)
 	err := config.Parse(fs, os.Args[1:])
 	if err == nil {
-		err = RunService(ctx, name, c, os.Stderr, build)
+		err = RunService(ctx, name, c, os.Stderr, build, extra...)
 	}
 	stop()
 	var cerr *ConfigError

@@ -37,12 +37,13 @@ type BuildFunc func(ctx context.Context, env Env) ([]Component, error)
 
 // RunService runs the components build makes, as the service name, against the NATS and
 // Redis that c names, until ctx is cancelled. Logs go to logOut. Configuration problems are
-// reported all at once as a *ConfigError.
-func RunService(ctx context.Context, name string, c ServiceConfig, logOut io.Writer, build BuildFunc) error {
+// reported all at once as a *ConfigError, together with those of extra (the service's own
+// settings).
+func RunService(ctx context.Context, name string, c ServiceConfig, logOut io.Writer, build BuildFunc, extra ...config.Group) error {
 	if c.Telemetry.ServiceName == config.DefaultServiceName || c.Telemetry.ServiceName == "" {
 		c.Telemetry.ServiceName = "laurel-" + name
 	}
-	if err := config.Validate(&c.Server, &c.Telemetry, &c.NATS, &c.Redis); err != nil {
+	if err := config.Validate(append([]config.Group{&c.Server, &c.Telemetry, &c.NATS, &c.Redis}, extra...)...); err != nil {
 		return &ConfigError{Err: err}
 	}
 	tel, err := SetupTelemetry(ctx, c.Telemetry, logOut)

@@ -5,9 +5,11 @@ package issuerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/laurel-badges/laurel/platform/subjects"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 	"github.com/laurel-badges/laurel/services/issuer/internal/grpcapi"
+	"github.com/laurel-badges/laurel/services/issuer/internal/hosting"
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
+	"github.com/laurel-badges/laurel/services/issuer/internal/natsbus"
 	"github.com/laurel-badges/laurel/services/issuer/internal/natskv"
 )
 
@@ -26,24 +30,91 @@ type Deps struct {
 	Logger    *slog.Logger
 	JetStream jetstream.JetStream
 	Bus       *eventbus.Bus
+	// PublicURL is the base of every hosted document's URL (issuer profiles, credentials):
+	// it is written into signed credentials, so it must be the address verifiers reach and
+	// must not change once badges are issued. Proof verifiers resolve keys only over https.
+	PublicURL string
+	// MasterKey (32 bytes) seals the private signing keys at rest. Without it the issuer
+	// still serves everything already issued, but cannot create keys or sign: those calls
+	// fail with FAILED_PRECONDITION and awards wait (and are dead-lettered after
+	// MaxDeliver). The same key must be given to every replica and after every restart,
+	// or existing keys cannot be unsealed.
+	MasterKey []byte
 }
 
 // Service is a wired issuer.
 type Service struct {
-	api *grpcapi.Server
+	api    *grpcapi.Server
+	public *hosting.Handler
+	bus    *eventbus.Bus
+	awards *natsbus.AwardHandler
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	consumer *eventbus.Consumer
 }
 
-// New declares the streams the issuer owns (LEDGER; DEADLETTER is everyone's) and opens its
-// key-value buckets. Both are idempotent, so any number of replicas may start at once.
+// New declares the streams the issuer uses (it owns LEDGER; AWARDS is declared too so that
+// its consumer can start before the rules engine ever ran; DEADLETTER is everyone's) and
+// opens its key-value buckets. All of it is idempotent, so any number of replicas may
+// start at once.
 func New(ctx context.Context, d Deps) (*Service, error) {
-	if err := d.Bus.EnsureStreams(ctx, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	var sealer *issuance.Sealer
+	if len(d.MasterKey) > 0 {
+		var err error
+		if sealer, err = issuance.NewSealer(d.MasterKey); err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+	} else {
+		d.Logger.WarnContext(ctx, "issuer has no master key: it cannot create signing keys or issue credentials")
+	}
+	if err := d.Bus.EnsureStreams(ctx, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	repo, err := natskv.OpenProfiles(ctx, d.JetStream, natskv.ProfilesBucket)
+	profiles, err := natskv.OpenProfiles(ctx, d.JetStream, natskv.ProfilesBucket)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	return &Service{api: grpcapi.New(issuance.NewProfiles(repo), d.Logger)}, nil
+	achievements, err := natskv.OpenAchievements(ctx, d.JetStream, natskv.AchievementsBucket, natskv.ImagesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	rings, err := natskv.OpenKeyRings(ctx, d.JetStream, natskv.SigningKeysBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	credentials, err := natskv.OpenCredentials(ctx, d.JetStream, natskv.CredentialsBucket, natskv.CredentialIndexBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	audit, err := natskv.OpenAudit(ctx, d.JetStream, natskv.AuditBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	urls := issuance.NewURLs(d.PublicURL)
+	keys := issuance.NewKeys(rings, profiles, sealer, audit)
+	profileUses := issuance.NewProfiles(profiles)
+	profileUses.GuardDeletes(achievements, rings)
+	core := grpcapi.Core{
+		Profiles:     profileUses,
+		Achievements: issuance.NewAchievements(achievements, profiles),
+		Keys:         keys,
+		Credentials: issuance.NewCredentials(issuance.CredentialsDeps{
+			Repo: credentials, Achievements: achievements, Profiles: profiles, Keys: keys,
+			Publisher: natsbus.NewPublisher(d.Bus, urls), Audit: audit, URLs: urls,
+		}),
+		URLs: urls,
+	}
+	return &Service{
+		api:    grpcapi.New(core, d.Logger),
+		public: hosting.New(publicStore{core}, urls, d.Logger),
+		bus:    d.Bus,
+		awards: natsbus.NewAwardHandler(core.Credentials, d.Logger),
+		log:    d.Logger,
+	}, nil
 }
 
 // Name is the service's short name, as in `laurel issuer`.
@@ -64,12 +135,58 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	return srv.RegisterGateway(ctx, issuerv1.RegisterIssuerServiceHandler)
 }
 
-// RegisterPublic adds the issuer's public, unauthenticated HTTP routes (hosted badges come
-// with the credential work; nothing is public yet).
-func (s *Service) RegisterPublic(*http.ServeMux) {}
+// RegisterPublic adds the hosted credentials, baked images, achievements and issuer
+// profiles (controller documents with the public keys) to the public mux.
+func (s *Service) RegisterPublic(mux *http.ServeMux) { s.public.Register(mux) }
 
-// Start begins background work (event consumers); the issuer has none yet.
-func (s *Service) Start(context.Context) error { return nil }
+// Start runs the durable AWARDS consumer that issues one credential per award. Calling it
+// again while running is an error.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.consumer != nil {
+		return errors.New("issuer: already started")
+	}
+	c, err := s.bus.Consume(ctx, natsbus.ConsumerSpec(), s.awards.Handle)
+	if err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	s.consumer = c
+	return nil
+}
 
-// Stop ends background work, letting in-flight messages finish within ctx.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop stops the consumer, letting in-flight awards finish and settle within ctx; whatever
+// is not acknowledged is redelivered later.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.consumer
+	s.consumer = nil
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Stop(ctx)
+}
+
+// publicStore adapts the core use cases to what hosting reads.
+type publicStore struct{ core grpcapi.Core }
+
+func (p publicStore) Profile(ctx context.Context, tenant, id string) (issuance.Profile, error) {
+	return p.core.Profiles.Get(ctx, tenant, id)
+}
+
+func (p publicStore) SigningKeys(ctx context.Context, tenant, profileID string) ([]issuance.SigningKey, error) {
+	return p.core.Keys.List(ctx, tenant, profileID)
+}
+
+func (p publicStore) Achievement(ctx context.Context, tenant, id string) (issuance.Achievement, error) {
+	return p.core.Achievements.Get(ctx, tenant, id)
+}
+
+func (p publicStore) AchievementImage(ctx context.Context, tenant, id string) (issuance.Image, error) {
+	return p.core.Achievements.Image(ctx, tenant, id)
+}
+
+func (p publicStore) Credential(ctx context.Context, tenant, id string) (issuance.Credential, error) {
+	return p.core.Credentials.Get(ctx, tenant, id)
+}

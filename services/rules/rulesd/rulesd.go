@@ -4,18 +4,25 @@ package rulesd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
 	"log/slog"
 	"net/http"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/platform/grpcserver"
+	"github.com/laurel-badges/laurel/platform/statestore"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/grpcapi"
 	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
 	"github.com/laurel-badges/laurel/services/rules/internal/natsbus"
+	"github.com/laurel-badges/laurel/services/rules/internal/natskv"
+	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
 
 // DefaultPartitions is how many partitions each tenant's activity is split into; one rules
@@ -26,12 +33,26 @@ const DefaultPartitions = 8
 type Deps struct {
 	Logger     *slog.Logger
 	Bus        *eventbus.Bus
-	Partitions int // 0 means DefaultPartitions
+	JetStream  jetstream.JetStream // holds the rules bucket
+	Store      statestore.Store    // rule progress, dedupe and decision records
+	Partitions int                 // 0 means DefaultPartitions
+	// RulesBucket names the rules KV bucket; empty means natskv.RulesBucket.
+	RulesBucket string
 }
 
 // Service is a wired rules service.
 type Service struct {
-	api *grpcapi.Server
+	api        *grpcapi.Server
+	deps       Deps
+	partitions int
+	repo       *natskv.Rules
+	catalog    *rules.Catalog
+	engine     *rules.Engine
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	watched <-chan struct{}
+	workers *natsbus.Workers
 }
 
 // New declares the streams the rules service owns: ACTIVITY (its input) and AWARDS (its
@@ -44,8 +65,24 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if partitions <= 0 {
 		partitions = DefaultPartitions
 	}
+	if d.JetStream == nil || d.Store == nil {
+		return nil, errors.New("rules: JetStream and Store are required")
+	}
+	bucket := d.RulesBucket
+	if bucket == "" {
+		bucket = natskv.RulesBucket
+	}
+	repo, err := natskv.OpenRules(ctx, d.JetStream, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	catalog := rules.NewCatalog()
+	engine := rules.NewEngine(d.Store, catalog, d.Logger, 0)
 	in := ingest.New(natsbus.NewActivityPublisher(d.Bus), subjects.Partition, partitions)
-	return &Service{api: grpcapi.New(in, d.Logger)}, nil
+	return &Service{
+		api:  grpcapi.New(in, rules.NewManager(repo), engine, d.Logger),
+		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine,
+	}, nil
 }
 
 // Name is the service's short name, as in `laurel rules`.
@@ -69,8 +106,42 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 // RegisterPublic adds public HTTP routes; the rules service has none.
 func (s *Service) RegisterPublic(*http.ServeMux) {}
 
-// Start begins background work; the rules engine's consumers arrive with the engine.
-func (s *Service) Start(context.Context) error { return nil }
+// Start loads every rule into the engine's catalog (and keeps watching the bucket), then
+// starts one ACTIVITY consumer per partition. ctx bounds the set-up only.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The watch outlives Start's ctx; Stop ends it.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	watched, err := s.repo.Watch(wctx, s.catalog, s.deps.Logger)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("rules: %w", err)
+	}
+	workers, err := natsbus.StartWorkers(ctx, s.deps.Bus, s.engine, s.partitions, s.deps.Logger)
+	if err != nil {
+		cancel()
+		<-watched
+		return fmt.Errorf("rules: %w", err)
+	}
+	s.cancel, s.watched, s.workers = cancel, watched, workers
+	return nil
+}
 
-// Stop ends background work.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop stops the consumers (in-flight events finish or are redelivered), then the watch.
+// Safe to call without Start and more than once.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.workers != nil {
+		err = s.workers.Stop(ctx)
+		s.workers = nil
+	}
+	if s.cancel != nil {
+		s.cancel()
+		<-s.watched
+		s.cancel = nil
+	}
+	return err
+}

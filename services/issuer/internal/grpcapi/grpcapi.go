@@ -22,25 +22,54 @@ import (
 // Server implements issuerv1.IssuerServiceServer.
 type Server struct {
 	issuerv1.UnimplementedIssuerServiceServer
-	profiles *issuance.Profiles
-	logger   *slog.Logger
+	profiles     *issuance.Profiles
+	achievements *issuance.Achievements
+	keys         *issuance.Keys
+	credentials  *issuance.Credentials
+	urls         issuance.URLs
+	logger       *slog.Logger
+}
+
+// Core holds the use cases the adapter serves.
+type Core struct {
+	Profiles     *issuance.Profiles
+	Achievements *issuance.Achievements
+	Keys         *issuance.Keys
+	Credentials  *issuance.Credentials
+	URLs         issuance.URLs
 }
 
 // New returns the adapter over the core use cases.
-func New(profiles *issuance.Profiles, logger *slog.Logger) *Server {
-	return &Server{profiles: profiles, logger: logger}
+func New(core Core, logger *slog.Logger) *Server {
+	return &Server{
+		profiles: core.Profiles, achievements: core.Achievements, keys: core.Keys,
+		credentials: core.Credentials, urls: core.URLs, logger: logger,
+	}
 }
 
-// Policy is the minimum role per RPC: reading profiles is everyone's, changing who badges
-// come from is an admin's.
+// Policy is the minimum role per RPC: issuing, revoking and reading are an issuer's;
+// defining achievements a creator's; who badges come from and the keys that sign them an
+// admin's.
 func Policy() map[string]auth.Role {
 	svc := "/" + issuerv1.IssuerService_ServiceDesc.ServiceName + "/"
 	return map[string]auth.Role{
-		svc + "CreateProfile": auth.RoleAdmin,
-		svc + "UpdateProfile": auth.RoleAdmin,
-		svc + "DeleteProfile": auth.RoleAdmin,
-		svc + "GetProfile":    auth.RoleIssuer,
-		svc + "ListProfiles":  auth.RoleIssuer,
+		svc + "CreateProfile":     auth.RoleAdmin,
+		svc + "UpdateProfile":     auth.RoleAdmin,
+		svc + "DeleteProfile":     auth.RoleAdmin,
+		svc + "GetProfile":        auth.RoleIssuer,
+		svc + "ListProfiles":      auth.RoleIssuer,
+		svc + "CreateAchievement": auth.RoleCreator,
+		svc + "UpdateAchievement": auth.RoleCreator,
+		svc + "DeleteAchievement": auth.RoleCreator,
+		svc + "GetAchievement":    auth.RoleIssuer,
+		svc + "ListAchievements":  auth.RoleIssuer,
+		svc + "CreateSigningKey":  auth.RoleAdmin,
+		svc + "RotateSigningKey":  auth.RoleAdmin,
+		svc + "ListSigningKeys":   auth.RoleIssuer,
+		svc + "IssueCredential":   auth.RoleIssuer,
+		svc + "GetCredential":     auth.RoleIssuer,
+		svc + "ListCredentials":   auth.RoleIssuer,
+		svc + "RevokeCredential":  auth.RoleIssuer,
 	}
 }
 
@@ -125,10 +154,17 @@ func tenantOf(ctx context.Context) (string, error) {
 	return p.Tenant, nil
 }
 
+// actorOf names the caller in the audit trail by its API key id (never the secret).
+func actorOf(ctx context.Context) string {
+	p, _ := auth.FromContext(ctx)
+	return "key:" + p.KeyID
+}
+
 // toStatus maps core errors to statuses; anything unexpected is logged and reported as
 // Internal without its text, which may name storage internals.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	var verr *issuance.ValidationError
+	var inUse *issuance.InUseError
 	switch {
 	case errors.As(err, &verr):
 		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
@@ -137,11 +173,20 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		}
 		return grpcserver.InvalidFields(fields...)
 	case errors.Is(err, issuance.ErrNotFound):
-		return status.Error(codes.NotFound, "profile not found")
+		return status.Error(codes.NotFound, "not found")
+	case errors.Is(err, issuance.ErrRequestMismatch):
+		return status.Error(codes.AlreadyExists, "request_id was already used for a different request")
 	case errors.Is(err, issuance.ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, "a profile with this id already exists")
+		return status.Error(codes.AlreadyExists, "already exists")
 	case errors.Is(err, issuance.ErrConflict):
-		return status.Error(codes.Aborted, "the profile changed since it was read: get it again and retry")
+		return status.Error(codes.Aborted, "the resource changed since it was read: get it again and retry")
+	case errors.As(err, &inUse):
+		return status.Error(codes.FailedPrecondition, "cannot delete: "+inUse.Reason)
+	case errors.Is(err, issuance.ErrNoSigningKey):
+		return status.Error(codes.FailedPrecondition, "the achievement's issuer profile has no signing key: create one with CreateSigningKey")
+	case errors.Is(err, issuance.ErrSealed):
+		s.logger.ErrorContext(ctx, "signing key unavailable: master key missing or wrong", "error", err)
+		return status.Error(codes.FailedPrecondition, "signing is unavailable: the issuer has no usable master key")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -12,6 +12,17 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrConflict means the record changed since the caller read it (etag mismatch).
 	ErrConflict = errors.New("conflict")
+	// ErrNoSigningKey means the issuer profile has no active signing key, so nothing can be
+	// signed under it until an admin creates one.
+	ErrNoSigningKey = errors.New("issuer profile has no active signing key")
+	// ErrInUse means the record cannot be deleted while others depend on it; the error is
+	// an *InUseError saying why.
+	ErrInUse = errors.New("in use")
+	// ErrRequestMismatch means a request id was reused for a different request.
+	ErrRequestMismatch = errors.New("request id was used for a different request")
+	// ErrSealed means a private key could not be decrypted: the master key is missing or is
+	// not the one the key was sealed with.
+	ErrSealed = errors.New("signing key cannot be unsealed with the configured master key")
 )
 
 // FieldViolation names one invalid field by its request path.
@@ -45,3 +56,19 @@ func (v violations) err() error {
 	}
 	return &ValidationError{Violations: v}
 }
+
+func invalid(field, format string, args ...any) error {
+	var v violations
+	v.add(field, format, args...)
+	return v.err()
+}
+
+// InUseError says why a record cannot be deleted. Reason is safe to show to the caller.
+type InUseError struct {
+	Reason string
+}
+
+func (e *InUseError) Error() string { return "in use: " + e.Reason }
+
+// Is makes errors.Is(err, ErrInUse) true.
+func (e *InUseError) Is(target error) bool { return target == ErrInUse }

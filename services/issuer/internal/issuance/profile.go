@@ -2,14 +2,8 @@ package issuance
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 )
@@ -55,20 +49,22 @@ type ProfileRepository interface {
 type Profiles struct {
 	repo ProfileRepository
 	now  func() time.Time
+	// Set by GuardDeletes; nil means deletes are not checked.
+	achievements AchievementRepository
+	keys         KeyRingRepository
 }
 
 // NewProfiles returns the profile use cases over repo.
 func NewProfiles(repo ProfileRepository) *Profiles {
-	return &Profiles{repo: repo, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }}
+	return &Profiles{repo: repo, now: defaultClock}
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// MaxPageSize caps one page of a list; larger requests are clamped, not refused (AIP-158).
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
-)
+// GuardDeletes makes Delete refuse (ErrInUse) a profile that has signing keys or
+// achievements: its hosted profile is the controller document of every credential it
+// signed, and deleting it would make them all unverifiable. Call it once, before use.
+func (s *Profiles) GuardDeletes(achievements AchievementRepository, keys KeyRingRepository) {
+	s.achievements, s.keys = achievements, keys
+}
 
 // Create stores a new profile for tenant. An empty id is derived from requestID (or random
 // when both are empty), so retrying a create with the same request id returns the first
@@ -83,7 +79,7 @@ func (s *Profiles) Create(ctx context.Context, tenant string, p Profile, id, req
 		return Profile{}, err
 	}
 	if id == "" {
-		id = derivedID(tenant, requestID)
+		id = derivedID("p-", tenant, requestID)
 	}
 	now := s.now()
 	p.Tenant, p.ID, p.RequestID = tenant, id, requestID
@@ -113,33 +109,16 @@ func (s *Profiles) Get(ctx context.Context, tenant, id string) (Profile, error) 
 // List returns one page of tenant's profiles ordered by id, and the token of the next page
 // ("" on the last one).
 func (s *Profiles) List(ctx context.Context, tenant string, pageSize int, pageToken string) ([]Profile, string, error) {
-	var v violations
-	if pageSize < 0 {
-		v.add("page_size", "must not be negative")
-	}
-	after, err := decodePageToken(pageToken)
+	size, after, err := pageRequest(pageSize, pageToken)
 	if err != nil {
-		v.add("page_token", "is not a token this API returned")
-	}
-	if err := v.err(); err != nil {
 		return nil, "", err
 	}
-	switch {
-	case pageSize == 0:
-		pageSize = DefaultPageSize
-	case pageSize > MaxPageSize:
-		pageSize = MaxPageSize
-	}
-	// One extra tells whether another page exists without a second round trip.
-	page, err := s.repo.List(ctx, tenant, after, pageSize+1)
+	items, err := s.repo.List(ctx, tenant, after, size+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list profiles: %w", err)
 	}
-	if len(page) <= pageSize {
-		return page, "", nil
-	}
-	page = page[:pageSize]
-	return page, encodePageToken(page[len(page)-1].ID), nil
+	out, next := page(items, size, func(p Profile) string { return p.ID })
+	return out, next, nil
 }
 
 // Update changes the fields named in paths (all updatable fields when paths is empty). A
@@ -154,7 +133,7 @@ func (s *Profiles) Update(ctx context.Context, tenant string, patch Profile, pat
 	}
 	var v violations
 	next := current
-	for _, path := range expandMask(paths) {
+	for _, path := range expandMask(paths, updatableProfileFields) {
 		switch path {
 		case "name", "create_time", "update_time", "etag":
 			// Output-only: accepted so a profile read with Get can be sent back whole.
@@ -187,13 +166,13 @@ func (s *Profiles) Update(ctx context.Context, tenant string, patch Profile, pat
 var updatableProfileFields = []string{"display_name", "url", "email", "description", "image_url"}
 
 // expandMask turns an absent mask or "*" into every updatable field (AIP-134).
-func expandMask(paths []string) []string {
+func expandMask(paths, all []string) []string {
 	if len(paths) == 0 {
-		return updatableProfileFields
+		return all
 	}
 	for _, p := range paths {
 		if p == "*" {
-			return updatableProfileFields
+			return all
 		}
 	}
 	return paths
@@ -201,18 +180,60 @@ func expandMask(paths []string) []string {
 
 // Delete removes one profile of tenant; a non-empty etag must match the stored version.
 func (s *Profiles) Delete(ctx context.Context, tenant, id, etag string) error {
-	var revision uint64
-	if etag != "" {
-		r, err := strconv.ParseUint(etag, 10, 64)
-		if err != nil || r == 0 {
-			return &ValidationError{Violations: []FieldViolation{{Field: "etag", Description: "is not an etag this API returned"}}}
-		}
-		revision = r
+	revision, err := parseEtag(etag)
+	if err != nil {
+		return err
+	}
+	if err := s.checkUnused(ctx, tenant, id); err != nil {
+		return fmt.Errorf("delete profile %s: %w", id, err)
 	}
 	if err := s.repo.Delete(ctx, tenant, id, revision); err != nil {
 		return fmt.Errorf("delete profile %s: %w", id, err)
 	}
 	return nil
+}
+
+func (s *Profiles) checkUnused(ctx context.Context, tenant, id string) error {
+	if s.keys != nil {
+		_, err := s.keys.Get(ctx, tenant, id)
+		if err == nil {
+			return &InUseError{Reason: "the profile has signing keys, so issued credentials may depend on its published keys"}
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	if s.achievements == nil {
+		return nil
+	}
+	// Achievements per tenant are few (a catalog, not a log), so a scan per delete is fine.
+	for after := ""; ; {
+		page, err := s.achievements.List(ctx, tenant, after, MaxPageSize)
+		if err != nil {
+			return err
+		}
+		for _, a := range page {
+			if a.ProfileID == id {
+				return &InUseError{Reason: fmt.Sprintf("achievements/%s is issued under the profile", a.ID)}
+			}
+		}
+		if len(page) < MaxPageSize {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// parseEtag turns an etag into the revision it names (0 for none).
+func parseEtag(etag string) (uint64, error) {
+	if etag == "" {
+		return 0, nil
+	}
+	r, err := strconv.ParseUint(etag, 10, 64)
+	if err != nil || r == 0 {
+		return 0, invalid("etag", "is not an etag this API returned")
+	}
+	return r, nil
 }
 
 func validateProfile(v *violations, p Profile, prefix string) {
@@ -225,44 +246,4 @@ func validateProfile(v *violations, p Profile, prefix string) {
 	if p.ImageURL != "" && !isHTTPURL(p.ImageURL) {
 		v.add(prefix+"image_url", "must be an absolute http or https URL")
 	}
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// derivedID makes create idempotent: the same (tenant, request id) always names the same
-// profile. Without a request id every create gets a fresh random-looking id.
-func derivedID(tenant, requestID string) string {
-	seed := requestID
-	if seed == "" {
-		seed = randomSuffix()
-	}
-	sum := sha256.Sum256([]byte(tenant + "\x00" + seed))
-	return "p-" + hex.EncodeToString(sum[:8])
-}
-
-type pageToken struct {
-	After string `json:"a"`
-}
-
-func encodePageToken(after string) string {
-	b, _ := json.Marshal(pageToken{After: after}) // cannot fail for a string field
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return "", fmt.Errorf("decode page token: %w", err)
-	}
-	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.After == "" {
-		return "", fmt.Errorf("decode page token: malformed")
-	}
-	return t.After, nil
 }

@@ -1,15 +1,13 @@
-// Package natskv stores the issuer's configuration-like records (issuer profiles) in a
-// JetStream key-value bucket: small, durable, replicated with the stream, and watchable by
-// every replica, which is what DESIGN.md asks of configuration data.
+// Package natskv stores the issuer's records in JetStream key-value buckets: configuration
+// (issuer profiles, achievements and their images, signing key rings), issued credentials
+// with their lookup indexes, and the audit trail. Buckets are small, durable, replicated
+// with their streams and watchable by every replica, which is what DESIGN.md asks of
+// configuration data; credentials live beside them so that "one credential per award" is
+// a single create-if-absent write.
 package natskv
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,27 +18,21 @@ import (
 // ProfilesBucket is the default bucket name for issuer profiles.
 const ProfilesBucket = "laurel_issuer_profiles"
 
-// Profiles is an issuance.ProfileRepository on a JetStream KV bucket. Keys are
-// "<tenant>.<id>", so one tenant's records are one subject filter away and never mixed
-// with another's. Safe for concurrent use.
+// Profiles is an issuance.ProfileRepository on a JetStream KV bucket, keyed "<tenant>.<id>".
+// Safe for concurrent use.
 type Profiles struct {
-	kv jetstream.KeyValue
+	b bucket[profileRecord]
 }
 
 var _ issuance.ProfileRepository = (*Profiles)(nil)
 
 // OpenProfiles creates the bucket if needed (idempotent) and returns the repository.
-func OpenProfiles(ctx context.Context, js jetstream.JetStream, bucket string) (*Profiles, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "Laurel issuer profiles",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-	})
+func OpenProfiles(ctx context.Context, js jetstream.JetStream, bucketName string) (*Profiles, error) {
+	b, err := openBucket[profileRecord](ctx, js, bucketName, "Laurel issuer profiles")
 	if err != nil {
-		return nil, fmt.Errorf("open key-value bucket %s: %w", bucket, err)
+		return nil, err
 	}
-	return &Profiles{kv: kv}, nil
+	return &Profiles{b: b}, nil
 }
 
 type profileRecord struct {
@@ -54,39 +46,26 @@ type profileRecord struct {
 	RequestID   string    `json:"request_id,omitempty"`
 }
 
-func key(tenant, id string) string { return tenant + "." + id }
-
-func encode(p issuance.Profile) ([]byte, error) {
-	return json.Marshal(profileRecord{
+func profileToRecord(p issuance.Profile) profileRecord {
+	return profileRecord{
 		DisplayName: p.DisplayName, URL: p.URL, Email: p.Email, Description: p.Description,
 		ImageURL: p.ImageURL, CreateTime: p.CreateTime, UpdateTime: p.UpdateTime, RequestID: p.RequestID,
-	})
+	}
 }
 
-func decode(tenant, id string, entry jetstream.KeyValueEntry) (issuance.Profile, error) {
-	var r profileRecord
-	if err := json.Unmarshal(entry.Value(), &r); err != nil {
-		return issuance.Profile{}, fmt.Errorf("decode profile %s: %w", entry.Key(), err)
-	}
+func profileFromRecord(tenant, id string, r profileRecord, rev uint64) issuance.Profile {
 	return issuance.Profile{
 		Tenant: tenant, ID: id, DisplayName: r.DisplayName, URL: r.URL, Email: r.Email,
 		Description: r.Description, ImageURL: r.ImageURL, CreateTime: r.CreateTime,
-		UpdateTime: r.UpdateTime, RequestID: r.RequestID, Revision: entry.Revision(),
-	}, nil
+		UpdateTime: r.UpdateTime, RequestID: r.RequestID, Revision: rev,
+	}
 }
 
 // Create implements issuance.ProfileRepository.
 func (s *Profiles) Create(ctx context.Context, p issuance.Profile) (issuance.Profile, error) {
-	value, err := encode(p)
+	rev, err := s.b.create(ctx, key(p.Tenant, p.ID), profileToRecord(p))
 	if err != nil {
 		return issuance.Profile{}, err
-	}
-	rev, err := s.kv.Create(ctx, key(p.Tenant, p.ID), value)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return issuance.Profile{}, issuance.ErrAlreadyExists
-	}
-	if err != nil {
-		return issuance.Profile{}, fmt.Errorf("kv create: %w", err)
 	}
 	p.Revision = rev
 	return p, nil
@@ -94,96 +73,35 @@ func (s *Profiles) Create(ctx context.Context, p issuance.Profile) (issuance.Pro
 
 // Get implements issuance.ProfileRepository.
 func (s *Profiles) Get(ctx context.Context, tenant, id string) (issuance.Profile, error) {
-	entry, err := s.kv.Get(ctx, key(tenant, id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return issuance.Profile{}, issuance.ErrNotFound
-	}
+	r, rev, err := s.b.get(ctx, key(tenant, id))
 	if err != nil {
-		return issuance.Profile{}, fmt.Errorf("kv get: %w", err)
+		return issuance.Profile{}, err
 	}
-	return decode(tenant, id, entry)
+	return profileFromRecord(tenant, id, r, rev), nil
 }
 
 // Update implements issuance.ProfileRepository.
 func (s *Profiles) Update(ctx context.Context, p issuance.Profile) (issuance.Profile, error) {
-	value, err := encode(p)
+	rev, err := s.b.update(ctx, key(p.Tenant, p.ID), profileToRecord(p), p.Revision)
 	if err != nil {
 		return issuance.Profile{}, err
-	}
-	rev, err := s.kv.Update(ctx, key(p.Tenant, p.ID), value, p.Revision)
-	if isWrongRevision(err) {
-		return issuance.Profile{}, issuance.ErrConflict
-	}
-	if err != nil {
-		return issuance.Profile{}, fmt.Errorf("kv update: %w", err)
 	}
 	p.Revision = rev
 	return p, nil
 }
 
-// Delete implements issuance.ProfileRepository. The key is purged rather than marked
-// deleted, so a later create of the same id starts clean.
+// Delete implements issuance.ProfileRepository.
 func (s *Profiles) Delete(ctx context.Context, tenant, id string, revision uint64) error {
-	current, err := s.Get(ctx, tenant, id)
-	if err != nil {
-		return err
-	}
-	if revision == 0 {
-		revision = current.Revision
-	}
-	// The revision guard makes the purge a compare-and-delete: a profile updated since it
-	// was read is not deleted behind its writer's back.
-	err = s.kv.Purge(ctx, key(tenant, id), jetstream.LastRevision(revision))
-	if isWrongRevision(err) {
-		return issuance.ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("kv purge: %w", err)
-	}
-	return nil
+	return s.b.purge(ctx, key(tenant, id), revision)
 }
 
-// isWrongRevision recognises JetStream's "wrong last sequence" answer to a revision-guarded
-// write, which the client reports as ErrKeyExists for updates and as an API error for purges.
-func isWrongRevision(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-// List implements issuance.ProfileRepository. It lists the tenant's keys and reads one page;
-// profiles number in the tens per tenant, so a key listing per page is cheap.
+// List implements issuance.ProfileRepository.
 func (s *Profiles) List(ctx context.Context, tenant, after string, limit int) ([]issuance.Profile, error) {
-	lister, err := s.kv.ListKeysFiltered(ctx, tenant+".*")
+	ids, err := s.b.ids(ctx, tenant, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("kv list keys: %w", err)
+		return nil, err
 	}
-	var ids []string
-	for k := range lister.Keys() {
-		id := strings.TrimPrefix(k, tenant+".")
-		if id > after {
-			ids = append(ids, id)
-		}
-	}
-	// The lister closes its channel (and its subscription) once every key was sent, so
-	// there is nothing left to Stop.
-	slices.Sort(ids)
-	if len(ids) > limit {
-		ids = ids[:limit]
-	}
-	out := make([]issuance.Profile, 0, len(ids))
-	for _, id := range ids {
-		p, err := s.Get(ctx, tenant, id)
-		if errors.Is(err, issuance.ErrNotFound) {
-			continue // deleted between the listing and the read
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return list(ctx, s.b, tenant, ids, func(id string, r profileRecord, rev uint64) issuance.Profile {
+		return profileFromRecord(tenant, id, r, rev)
+	})
 }

@@ -7,15 +7,16 @@ import (
 	"context"
 	"flag"
 
+	"github.com/laurel-badges/laurel/platform/config"
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/services/notifier/notifierd"
 )
 
 func main() {
-	process.Main("notifier", func(*flag.FlagSet) process.BuildFunc {
+	process.Main("notifier", func(*flag.FlagSet) (process.BuildFunc, []config.Group) {
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus})
 			return []process.Component{s}, err
-		}
+		}, nil
 	})
 }

@@ -1,5 +1,5 @@
 // Package grpcapi is the rules service's inbound gRPC adapter: laurel.rules.v1 requests in,
-// calls on the ingest (and later rules) core out, core errors mapped to statuses by toStatus.
+// calls on the ingest and rules cores out, core errors mapped to statuses by toStatus.
 package grpcapi
 
 import (
@@ -14,26 +14,42 @@ import (
 	"github.com/laurel-badges/laurel/platform/grpcserver"
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
+	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
 
 // Server implements rulesv1.RulesServiceServer.
 type Server struct {
 	rulesv1.UnimplementedRulesServiceServer
-	ingest *ingest.Ingest
-	logger *slog.Logger
+	ingest   *ingest.Ingest
+	rules    *rules.Manager
+	progress Progressor
+	logger   *slog.Logger
 }
 
-// New returns the adapter over the ingest core.
-func New(in *ingest.Ingest, logger *slog.Logger) *Server {
-	return &Server{ingest: in, logger: logger}
+// Progressor reports a recipient's progress; rules.Engine implements it.
+type Progressor interface {
+	Progress(ctx context.Context, tenant, recipient string) ([]rules.Progress, error)
 }
 
-// Policy is the minimum role per RPC: reporting activity is an issuer-level right, since
-// activity is what badges are awarded from.
+// New returns the adapter over the ingest and rules cores.
+func New(in *ingest.Ingest, mgr *rules.Manager, progress Progressor, logger *slog.Logger) *Server {
+	return &Server{ingest: in, rules: mgr, progress: progress, logger: logger}
+}
+
+// Policy is the minimum role per RPC: reporting activity and reading rules or progress
+// are issuer-level rights (activity is what badges are awarded from); changing rules is
+// a creator's, like changing achievements.
 func Policy() map[string]auth.Role {
 	svc := "/" + rulesv1.RulesService_ServiceDesc.ServiceName + "/"
 	return map[string]auth.Role{
 		svc + "PublishEvent": auth.RoleIssuer,
+		svc + "CreateRule":   auth.RoleCreator,
+		svc + "UpdateRule":   auth.RoleCreator,
+		svc + "DeleteRule":   auth.RoleCreator,
+		svc + "GetRule":      auth.RoleIssuer,
+		svc + "ListRules":    auth.RoleIssuer,
+		svc + "ValidateRule": auth.RoleIssuer,
+		svc + "GetProgress":  auth.RoleIssuer,
 	}
 }
 
@@ -70,6 +86,9 @@ func (s *Server) PublishEvent(ctx context.Context, req *rulesv1.PublishEventRequ
 }
 
 func (s *Server) toStatus(ctx context.Context, err error) error {
+	if st, ok := rulesStatus(err); ok {
+		return st
+	}
 	var verr *ingest.ValidationError
 	switch {
 	case errors.As(err, &verr):
@@ -84,6 +103,6 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	default:
 		s.logger.ErrorContext(ctx, "rules request failed", "error", err)
-		return status.Error(codes.Unavailable, "the event could not be stored; retry with the same id")
+		return status.Error(codes.Unavailable, "the request could not be completed; retry (events with the same id)")
 	}
 }

@@ -7,15 +7,16 @@ import (
 	"context"
 	"flag"
 
+	"github.com/laurel-badges/laurel/platform/config"
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/services/verifier/verifierd"
 )
 
 func main() {
-	process.Main("verifier", func(*flag.FlagSet) process.BuildFunc {
+	process.Main("verifier", func(*flag.FlagSet) (process.BuildFunc, []config.Group) {
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger})
 			return []process.Component{s}, err
-		}
+		}, nil
 	})
 }

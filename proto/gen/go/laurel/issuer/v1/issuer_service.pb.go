@@ -4,7 +4,8 @@
 // 	protoc        (unknown)
 // source: laurel/issuer/v1/issuer_service.proto
 
-// The issuer's API: a tenant's issuer profiles (who a badge says issued it).
+// The issuer's API: a tenant's issuer profiles (who a badge says issued it),
+// achievements (badge classes), signing keys and issued credentials.
 //
 // Every call is scoped to the tenant of the caller's API key; the tenant is
 // never a request field, and names never contain it.
@@ -13,6 +14,7 @@ package issuerv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -669,11 +671,1322 @@ func (*DeleteProfileResponse) Descriptor() ([]byte, []int) {
 	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{10}
 }
 
+// CreateAchievementRequest is the input of IssuerService.CreateAchievement.
+type CreateAchievementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The achievement to create. Output-only fields are ignored.
+	Achievement *Achievement `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	// Id to give the achievement, which becomes "achievements/{achievement_id}"
+	// (same rules as `profile_id`). The server picks one when empty.
+	AchievementId string `protobuf:"bytes,2,opt,name=achievement_id,json=achievementId,proto3" json:"achievement_id,omitempty"`
+	// Idempotency key, a UUID chosen by the client.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAchievementRequest) Reset() {
+	*x = CreateAchievementRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAchievementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAchievementRequest) ProtoMessage() {}
+
+func (x *CreateAchievementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAchievementRequest.ProtoReflect.Descriptor instead.
+func (*CreateAchievementRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateAchievementRequest) GetAchievement() *Achievement {
+	if x != nil {
+		return x.Achievement
+	}
+	return nil
+}
+
+func (x *CreateAchievementRequest) GetAchievementId() string {
+	if x != nil {
+		return x.AchievementId
+	}
+	return ""
+}
+
+func (x *CreateAchievementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateAchievementResponse is the output of IssuerService.CreateAchievement.
+type CreateAchievementResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The created achievement.
+	Achievement   *Achievement `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAchievementResponse) Reset() {
+	*x = CreateAchievementResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAchievementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAchievementResponse) ProtoMessage() {}
+
+func (x *CreateAchievementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAchievementResponse.ProtoReflect.Descriptor instead.
+func (*CreateAchievementResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateAchievementResponse) GetAchievement() *Achievement {
+	if x != nil {
+		return x.Achievement
+	}
+	return nil
+}
+
+// GetAchievementRequest is the input of IssuerService.GetAchievement.
+type GetAchievementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the achievement, "achievements/{achievement}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAchievementRequest) Reset() {
+	*x = GetAchievementRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAchievementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAchievementRequest) ProtoMessage() {}
+
+func (x *GetAchievementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAchievementRequest.ProtoReflect.Descriptor instead.
+func (*GetAchievementRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetAchievementRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetAchievementResponse is the output of IssuerService.GetAchievement.
+type GetAchievementResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The achievement.
+	Achievement   *Achievement `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAchievementResponse) Reset() {
+	*x = GetAchievementResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAchievementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAchievementResponse) ProtoMessage() {}
+
+func (x *GetAchievementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAchievementResponse.ProtoReflect.Descriptor instead.
+func (*GetAchievementResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetAchievementResponse) GetAchievement() *Achievement {
+	if x != nil {
+		return x.Achievement
+	}
+	return nil
+}
+
+// ListAchievementsRequest is the input of IssuerService.ListAchievements.
+type ListAchievementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of achievements to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAchievementsRequest) Reset() {
+	*x = ListAchievementsRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAchievementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAchievementsRequest) ProtoMessage() {}
+
+func (x *ListAchievementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAchievementsRequest.ProtoReflect.Descriptor instead.
+func (*ListAchievementsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListAchievementsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAchievementsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListAchievementsResponse is the output of IssuerService.ListAchievements.
+type ListAchievementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of achievements.
+	Achievements []*Achievement `protobuf:"bytes,1,rep,name=achievements,proto3" json:"achievements,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAchievementsResponse) Reset() {
+	*x = ListAchievementsResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAchievementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAchievementsResponse) ProtoMessage() {}
+
+func (x *ListAchievementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAchievementsResponse.ProtoReflect.Descriptor instead.
+func (*ListAchievementsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListAchievementsResponse) GetAchievements() []*Achievement {
+	if x != nil {
+		return x.Achievements
+	}
+	return nil
+}
+
+func (x *ListAchievementsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// UpdateAchievementRequest is the input of IssuerService.UpdateAchievement.
+type UpdateAchievementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The achievement with its new values; `achievement.name` selects it. Only
+	// the fields in `update_mask` are read; the result is checked by the
+	// server.
+	Achievement *Achievement `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	// Fields to change. Absent or "*" replaces every writable field.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAchievementRequest) Reset() {
+	*x = UpdateAchievementRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAchievementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAchievementRequest) ProtoMessage() {}
+
+func (x *UpdateAchievementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAchievementRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAchievementRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateAchievementRequest) GetAchievement() *Achievement {
+	if x != nil {
+		return x.Achievement
+	}
+	return nil
+}
+
+func (x *UpdateAchievementRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateAchievementResponse is the output of IssuerService.UpdateAchievement.
+type UpdateAchievementResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The achievement after the update.
+	Achievement   *Achievement `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAchievementResponse) Reset() {
+	*x = UpdateAchievementResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAchievementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAchievementResponse) ProtoMessage() {}
+
+func (x *UpdateAchievementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAchievementResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAchievementResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateAchievementResponse) GetAchievement() *Achievement {
+	if x != nil {
+		return x.Achievement
+	}
+	return nil
+}
+
+// DeleteAchievementRequest is the input of IssuerService.DeleteAchievement.
+type DeleteAchievementRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the achievement, "achievements/{achievement}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current `etag`; when set and stale the call fails with ABORTED.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAchievementRequest) Reset() {
+	*x = DeleteAchievementRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAchievementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAchievementRequest) ProtoMessage() {}
+
+func (x *DeleteAchievementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAchievementRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAchievementRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteAchievementRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteAchievementRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// DeleteAchievementResponse is the output of IssuerService.DeleteAchievement.
+type DeleteAchievementResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAchievementResponse) Reset() {
+	*x = DeleteAchievementResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAchievementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAchievementResponse) ProtoMessage() {}
+
+func (x *DeleteAchievementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAchievementResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAchievementResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{20}
+}
+
+// CreateSigningKeyRequest is the input of IssuerService.CreateSigningKey.
+type CreateSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile that gets the key, "profiles/{profile}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSigningKeyRequest) Reset() {
+	*x = CreateSigningKeyRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSigningKeyRequest) ProtoMessage() {}
+
+func (x *CreateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*CreateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateSigningKeyRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// CreateSigningKeyResponse is the output of IssuerService.CreateSigningKey.
+type CreateSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new active key (public part).
+	SigningKey    *SigningKey `protobuf:"bytes,1,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSigningKeyResponse) Reset() {
+	*x = CreateSigningKeyResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSigningKeyResponse) ProtoMessage() {}
+
+func (x *CreateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*CreateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CreateSigningKeyResponse) GetSigningKey() *SigningKey {
+	if x != nil {
+		return x.SigningKey
+	}
+	return nil
+}
+
+// RotateSigningKeyRequest is the input of IssuerService.RotateSigningKey.
+type RotateSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile whose key is rotated, "profiles/{profile}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyRequest) Reset() {
+	*x = RotateSigningKeyRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyRequest) ProtoMessage() {}
+
+func (x *RotateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RotateSigningKeyRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// RotateSigningKeyResponse is the output of IssuerService.RotateSigningKey.
+type RotateSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new active key (public part).
+	SigningKey    *SigningKey `protobuf:"bytes,1,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyResponse) Reset() {
+	*x = RotateSigningKeyResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyResponse) ProtoMessage() {}
+
+func (x *RotateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RotateSigningKeyResponse) GetSigningKey() *SigningKey {
+	if x != nil {
+		return x.SigningKey
+	}
+	return nil
+}
+
+// ListSigningKeysRequest is the input of IssuerService.ListSigningKeys.
+type ListSigningKeysRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Profile whose keys are listed, "profiles/{profile}".
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysRequest) Reset() {
+	*x = ListSigningKeysRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysRequest) ProtoMessage() {}
+
+func (x *ListSigningKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListSigningKeysRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+// ListSigningKeysResponse is the output of IssuerService.ListSigningKeys.
+type ListSigningKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every key of the profile, newest first: at most one active, the rest
+	// retired.
+	SigningKeys   []*SigningKey `protobuf:"bytes,1,rep,name=signing_keys,json=signingKeys,proto3" json:"signing_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysResponse) Reset() {
+	*x = ListSigningKeysResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysResponse) ProtoMessage() {}
+
+func (x *ListSigningKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListSigningKeysResponse) GetSigningKeys() []*SigningKey {
+	if x != nil {
+		return x.SigningKeys
+	}
+	return nil
+}
+
+// Evidence is one piece of work a credential was awarded for (OB
+// `evidence`).
+type Evidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the evidence can be seen.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Short name of the evidence.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Longer description.
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// Narrative of the work, Markdown allowed.
+	Narrative     string `protobuf:"bytes,4,opt,name=narrative,proto3" json:"narrative,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Evidence) Reset() {
+	*x = Evidence{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Evidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Evidence) ProtoMessage() {}
+
+func (x *Evidence) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
+func (*Evidence) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Evidence) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Evidence) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Evidence) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Evidence) GetNarrative() string {
+	if x != nil {
+		return x.Narrative
+	}
+	return ""
+}
+
+// IssueCredentialRequest is the input of IssuerService.IssueCredential.
+type IssueCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Achievement to issue, "achievements/{achievement}".
+	Achievement string `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	// Who receives it: at least one of e-mail, URL, telephone or DID is
+	// written in the credential.
+	Recipient *v1.Recipient `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// What the award is for.
+	Evidence []*Evidence `protobuf:"bytes,3,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// How the badge was earned (credentialSubject `narrative`).
+	Narrative string `protobuf:"bytes,4,opt,name=narrative,proto3" json:"narrative,omitempty"`
+	// Idempotency key, a UUID chosen by the client: a retry with the same id
+	// returns the credential issued by the first call.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCredentialRequest) Reset() {
+	*x = IssueCredentialRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCredentialRequest) ProtoMessage() {}
+
+func (x *IssueCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCredentialRequest.ProtoReflect.Descriptor instead.
+func (*IssueCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *IssueCredentialRequest) GetAchievement() string {
+	if x != nil {
+		return x.Achievement
+	}
+	return ""
+}
+
+func (x *IssueCredentialRequest) GetRecipient() *v1.Recipient {
+	if x != nil {
+		return x.Recipient
+	}
+	return nil
+}
+
+func (x *IssueCredentialRequest) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *IssueCredentialRequest) GetNarrative() string {
+	if x != nil {
+		return x.Narrative
+	}
+	return ""
+}
+
+func (x *IssueCredentialRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// IssueCredentialResponse is the output of IssuerService.IssueCredential.
+type IssueCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The issued credential.
+	Credential    *Credential `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCredentialResponse) Reset() {
+	*x = IssueCredentialResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCredentialResponse) ProtoMessage() {}
+
+func (x *IssueCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCredentialResponse.ProtoReflect.Descriptor instead.
+func (*IssueCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *IssueCredentialResponse) GetCredential() *Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+// GetCredentialRequest is the input of IssuerService.GetCredential.
+type GetCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the credential, "credentials/{credential}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCredentialRequest) Reset() {
+	*x = GetCredentialRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCredentialRequest) ProtoMessage() {}
+
+func (x *GetCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCredentialRequest.ProtoReflect.Descriptor instead.
+func (*GetCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetCredentialRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetCredentialResponse is the output of IssuerService.GetCredential.
+type GetCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The credential.
+	Credential    *Credential `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCredentialResponse) Reset() {
+	*x = GetCredentialResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCredentialResponse) ProtoMessage() {}
+
+func (x *GetCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCredentialResponse.ProtoReflect.Descriptor instead.
+func (*GetCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetCredentialResponse) GetCredential() *Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+// ListCredentialsRequest is the input of IssuerService.ListCredentials.
+type ListCredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of credentials to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only credentials of this achievement, "achievements/{achievement}".
+	Achievement string `protobuf:"bytes,3,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	// Only credentials of this recipient: their subject, e-mail address, URL,
+	// telephone or DID exactly as given at issue (e-mail case-insensitive).
+	Recipient     string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCredentialsRequest) Reset() {
+	*x = ListCredentialsRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCredentialsRequest) ProtoMessage() {}
+
+func (x *ListCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*ListCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListCredentialsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCredentialsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCredentialsRequest) GetAchievement() string {
+	if x != nil {
+		return x.Achievement
+	}
+	return ""
+}
+
+func (x *ListCredentialsRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+// ListCredentialsResponse is the output of IssuerService.ListCredentials.
+type ListCredentialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of credentials.
+	Credentials []*Credential `protobuf:"bytes,1,rep,name=credentials,proto3" json:"credentials,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCredentialsResponse) Reset() {
+	*x = ListCredentialsResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCredentialsResponse) ProtoMessage() {}
+
+func (x *ListCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*ListCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListCredentialsResponse) GetCredentials() []*Credential {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *ListCredentialsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// RevokeCredentialRequest is the input of IssuerService.RevokeCredential.
+type RevokeCredentialRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the credential, "credentials/{credential}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why it is revoked; published, so keep it free of personal data.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCredentialRequest) Reset() {
+	*x = RevokeCredentialRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCredentialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCredentialRequest) ProtoMessage() {}
+
+func (x *RevokeCredentialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCredentialRequest.ProtoReflect.Descriptor instead.
+func (*RevokeCredentialRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RevokeCredentialRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RevokeCredentialRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RevokeCredentialResponse is the output of IssuerService.RevokeCredential.
+type RevokeCredentialResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The revoked credential.
+	Credential    *Credential `protobuf:"bytes,1,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeCredentialResponse) Reset() {
+	*x = RevokeCredentialResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeCredentialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeCredentialResponse) ProtoMessage() {}
+
+func (x *RevokeCredentialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeCredentialResponse.ProtoReflect.Descriptor instead.
+func (*RevokeCredentialResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RevokeCredentialResponse) GetCredential() *Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
 var File_laurel_issuer_v1_issuer_service_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\n" +
-	"%laurel/issuer/v1/issuer_service.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x03\n" +
+	"%laurel/issuer/v1/issuer_service.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\x1a\"laurel/issuer/v1/achievement.proto\x1a!laurel/issuer/v1/credential.proto\x1a\"laurel/issuer/v1/signing_key.proto\"\xa2\x03\n" +
 	"\aProfile\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x120\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x12 \n" +
@@ -716,14 +2029,107 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\x14DeleteProfileRequest\x12K\n" +
 	"\x04name\x18\x01 \x01(\tB7\xe0A\x02\xbaH1r/2-^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x12\x1f\n" +
 	"\x04etag\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\"\x17\n" +
-	"\x15DeleteProfileResponse2\x91\x05\n" +
+	"\x15DeleteProfileResponse\"\xef\x01\n" +
+	"\x18CreateAchievementRequest\x12J\n" +
+	"\vachievement\x18\x01 \x01(\v2\x1d.laurel.issuer.v1.AchievementB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vachievement\x12X\n" +
+	"\x0eachievement_id\x18\x02 \x01(\tB1\xe0A\x01\xbaH+\xd8\x01\x01r&2$^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\rachievementId\x12-\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\\\n" +
+	"\x19CreateAchievementResponse\x12?\n" +
+	"\vachievement\x18\x01 \x01(\v2\x1d.laurel.issuer.v1.AchievementR\vachievement\"h\n" +
+	"\x15GetAchievementRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"Y\n" +
+	"\x16GetAchievementResponse\x12?\n" +
+	"\vachievement\x18\x01 \x01(\v2\x1d.laurel.issuer.v1.AchievementR\vachievement\"q\n" +
+	"\x17ListAchievementsRequest\x12*\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x85\x01\n" +
+	"\x18ListAchievementsResponse\x12A\n" +
+	"\fachievements\x18\x01 \x03(\v2\x1d.laurel.issuer.v1.AchievementR\fachievements\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf9\x02\n" +
+	"\x18UpdateAchievementRequest\x12J\n" +
+	"\vachievement\x18\x01 \x01(\v2\x1d.laurel.issuer.v1.AchievementB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\vachievement\x12@\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x01R\n" +
+	"updateMask:\xce\x01\xbaH\xca\x01\x1a\xc7\x01\n" +
+	"#update_achievement.achievement_name\x123achievement.name must be achievements/{achievement}\x1akhas(this.achievement) && this.achievement.name.matches('^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')\"\\\n" +
+	"\x19UpdateAchievementResponse\x12?\n" +
+	"\vachievement\x18\x01 \x01(\v2\x1d.laurel.issuer.v1.AchievementR\vachievement\"\x8c\x01\n" +
+	"\x18DeleteAchievementRequest\x12O\n" +
+	"\x04name\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x12\x1f\n" +
+	"\x04etag\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\"\x1b\n" +
+	"\x19DeleteAchievementResponse\"j\n" +
+	"\x17CreateSigningKeyRequest\x12O\n" +
+	"\x06parent\x18\x01 \x01(\tB7\xe0A\x02\xbaH1r/2-^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\"Y\n" +
+	"\x18CreateSigningKeyResponse\x12=\n" +
+	"\vsigning_key\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.SigningKeyR\n" +
+	"signingKey\"j\n" +
+	"\x17RotateSigningKeyRequest\x12O\n" +
+	"\x06parent\x18\x01 \x01(\tB7\xe0A\x02\xbaH1r/2-^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\"Y\n" +
+	"\x18RotateSigningKeyResponse\x12=\n" +
+	"\vsigning_key\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.SigningKeyR\n" +
+	"signingKey\"i\n" +
+	"\x16ListSigningKeysRequest\x12O\n" +
+	"\x06parent\x18\x01 \x01(\tB7\xe0A\x02\xbaH1r/2-^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\"Z\n" +
+	"\x17ListSigningKeysResponse\x12?\n" +
+	"\fsigning_keys\x18\x01 \x03(\v2\x1c.laurel.issuer.v1.SigningKeyR\vsigningKeys\"\x9e\x01\n" +
+	"\bEvidence\x12 \n" +
+	"\x03url\x18\x01 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\x03url\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x04name\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12&\n" +
+	"\tnarrative\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative\"\xd6\x02\n" +
+	"\x16IssueCredentialRequest\x12]\n" +
+	"\vachievement\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12D\n" +
+	"\trecipient\x18\x02 \x01(\v2\x1b.laurel.events.v1.RecipientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\trecipient\x12@\n" +
+	"\bevidence\x18\x03 \x03(\v2\x1a.laurel.issuer.v1.EvidenceB\b\xbaH\x05\x92\x01\x02\x10dR\bevidence\x12&\n" +
+	"\tnarrative\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative\x12-\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"W\n" +
+	"\x17IssueCredentialResponse\x12<\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
+	"credential\"f\n" +
+	"\x14GetCredentialRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xe0A\x02\xbaH4r220^credentials/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"U\n" +
+	"\x15GetCredentialResponse\x12<\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
+	"credential\"\xfd\x01\n" +
+	"\x16ListCredentialsRequest\x12*\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12`\n" +
+	"\vachievement\x18\x03 \x01(\tB>\xe0A\x01\xbaH8\xd8\x01\x01r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12)\n" +
+	"\trecipient\x18\x04 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x10R\trecipient\"\x81\x01\n" +
+	"\x17ListCredentialsResponse\x12>\n" +
+	"\vcredentials\x18\x01 \x03(\v2\x1c.laurel.issuer.v1.CredentialR\vcredentials\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
+	"\x17RevokeCredentialRequest\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB:\xe0A\x02\xbaH4r220^credentials/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x12%\n" +
+	"\x06reason\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"X\n" +
+	"\x18RevokeCredentialResponse\x12<\n" +
+	"\n" +
+	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
+	"credential2\xf1\x12\n" +
 	"\rIssuerService\x12\x7f\n" +
 	"\rCreateProfile\x12&.laurel.issuer.v1.CreateProfileRequest\x1a'.laurel.issuer.v1.CreateProfileResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\aprofile\"\f/v1/profiles\x12v\n" +
 	"\n" +
 	"GetProfile\x12#.laurel.issuer.v1.GetProfileRequest\x1a$.laurel.issuer.v1.GetProfileResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=profiles/*}\x12s\n" +
 	"\fListProfiles\x12%.laurel.issuer.v1.ListProfilesRequest\x1a&.laurel.issuer.v1.ListProfilesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/profiles\x12\x90\x01\n" +
 	"\rUpdateProfile\x12&.laurel.issuer.v1.UpdateProfileRequest\x1a'.laurel.issuer.v1.UpdateProfileResponse\".\x82\xd3\xe4\x93\x02(:\aprofile2\x1d/v1/{profile.name=profiles/*}\x12\x7f\n" +
-	"\rDeleteProfile\x12&.laurel.issuer.v1.DeleteProfileRequest\x1a'.laurel.issuer.v1.DeleteProfileResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=profiles/*}BHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
+	"\rDeleteProfile\x12&.laurel.issuer.v1.DeleteProfileRequest\x1a'.laurel.issuer.v1.DeleteProfileResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=profiles/*}\x12\x93\x01\n" +
+	"\x11CreateAchievement\x12*.laurel.issuer.v1.CreateAchievementRequest\x1a+.laurel.issuer.v1.CreateAchievementResponse\"%\x82\xd3\xe4\x93\x02\x1f:\vachievement\"\x10/v1/achievements\x12\x86\x01\n" +
+	"\x0eGetAchievement\x12'.laurel.issuer.v1.GetAchievementRequest\x1a(.laurel.issuer.v1.GetAchievementResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/{name=achievements/*}\x12\x83\x01\n" +
+	"\x10ListAchievements\x12).laurel.issuer.v1.ListAchievementsRequest\x1a*.laurel.issuer.v1.ListAchievementsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/achievements\x12\xa8\x01\n" +
+	"\x11UpdateAchievement\x12*.laurel.issuer.v1.UpdateAchievementRequest\x1a+.laurel.issuer.v1.UpdateAchievementResponse\":\x82\xd3\xe4\x93\x024:\vachievement2%/v1/{achievement.name=achievements/*}\x12\x8f\x01\n" +
+	"\x11DeleteAchievement\x12*.laurel.issuer.v1.DeleteAchievementRequest\x1a+.laurel.issuer.v1.DeleteAchievementResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x19/v1/{name=achievements/*}\x12\x99\x01\n" +
+	"\x10CreateSigningKey\x12).laurel.issuer.v1.CreateSigningKeyRequest\x1a*.laurel.issuer.v1.CreateSigningKeyResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{parent=profiles/*}/signingKeys\x12\xa0\x01\n" +
+	"\x10RotateSigningKey\x12).laurel.issuer.v1.RotateSigningKeyRequest\x1a*.laurel.issuer.v1.RotateSigningKeyResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{parent=profiles/*}/signingKeys:rotate\x12\x93\x01\n" +
+	"\x0fListSigningKeys\x12(.laurel.issuer.v1.ListSigningKeysRequest\x1a).laurel.issuer.v1.ListSigningKeysResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=profiles/*}/signingKeys\x12\x88\x01\n" +
+	"\x0fIssueCredential\x12(.laurel.issuer.v1.IssueCredentialRequest\x1a).laurel.issuer.v1.IssueCredentialResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/credentials:issue\x12\x82\x01\n" +
+	"\rGetCredential\x12&.laurel.issuer.v1.GetCredentialRequest\x1a'.laurel.issuer.v1.GetCredentialResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=credentials/*}\x12\x7f\n" +
+	"\x0fListCredentials\x12(.laurel.issuer.v1.ListCredentialsRequest\x1a).laurel.issuer.v1.ListCredentialsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/credentials\x12\x95\x01\n" +
+	"\x10RevokeCredential\x12).laurel.issuer.v1.RevokeCredentialRequest\x1a*.laurel.issuer.v1.RevokeCredentialResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=credentials/*}:revokeBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
 
 var (
 	file_laurel_issuer_v1_issuer_service_proto_rawDescOnce sync.Once
@@ -737,47 +2143,116 @@ func file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP() []byte {
 	return file_laurel_issuer_v1_issuer_service_proto_rawDescData
 }
 
-var file_laurel_issuer_v1_issuer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_laurel_issuer_v1_issuer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_laurel_issuer_v1_issuer_service_proto_goTypes = []any{
-	(*Profile)(nil),               // 0: laurel.issuer.v1.Profile
-	(*CreateProfileRequest)(nil),  // 1: laurel.issuer.v1.CreateProfileRequest
-	(*CreateProfileResponse)(nil), // 2: laurel.issuer.v1.CreateProfileResponse
-	(*GetProfileRequest)(nil),     // 3: laurel.issuer.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),    // 4: laurel.issuer.v1.GetProfileResponse
-	(*ListProfilesRequest)(nil),   // 5: laurel.issuer.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),  // 6: laurel.issuer.v1.ListProfilesResponse
-	(*UpdateProfileRequest)(nil),  // 7: laurel.issuer.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil), // 8: laurel.issuer.v1.UpdateProfileResponse
-	(*DeleteProfileRequest)(nil),  // 9: laurel.issuer.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil), // 10: laurel.issuer.v1.DeleteProfileResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 12: google.protobuf.FieldMask
+	(*Profile)(nil),                   // 0: laurel.issuer.v1.Profile
+	(*CreateProfileRequest)(nil),      // 1: laurel.issuer.v1.CreateProfileRequest
+	(*CreateProfileResponse)(nil),     // 2: laurel.issuer.v1.CreateProfileResponse
+	(*GetProfileRequest)(nil),         // 3: laurel.issuer.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),        // 4: laurel.issuer.v1.GetProfileResponse
+	(*ListProfilesRequest)(nil),       // 5: laurel.issuer.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),      // 6: laurel.issuer.v1.ListProfilesResponse
+	(*UpdateProfileRequest)(nil),      // 7: laurel.issuer.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),     // 8: laurel.issuer.v1.UpdateProfileResponse
+	(*DeleteProfileRequest)(nil),      // 9: laurel.issuer.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),     // 10: laurel.issuer.v1.DeleteProfileResponse
+	(*CreateAchievementRequest)(nil),  // 11: laurel.issuer.v1.CreateAchievementRequest
+	(*CreateAchievementResponse)(nil), // 12: laurel.issuer.v1.CreateAchievementResponse
+	(*GetAchievementRequest)(nil),     // 13: laurel.issuer.v1.GetAchievementRequest
+	(*GetAchievementResponse)(nil),    // 14: laurel.issuer.v1.GetAchievementResponse
+	(*ListAchievementsRequest)(nil),   // 15: laurel.issuer.v1.ListAchievementsRequest
+	(*ListAchievementsResponse)(nil),  // 16: laurel.issuer.v1.ListAchievementsResponse
+	(*UpdateAchievementRequest)(nil),  // 17: laurel.issuer.v1.UpdateAchievementRequest
+	(*UpdateAchievementResponse)(nil), // 18: laurel.issuer.v1.UpdateAchievementResponse
+	(*DeleteAchievementRequest)(nil),  // 19: laurel.issuer.v1.DeleteAchievementRequest
+	(*DeleteAchievementResponse)(nil), // 20: laurel.issuer.v1.DeleteAchievementResponse
+	(*CreateSigningKeyRequest)(nil),   // 21: laurel.issuer.v1.CreateSigningKeyRequest
+	(*CreateSigningKeyResponse)(nil),  // 22: laurel.issuer.v1.CreateSigningKeyResponse
+	(*RotateSigningKeyRequest)(nil),   // 23: laurel.issuer.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil),  // 24: laurel.issuer.v1.RotateSigningKeyResponse
+	(*ListSigningKeysRequest)(nil),    // 25: laurel.issuer.v1.ListSigningKeysRequest
+	(*ListSigningKeysResponse)(nil),   // 26: laurel.issuer.v1.ListSigningKeysResponse
+	(*Evidence)(nil),                  // 27: laurel.issuer.v1.Evidence
+	(*IssueCredentialRequest)(nil),    // 28: laurel.issuer.v1.IssueCredentialRequest
+	(*IssueCredentialResponse)(nil),   // 29: laurel.issuer.v1.IssueCredentialResponse
+	(*GetCredentialRequest)(nil),      // 30: laurel.issuer.v1.GetCredentialRequest
+	(*GetCredentialResponse)(nil),     // 31: laurel.issuer.v1.GetCredentialResponse
+	(*ListCredentialsRequest)(nil),    // 32: laurel.issuer.v1.ListCredentialsRequest
+	(*ListCredentialsResponse)(nil),   // 33: laurel.issuer.v1.ListCredentialsResponse
+	(*RevokeCredentialRequest)(nil),   // 34: laurel.issuer.v1.RevokeCredentialRequest
+	(*RevokeCredentialResponse)(nil),  // 35: laurel.issuer.v1.RevokeCredentialResponse
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 37: google.protobuf.FieldMask
+	(*Achievement)(nil),               // 38: laurel.issuer.v1.Achievement
+	(*SigningKey)(nil),                // 39: laurel.issuer.v1.SigningKey
+	(*v1.Recipient)(nil),              // 40: laurel.events.v1.Recipient
+	(*Credential)(nil),                // 41: laurel.issuer.v1.Credential
 }
 var file_laurel_issuer_v1_issuer_service_proto_depIdxs = []int32{
-	11, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	11, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	36, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	36, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: laurel.issuer.v1.CreateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
 	0,  // 3: laurel.issuer.v1.CreateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
 	0,  // 4: laurel.issuer.v1.GetProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
 	0,  // 5: laurel.issuer.v1.ListProfilesResponse.profiles:type_name -> laurel.issuer.v1.Profile
 	0,  // 6: laurel.issuer.v1.UpdateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
-	12, // 7: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	37, // 7: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 8: laurel.issuer.v1.UpdateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	1,  // 9: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
-	3,  // 10: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
-	5,  // 11: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
-	7,  // 12: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
-	9,  // 13: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
-	2,  // 14: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
-	4,  // 15: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
-	6,  // 16: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
-	8,  // 17: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
-	10, // 18: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	38, // 9: laurel.issuer.v1.CreateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	38, // 10: laurel.issuer.v1.CreateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	38, // 11: laurel.issuer.v1.GetAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	38, // 12: laurel.issuer.v1.ListAchievementsResponse.achievements:type_name -> laurel.issuer.v1.Achievement
+	38, // 13: laurel.issuer.v1.UpdateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	37, // 14: laurel.issuer.v1.UpdateAchievementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	38, // 15: laurel.issuer.v1.UpdateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	39, // 16: laurel.issuer.v1.CreateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	39, // 17: laurel.issuer.v1.RotateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	39, // 18: laurel.issuer.v1.ListSigningKeysResponse.signing_keys:type_name -> laurel.issuer.v1.SigningKey
+	40, // 19: laurel.issuer.v1.IssueCredentialRequest.recipient:type_name -> laurel.events.v1.Recipient
+	27, // 20: laurel.issuer.v1.IssueCredentialRequest.evidence:type_name -> laurel.issuer.v1.Evidence
+	41, // 21: laurel.issuer.v1.IssueCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	41, // 22: laurel.issuer.v1.GetCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	41, // 23: laurel.issuer.v1.ListCredentialsResponse.credentials:type_name -> laurel.issuer.v1.Credential
+	41, // 24: laurel.issuer.v1.RevokeCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	1,  // 25: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
+	3,  // 26: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
+	5,  // 27: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
+	7,  // 28: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
+	9,  // 29: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
+	11, // 30: laurel.issuer.v1.IssuerService.CreateAchievement:input_type -> laurel.issuer.v1.CreateAchievementRequest
+	13, // 31: laurel.issuer.v1.IssuerService.GetAchievement:input_type -> laurel.issuer.v1.GetAchievementRequest
+	15, // 32: laurel.issuer.v1.IssuerService.ListAchievements:input_type -> laurel.issuer.v1.ListAchievementsRequest
+	17, // 33: laurel.issuer.v1.IssuerService.UpdateAchievement:input_type -> laurel.issuer.v1.UpdateAchievementRequest
+	19, // 34: laurel.issuer.v1.IssuerService.DeleteAchievement:input_type -> laurel.issuer.v1.DeleteAchievementRequest
+	21, // 35: laurel.issuer.v1.IssuerService.CreateSigningKey:input_type -> laurel.issuer.v1.CreateSigningKeyRequest
+	23, // 36: laurel.issuer.v1.IssuerService.RotateSigningKey:input_type -> laurel.issuer.v1.RotateSigningKeyRequest
+	25, // 37: laurel.issuer.v1.IssuerService.ListSigningKeys:input_type -> laurel.issuer.v1.ListSigningKeysRequest
+	28, // 38: laurel.issuer.v1.IssuerService.IssueCredential:input_type -> laurel.issuer.v1.IssueCredentialRequest
+	30, // 39: laurel.issuer.v1.IssuerService.GetCredential:input_type -> laurel.issuer.v1.GetCredentialRequest
+	32, // 40: laurel.issuer.v1.IssuerService.ListCredentials:input_type -> laurel.issuer.v1.ListCredentialsRequest
+	34, // 41: laurel.issuer.v1.IssuerService.RevokeCredential:input_type -> laurel.issuer.v1.RevokeCredentialRequest
+	2,  // 42: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
+	4,  // 43: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
+	6,  // 44: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
+	8,  // 45: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
+	10, // 46: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
+	12, // 47: laurel.issuer.v1.IssuerService.CreateAchievement:output_type -> laurel.issuer.v1.CreateAchievementResponse
+	14, // 48: laurel.issuer.v1.IssuerService.GetAchievement:output_type -> laurel.issuer.v1.GetAchievementResponse
+	16, // 49: laurel.issuer.v1.IssuerService.ListAchievements:output_type -> laurel.issuer.v1.ListAchievementsResponse
+	18, // 50: laurel.issuer.v1.IssuerService.UpdateAchievement:output_type -> laurel.issuer.v1.UpdateAchievementResponse
+	20, // 51: laurel.issuer.v1.IssuerService.DeleteAchievement:output_type -> laurel.issuer.v1.DeleteAchievementResponse
+	22, // 52: laurel.issuer.v1.IssuerService.CreateSigningKey:output_type -> laurel.issuer.v1.CreateSigningKeyResponse
+	24, // 53: laurel.issuer.v1.IssuerService.RotateSigningKey:output_type -> laurel.issuer.v1.RotateSigningKeyResponse
+	26, // 54: laurel.issuer.v1.IssuerService.ListSigningKeys:output_type -> laurel.issuer.v1.ListSigningKeysResponse
+	29, // 55: laurel.issuer.v1.IssuerService.IssueCredential:output_type -> laurel.issuer.v1.IssueCredentialResponse
+	31, // 56: laurel.issuer.v1.IssuerService.GetCredential:output_type -> laurel.issuer.v1.GetCredentialResponse
+	33, // 57: laurel.issuer.v1.IssuerService.ListCredentials:output_type -> laurel.issuer.v1.ListCredentialsResponse
+	35, // 58: laurel.issuer.v1.IssuerService.RevokeCredential:output_type -> laurel.issuer.v1.RevokeCredentialResponse
+	42, // [42:59] is the sub-list for method output_type
+	25, // [25:42] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_laurel_issuer_v1_issuer_service_proto_init() }
@@ -785,13 +2260,16 @@ func file_laurel_issuer_v1_issuer_service_proto_init() {
 	if File_laurel_issuer_v1_issuer_service_proto != nil {
 		return
 	}
+	file_laurel_issuer_v1_achievement_proto_init()
+	file_laurel_issuer_v1_credential_proto_init()
+	file_laurel_issuer_v1_signing_key_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_issuer_v1_issuer_service_proto_rawDesc), len(file_laurel_issuer_v1_issuer_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,7 +4,8 @@
 // - protoc             (unknown)
 // source: laurel/issuer/v1/issuer_service.proto
 
-// The issuer's API: a tenant's issuer profiles (who a badge says issued it).
+// The issuer's API: a tenant's issuer profiles (who a badge says issued it),
+// achievements (badge classes), signing keys and issued credentials.
 //
 // Every call is scoped to the tenant of the caller's API key; the tenant is
 // never a request field, and names never contain it.
@@ -24,20 +25,33 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IssuerService_CreateProfile_FullMethodName = "/laurel.issuer.v1.IssuerService/CreateProfile"
-	IssuerService_GetProfile_FullMethodName    = "/laurel.issuer.v1.IssuerService/GetProfile"
-	IssuerService_ListProfiles_FullMethodName  = "/laurel.issuer.v1.IssuerService/ListProfiles"
-	IssuerService_UpdateProfile_FullMethodName = "/laurel.issuer.v1.IssuerService/UpdateProfile"
-	IssuerService_DeleteProfile_FullMethodName = "/laurel.issuer.v1.IssuerService/DeleteProfile"
+	IssuerService_CreateProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/CreateProfile"
+	IssuerService_GetProfile_FullMethodName        = "/laurel.issuer.v1.IssuerService/GetProfile"
+	IssuerService_ListProfiles_FullMethodName      = "/laurel.issuer.v1.IssuerService/ListProfiles"
+	IssuerService_UpdateProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/UpdateProfile"
+	IssuerService_DeleteProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/DeleteProfile"
+	IssuerService_CreateAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/CreateAchievement"
+	IssuerService_GetAchievement_FullMethodName    = "/laurel.issuer.v1.IssuerService/GetAchievement"
+	IssuerService_ListAchievements_FullMethodName  = "/laurel.issuer.v1.IssuerService/ListAchievements"
+	IssuerService_UpdateAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/UpdateAchievement"
+	IssuerService_DeleteAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/DeleteAchievement"
+	IssuerService_CreateSigningKey_FullMethodName  = "/laurel.issuer.v1.IssuerService/CreateSigningKey"
+	IssuerService_RotateSigningKey_FullMethodName  = "/laurel.issuer.v1.IssuerService/RotateSigningKey"
+	IssuerService_ListSigningKeys_FullMethodName   = "/laurel.issuer.v1.IssuerService/ListSigningKeys"
+	IssuerService_IssueCredential_FullMethodName   = "/laurel.issuer.v1.IssuerService/IssueCredential"
+	IssuerService_GetCredential_FullMethodName     = "/laurel.issuer.v1.IssuerService/GetCredential"
+	IssuerService_ListCredentials_FullMethodName   = "/laurel.issuer.v1.IssuerService/ListCredentials"
+	IssuerService_RevokeCredential_FullMethodName  = "/laurel.issuer.v1.IssuerService/RevokeCredential"
 )
 
 // IssuerServiceClient is the client API for IssuerService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// IssuerService manages issuer profiles. A profile becomes the `issuer` of
-// every OB 3.0 credential and OB 2.0 assertion minted under it, and is hosted
-// publicly at its `url`.
+// IssuerService manages issuer profiles, achievements, signing keys and
+// credentials. A profile becomes the `issuer` of every OB 3.0 credential
+// minted under it, and is hosted publicly (with its public keys) at
+// "<public URL>/issuers/<tenant>/<profile>".
 type IssuerServiceClient interface {
 	// CreateProfile creates an issuer profile. With a `request_id`, a retry of
 	// the same request returns the profile created by the first call instead
@@ -56,6 +70,51 @@ type IssuerServiceClient interface {
 	// under it stay valid and hosted. Errors: NOT_FOUND; ABORTED when `etag`
 	// is set and stale; FAILED_PRECONDITION while achievements still use it.
 	DeleteProfile(ctx context.Context, in *DeleteProfileRequest, opts ...grpc.CallOption) (*DeleteProfileResponse, error)
+	// CreateAchievement creates an achievement (badge class) under an issuer
+	// profile. With a `request_id`, a retry returns the first result. Errors:
+	// ALREADY_EXISTS when `achievement_id` is taken; INVALID_ARGUMENT with
+	// field violations for bad input (an unknown profile, an image that is not
+	// a safe PNG or SVG of at most 512 KiB, no criteria).
+	CreateAchievement(ctx context.Context, in *CreateAchievementRequest, opts ...grpc.CallOption) (*CreateAchievementResponse, error)
+	// GetAchievement returns one achievement. Errors: NOT_FOUND.
+	GetAchievement(ctx context.Context, in *GetAchievementRequest, opts ...grpc.CallOption) (*GetAchievementResponse, error)
+	// ListAchievements lists the tenant's achievements, ordered by id.
+	ListAchievements(ctx context.Context, in *ListAchievementsRequest, opts ...grpc.CallOption) (*ListAchievementsResponse, error)
+	// UpdateAchievement changes the fields named in `update_mask`. Credentials
+	// already issued keep what they were issued with. Errors: NOT_FOUND;
+	// ABORTED when `achievement.etag` is set and stale; INVALID_ARGUMENT.
+	UpdateAchievement(ctx context.Context, in *UpdateAchievementRequest, opts ...grpc.CallOption) (*UpdateAchievementResponse, error)
+	// DeleteAchievement deletes an achievement. Credentials already issued stay
+	// valid and hosted; new awards of it are dead-lettered. Errors: NOT_FOUND;
+	// ABORTED when `etag` is set and stale.
+	DeleteAchievement(ctx context.Context, in *DeleteAchievementRequest, opts ...grpc.CallOption) (*DeleteAchievementResponse, error)
+	// CreateSigningKey creates the first signing key of a profile. Errors:
+	// NOT_FOUND for an unknown profile; ALREADY_EXISTS when the profile has an
+	// active key (use RotateSigningKey).
+	CreateSigningKey(ctx context.Context, in *CreateSigningKeyRequest, opts ...grpc.CallOption) (*CreateSigningKeyResponse, error)
+	// RotateSigningKey creates a new active key for a profile and retires the
+	// previous one, which stays published so the credentials it signed keep
+	// verifying. Errors: NOT_FOUND for an unknown profile or a profile without
+	// keys.
+	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
+	// ListSigningKeys lists the public part of a profile's keys, newest first.
+	ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error)
+	// IssueCredential issues one credential now: builds the OB 3.0
+	// OpenBadgeCredential, signs it with the profile's active key, stores and
+	// hosts it, and publishes BadgeIssued. With a `request_id`, a retry returns
+	// the credential the first call issued. Errors: INVALID_ARGUMENT (unknown
+	// achievement, bad recipient); FAILED_PRECONDITION when the achievement's
+	// profile has no signing key; ALREADY_EXISTS when `request_id` was used
+	// for a different request.
+	IssueCredential(ctx context.Context, in *IssueCredentialRequest, opts ...grpc.CallOption) (*IssueCredentialResponse, error)
+	// GetCredential returns one credential. Errors: NOT_FOUND.
+	GetCredential(ctx context.Context, in *GetCredentialRequest, opts ...grpc.CallOption) (*GetCredentialResponse, error)
+	// ListCredentials lists the tenant's credentials, optionally only those of
+	// one achievement or one recipient, ordered by credential id.
+	ListCredentials(ctx context.Context, in *ListCredentialsRequest, opts ...grpc.CallOption) (*ListCredentialsResponse, error)
+	// RevokeCredential revokes a credential and publishes BadgeRevoked.
+	// Revoking a revoked credential returns it unchanged. Errors: NOT_FOUND.
+	RevokeCredential(ctx context.Context, in *RevokeCredentialRequest, opts ...grpc.CallOption) (*RevokeCredentialResponse, error)
 }
 
 type issuerServiceClient struct {
@@ -116,13 +175,134 @@ func (c *issuerServiceClient) DeleteProfile(ctx context.Context, in *DeleteProfi
 	return out, nil
 }
 
+func (c *issuerServiceClient) CreateAchievement(ctx context.Context, in *CreateAchievementRequest, opts ...grpc.CallOption) (*CreateAchievementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAchievementResponse)
+	err := c.cc.Invoke(ctx, IssuerService_CreateAchievement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) GetAchievement(ctx context.Context, in *GetAchievementRequest, opts ...grpc.CallOption) (*GetAchievementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAchievementResponse)
+	err := c.cc.Invoke(ctx, IssuerService_GetAchievement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) ListAchievements(ctx context.Context, in *ListAchievementsRequest, opts ...grpc.CallOption) (*ListAchievementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAchievementsResponse)
+	err := c.cc.Invoke(ctx, IssuerService_ListAchievements_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) UpdateAchievement(ctx context.Context, in *UpdateAchievementRequest, opts ...grpc.CallOption) (*UpdateAchievementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAchievementResponse)
+	err := c.cc.Invoke(ctx, IssuerService_UpdateAchievement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) DeleteAchievement(ctx context.Context, in *DeleteAchievementRequest, opts ...grpc.CallOption) (*DeleteAchievementResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAchievementResponse)
+	err := c.cc.Invoke(ctx, IssuerService_DeleteAchievement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) CreateSigningKey(ctx context.Context, in *CreateSigningKeyRequest, opts ...grpc.CallOption) (*CreateSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateSigningKeyResponse)
+	err := c.cc.Invoke(ctx, IssuerService_CreateSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSigningKeyResponse)
+	err := c.cc.Invoke(ctx, IssuerService_RotateSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSigningKeysResponse)
+	err := c.cc.Invoke(ctx, IssuerService_ListSigningKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) IssueCredential(ctx context.Context, in *IssueCredentialRequest, opts ...grpc.CallOption) (*IssueCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueCredentialResponse)
+	err := c.cc.Invoke(ctx, IssuerService_IssueCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) GetCredential(ctx context.Context, in *GetCredentialRequest, opts ...grpc.CallOption) (*GetCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCredentialResponse)
+	err := c.cc.Invoke(ctx, IssuerService_GetCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) ListCredentials(ctx context.Context, in *ListCredentialsRequest, opts ...grpc.CallOption) (*ListCredentialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCredentialsResponse)
+	err := c.cc.Invoke(ctx, IssuerService_ListCredentials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *issuerServiceClient) RevokeCredential(ctx context.Context, in *RevokeCredentialRequest, opts ...grpc.CallOption) (*RevokeCredentialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeCredentialResponse)
+	err := c.cc.Invoke(ctx, IssuerService_RevokeCredential_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IssuerServiceServer is the server API for IssuerService service.
 // All implementations must embed UnimplementedIssuerServiceServer
 // for forward compatibility.
 //
-// IssuerService manages issuer profiles. A profile becomes the `issuer` of
-// every OB 3.0 credential and OB 2.0 assertion minted under it, and is hosted
-// publicly at its `url`.
+// IssuerService manages issuer profiles, achievements, signing keys and
+// credentials. A profile becomes the `issuer` of every OB 3.0 credential
+// minted under it, and is hosted publicly (with its public keys) at
+// "<public URL>/issuers/<tenant>/<profile>".
 type IssuerServiceServer interface {
 	// CreateProfile creates an issuer profile. With a `request_id`, a retry of
 	// the same request returns the profile created by the first call instead
@@ -141,6 +321,51 @@ type IssuerServiceServer interface {
 	// under it stay valid and hosted. Errors: NOT_FOUND; ABORTED when `etag`
 	// is set and stale; FAILED_PRECONDITION while achievements still use it.
 	DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error)
+	// CreateAchievement creates an achievement (badge class) under an issuer
+	// profile. With a `request_id`, a retry returns the first result. Errors:
+	// ALREADY_EXISTS when `achievement_id` is taken; INVALID_ARGUMENT with
+	// field violations for bad input (an unknown profile, an image that is not
+	// a safe PNG or SVG of at most 512 KiB, no criteria).
+	CreateAchievement(context.Context, *CreateAchievementRequest) (*CreateAchievementResponse, error)
+	// GetAchievement returns one achievement. Errors: NOT_FOUND.
+	GetAchievement(context.Context, *GetAchievementRequest) (*GetAchievementResponse, error)
+	// ListAchievements lists the tenant's achievements, ordered by id.
+	ListAchievements(context.Context, *ListAchievementsRequest) (*ListAchievementsResponse, error)
+	// UpdateAchievement changes the fields named in `update_mask`. Credentials
+	// already issued keep what they were issued with. Errors: NOT_FOUND;
+	// ABORTED when `achievement.etag` is set and stale; INVALID_ARGUMENT.
+	UpdateAchievement(context.Context, *UpdateAchievementRequest) (*UpdateAchievementResponse, error)
+	// DeleteAchievement deletes an achievement. Credentials already issued stay
+	// valid and hosted; new awards of it are dead-lettered. Errors: NOT_FOUND;
+	// ABORTED when `etag` is set and stale.
+	DeleteAchievement(context.Context, *DeleteAchievementRequest) (*DeleteAchievementResponse, error)
+	// CreateSigningKey creates the first signing key of a profile. Errors:
+	// NOT_FOUND for an unknown profile; ALREADY_EXISTS when the profile has an
+	// active key (use RotateSigningKey).
+	CreateSigningKey(context.Context, *CreateSigningKeyRequest) (*CreateSigningKeyResponse, error)
+	// RotateSigningKey creates a new active key for a profile and retires the
+	// previous one, which stays published so the credentials it signed keep
+	// verifying. Errors: NOT_FOUND for an unknown profile or a profile without
+	// keys.
+	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
+	// ListSigningKeys lists the public part of a profile's keys, newest first.
+	ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error)
+	// IssueCredential issues one credential now: builds the OB 3.0
+	// OpenBadgeCredential, signs it with the profile's active key, stores and
+	// hosts it, and publishes BadgeIssued. With a `request_id`, a retry returns
+	// the credential the first call issued. Errors: INVALID_ARGUMENT (unknown
+	// achievement, bad recipient); FAILED_PRECONDITION when the achievement's
+	// profile has no signing key; ALREADY_EXISTS when `request_id` was used
+	// for a different request.
+	IssueCredential(context.Context, *IssueCredentialRequest) (*IssueCredentialResponse, error)
+	// GetCredential returns one credential. Errors: NOT_FOUND.
+	GetCredential(context.Context, *GetCredentialRequest) (*GetCredentialResponse, error)
+	// ListCredentials lists the tenant's credentials, optionally only those of
+	// one achievement or one recipient, ordered by credential id.
+	ListCredentials(context.Context, *ListCredentialsRequest) (*ListCredentialsResponse, error)
+	// RevokeCredential revokes a credential and publishes BadgeRevoked.
+	// Revoking a revoked credential returns it unchanged. Errors: NOT_FOUND.
+	RevokeCredential(context.Context, *RevokeCredentialRequest) (*RevokeCredentialResponse, error)
 	mustEmbedUnimplementedIssuerServiceServer()
 }
 
@@ -165,6 +390,42 @@ func (UnimplementedIssuerServiceServer) UpdateProfile(context.Context, *UpdatePr
 }
 func (UnimplementedIssuerServiceServer) DeleteProfile(context.Context, *DeleteProfileRequest) (*DeleteProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteProfile not implemented")
+}
+func (UnimplementedIssuerServiceServer) CreateAchievement(context.Context, *CreateAchievementRequest) (*CreateAchievementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAchievement not implemented")
+}
+func (UnimplementedIssuerServiceServer) GetAchievement(context.Context, *GetAchievementRequest) (*GetAchievementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAchievement not implemented")
+}
+func (UnimplementedIssuerServiceServer) ListAchievements(context.Context, *ListAchievementsRequest) (*ListAchievementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAchievements not implemented")
+}
+func (UnimplementedIssuerServiceServer) UpdateAchievement(context.Context, *UpdateAchievementRequest) (*UpdateAchievementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAchievement not implemented")
+}
+func (UnimplementedIssuerServiceServer) DeleteAchievement(context.Context, *DeleteAchievementRequest) (*DeleteAchievementResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAchievement not implemented")
+}
+func (UnimplementedIssuerServiceServer) CreateSigningKey(context.Context, *CreateSigningKeyRequest) (*CreateSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSigningKey not implemented")
+}
+func (UnimplementedIssuerServiceServer) RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSigningKey not implemented")
+}
+func (UnimplementedIssuerServiceServer) ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSigningKeys not implemented")
+}
+func (UnimplementedIssuerServiceServer) IssueCredential(context.Context, *IssueCredentialRequest) (*IssueCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueCredential not implemented")
+}
+func (UnimplementedIssuerServiceServer) GetCredential(context.Context, *GetCredentialRequest) (*GetCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCredential not implemented")
+}
+func (UnimplementedIssuerServiceServer) ListCredentials(context.Context, *ListCredentialsRequest) (*ListCredentialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCredentials not implemented")
+}
+func (UnimplementedIssuerServiceServer) RevokeCredential(context.Context, *RevokeCredentialRequest) (*RevokeCredentialResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeCredential not implemented")
 }
 func (UnimplementedIssuerServiceServer) mustEmbedUnimplementedIssuerServiceServer() {}
 func (UnimplementedIssuerServiceServer) testEmbeddedByValue()                       {}
@@ -277,6 +538,222 @@ func _IssuerService_DeleteProfile_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IssuerService_CreateAchievement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAchievementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).CreateAchievement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_CreateAchievement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).CreateAchievement(ctx, req.(*CreateAchievementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_GetAchievement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAchievementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).GetAchievement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_GetAchievement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).GetAchievement(ctx, req.(*GetAchievementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_ListAchievements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAchievementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).ListAchievements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_ListAchievements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).ListAchievements(ctx, req.(*ListAchievementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_UpdateAchievement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAchievementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).UpdateAchievement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_UpdateAchievement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).UpdateAchievement(ctx, req.(*UpdateAchievementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_DeleteAchievement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAchievementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).DeleteAchievement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_DeleteAchievement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).DeleteAchievement(ctx, req.(*DeleteAchievementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_CreateSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).CreateSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_CreateSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).CreateSigningKey(ctx, req.(*CreateSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_RotateSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).RotateSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_RotateSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).RotateSigningKey(ctx, req.(*RotateSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_ListSigningKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSigningKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).ListSigningKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_ListSigningKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).ListSigningKeys(ctx, req.(*ListSigningKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_IssueCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).IssueCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_IssueCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).IssueCredential(ctx, req.(*IssueCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_GetCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).GetCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_GetCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).GetCredential(ctx, req.(*GetCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_ListCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).ListCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_ListCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).ListCredentials(ctx, req.(*ListCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IssuerService_RevokeCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeCredentialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).RevokeCredential(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_RevokeCredential_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).RevokeCredential(ctx, req.(*RevokeCredentialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IssuerService_ServiceDesc is the grpc.ServiceDesc for IssuerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -303,6 +780,54 @@ var IssuerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteProfile",
 			Handler:    _IssuerService_DeleteProfile_Handler,
+		},
+		{
+			MethodName: "CreateAchievement",
+			Handler:    _IssuerService_CreateAchievement_Handler,
+		},
+		{
+			MethodName: "GetAchievement",
+			Handler:    _IssuerService_GetAchievement_Handler,
+		},
+		{
+			MethodName: "ListAchievements",
+			Handler:    _IssuerService_ListAchievements_Handler,
+		},
+		{
+			MethodName: "UpdateAchievement",
+			Handler:    _IssuerService_UpdateAchievement_Handler,
+		},
+		{
+			MethodName: "DeleteAchievement",
+			Handler:    _IssuerService_DeleteAchievement_Handler,
+		},
+		{
+			MethodName: "CreateSigningKey",
+			Handler:    _IssuerService_CreateSigningKey_Handler,
+		},
+		{
+			MethodName: "RotateSigningKey",
+			Handler:    _IssuerService_RotateSigningKey_Handler,
+		},
+		{
+			MethodName: "ListSigningKeys",
+			Handler:    _IssuerService_ListSigningKeys_Handler,
+		},
+		{
+			MethodName: "IssueCredential",
+			Handler:    _IssuerService_IssueCredential_Handler,
+		},
+		{
+			MethodName: "GetCredential",
+			Handler:    _IssuerService_GetCredential_Handler,
+		},
+		{
+			MethodName: "ListCredentials",
+			Handler:    _IssuerService_ListCredentials_Handler,
+		},
+		{
+			MethodName: "RevokeCredential",
+			Handler:    _IssuerService_RevokeCredential_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -250,11 +250,683 @@ func (x *PublishEventResponse) GetStreamSequence() uint64 {
 	return 0
 }
 
+// CreateRuleRequest is the input of RulesService.CreateRule.
+type CreateRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule; output-only fields are ignored.
+	Rule          *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRuleRequest) Reset() {
+	*x = CreateRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRuleRequest) ProtoMessage() {}
+
+func (x *CreateRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateRuleRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// CreateRuleResponse is the output of RulesService.CreateRule.
+type CreateRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored rule.
+	Rule          *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateRuleResponse) Reset() {
+	*x = CreateRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateRuleResponse) ProtoMessage() {}
+
+func (x *CreateRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateRuleResponse.ProtoReflect.Descriptor instead.
+func (*CreateRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CreateRuleResponse) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// GetRuleRequest is the input of RulesService.GetRule.
+type GetRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rule id.
+	RuleId        string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRuleRequest) Reset() {
+	*x = GetRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRuleRequest) ProtoMessage() {}
+
+func (x *GetRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRuleRequest.ProtoReflect.Descriptor instead.
+func (*GetRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetRuleRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+// GetRuleResponse is the output of RulesService.GetRule.
+type GetRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule.
+	Rule          *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRuleResponse) Reset() {
+	*x = GetRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRuleResponse) ProtoMessage() {}
+
+func (x *GetRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRuleResponse.ProtoReflect.Descriptor instead.
+func (*GetRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetRuleResponse) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// ListRulesRequest is the input of RulesService.ListRules.
+type ListRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of rules to return; 0 means 100.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRulesRequest) Reset() {
+	*x = ListRulesRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRulesRequest) ProtoMessage() {}
+
+func (x *ListRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListRulesRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListRulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListRulesResponse is the output of RulesService.ListRules.
+type ListRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of rules.
+	Rules []*Rule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRulesResponse) Reset() {
+	*x = ListRulesResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRulesResponse) ProtoMessage() {}
+
+func (x *ListRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListRulesResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListRulesResponse) GetRules() []*Rule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *ListRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// UpdateRuleRequest is the input of RulesService.UpdateRule.
+type UpdateRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new rule, identified by `rule.id`.
+	Rule *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Create the rule when it does not exist.
+	AllowMissing  bool `protobuf:"varint,2,opt,name=allow_missing,json=allowMissing,proto3" json:"allow_missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRuleRequest) Reset() {
+	*x = UpdateRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRuleRequest) ProtoMessage() {}
+
+func (x *UpdateRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRuleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateRuleRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *UpdateRuleRequest) GetAllowMissing() bool {
+	if x != nil {
+		return x.AllowMissing
+	}
+	return false
+}
+
+// UpdateRuleResponse is the output of RulesService.UpdateRule.
+type UpdateRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored rule.
+	Rule *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// True when the rule was created (`allow_missing`).
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateRuleResponse) Reset() {
+	*x = UpdateRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateRuleResponse) ProtoMessage() {}
+
+func (x *UpdateRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateRuleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateRuleResponse) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *UpdateRuleResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// DeleteRuleRequest is the input of RulesService.DeleteRule.
+type DeleteRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rule id.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// When set, delete only if the rule still has this etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRuleRequest) Reset() {
+	*x = DeleteRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRuleRequest) ProtoMessage() {}
+
+func (x *DeleteRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteRuleRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *DeleteRuleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// DeleteRuleResponse is the output of RulesService.DeleteRule.
+type DeleteRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRuleResponse) Reset() {
+	*x = DeleteRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRuleResponse) ProtoMessage() {}
+
+func (x *DeleteRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRuleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{12}
+}
+
+// ValidateRuleRequest is the input of RulesService.ValidateRule.
+type ValidateRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule to check.
+	Rule          *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRuleRequest) Reset() {
+	*x = ValidateRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRuleRequest) ProtoMessage() {}
+
+func (x *ValidateRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRuleRequest.ProtoReflect.Descriptor instead.
+func (*ValidateRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ValidateRuleRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// ValidateRuleResponse is the output of RulesService.ValidateRule: an empty
+// answer means the rule is valid.
+type ValidateRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRuleResponse) Reset() {
+	*x = ValidateRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRuleResponse) ProtoMessage() {}
+
+func (x *ValidateRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRuleResponse.ProtoReflect.Descriptor instead.
+func (*ValidateRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{14}
+}
+
+// GetProgressRequest is the input of RulesService.GetProgress.
+type GetProgressRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient: the `subject` of their activity events.
+	Recipient     string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProgressRequest) Reset() {
+	*x = GetProgressRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProgressRequest) ProtoMessage() {}
+
+func (x *GetProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProgressRequest.ProtoReflect.Descriptor instead.
+func (*GetProgressRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetProgressRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+// GetProgressResponse is the output of RulesService.GetProgress.
+type GetProgressResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per active rule, in rule id order.
+	Progress      []*Progress `protobuf:"bytes,1,rep,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProgressResponse) Reset() {
+	*x = GetProgressResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProgressResponse) ProtoMessage() {}
+
+func (x *GetProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProgressResponse.ProtoReflect.Descriptor instead.
+func (*GetProgressResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetProgressResponse) GetProgress() []*Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
 var File_laurel_rules_v1_rules_service_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\n" +
-	"#laurel/rules/v1/rules_service.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x04\n" +
+	"#laurel/rules/v1/rules_service.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alaurel/rules/v1/rule.proto\"\xc8\x04\n" +
 	"\n" +
 	"CloudEvent\x12\x1d\n" +
 	"\x02id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x02R\x02id\x12(\n" +
@@ -276,9 +948,52 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x1b.laurel.rules.v1.CloudEventB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05event\"]\n" +
 	"\x14PublishEventResponse\x12\x1c\n" +
 	"\tduplicate\x18\x01 \x01(\bR\tduplicate\x12'\n" +
-	"\x0fstream_sequence\x18\x02 \x01(\x04R\x0estreamSequence2\x8a\x01\n" +
+	"\x0fstream_sequence\x18\x02 \x01(\x04R\x0estreamSequence\"I\n" +
+	"\x11CreateRuleRequest\x124\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\"?\n" +
+	"\x12CreateRuleResponse\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleR\x04rule\"N\n" +
+	"\x0eGetRuleRequest\x12<\n" +
+	"\arule_id\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^[a-z0-9][a-z0-9-]{0,62}$R\x06ruleId\"<\n" +
+	"\x0fGetRuleResponse\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleR\x04rule\"d\n" +
+	"\x10ListRulesRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"h\n" +
+	"\x11ListRulesResponse\x12+\n" +
+	"\x05rules\x18\x01 \x03(\v2\x15.laurel.rules.v1.RuleR\x05rules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +
+	"\x11UpdateRuleRequest\x124\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\x12#\n" +
+	"\rallow_missing\x18\x02 \x01(\bR\fallowMissing\"Y\n" +
+	"\x12UpdateRuleResponse\x12)\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleR\x04rule\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"n\n" +
+	"\x11DeleteRuleRequest\x12<\n" +
+	"\arule_id\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^[a-z0-9][a-z0-9-]{0,62}$R\x06ruleId\x12\x1b\n" +
+	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\x14\n" +
+	"\x12DeleteRuleResponse\"K\n" +
+	"\x13ValidateRuleRequest\x124\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\"\x16\n" +
+	"\x14ValidateRuleResponse\"A\n" +
+	"\x12GetProgressRequest\x12+\n" +
+	"\trecipient\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x02R\trecipient\"L\n" +
+	"\x13GetProgressResponse\x125\n" +
+	"\bprogress\x18\x01 \x03(\v2\x19.laurel.rules.v1.ProgressR\bprogress2\xa9\a\n" +
 	"\fRulesService\x12z\n" +
-	"\fPublishEvent\x12$.laurel.rules.v1.PublishEventRequest\x1a%.laurel.rules.v1.PublishEventResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/events:publishBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
+	"\fPublishEvent\x12$.laurel.rules.v1.PublishEventRequest\x1a%.laurel.rules.v1.PublishEventResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/events:publish\x12n\n" +
+	"\n" +
+	"CreateRule\x12\".laurel.rules.v1.CreateRuleRequest\x1a#.laurel.rules.v1.CreateRuleResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04rule\"\t/v1/rules\x12i\n" +
+	"\aGetRule\x12\x1f.laurel.rules.v1.GetRuleRequest\x1a .laurel.rules.v1.GetRuleResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rules/{rule_id}\x12e\n" +
+	"\tListRules\x12!.laurel.rules.v1.ListRulesRequest\x1a\".laurel.rules.v1.ListRulesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/rules\x12x\n" +
+	"\n" +
+	"UpdateRule\x12\".laurel.rules.v1.UpdateRuleRequest\x1a#.laurel.rules.v1.UpdateRuleResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x04rule\x1a\x13/v1/rules/{rule.id}\x12r\n" +
+	"\n" +
+	"DeleteRule\x12\".laurel.rules.v1.DeleteRuleRequest\x1a#.laurel.rules.v1.DeleteRuleResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rules/{rule_id}\x12}\n" +
+	"\fValidateRule\x12$.laurel.rules.v1.ValidateRuleRequest\x1a%.laurel.rules.v1.ValidateRuleResponse\" \x82\xd3\xe4\x93\x02\x1a:\x04rule\"\x12/v1/rules:validate\x12n\n" +
+	"\vGetProgress\x12#.laurel.rules.v1.GetProgressRequest\x1a$.laurel.rules.v1.GetProgressResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/progressBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
 
 var (
 	file_laurel_rules_v1_rules_service_proto_rawDescOnce sync.Once
@@ -292,27 +1007,65 @@ func file_laurel_rules_v1_rules_service_proto_rawDescGZIP() []byte {
 	return file_laurel_rules_v1_rules_service_proto_rawDescData
 }
 
-var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_laurel_rules_v1_rules_service_proto_goTypes = []any{
 	(*CloudEvent)(nil),            // 0: laurel.rules.v1.CloudEvent
 	(*PublishEventRequest)(nil),   // 1: laurel.rules.v1.PublishEventRequest
 	(*PublishEventResponse)(nil),  // 2: laurel.rules.v1.PublishEventResponse
-	nil,                           // 3: laurel.rules.v1.CloudEvent.ExtensionsEntry
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 5: google.protobuf.Value
+	(*CreateRuleRequest)(nil),     // 3: laurel.rules.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),    // 4: laurel.rules.v1.CreateRuleResponse
+	(*GetRuleRequest)(nil),        // 5: laurel.rules.v1.GetRuleRequest
+	(*GetRuleResponse)(nil),       // 6: laurel.rules.v1.GetRuleResponse
+	(*ListRulesRequest)(nil),      // 7: laurel.rules.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),     // 8: laurel.rules.v1.ListRulesResponse
+	(*UpdateRuleRequest)(nil),     // 9: laurel.rules.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),    // 10: laurel.rules.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),     // 11: laurel.rules.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),    // 12: laurel.rules.v1.DeleteRuleResponse
+	(*ValidateRuleRequest)(nil),   // 13: laurel.rules.v1.ValidateRuleRequest
+	(*ValidateRuleResponse)(nil),  // 14: laurel.rules.v1.ValidateRuleResponse
+	(*GetProgressRequest)(nil),    // 15: laurel.rules.v1.GetProgressRequest
+	(*GetProgressResponse)(nil),   // 16: laurel.rules.v1.GetProgressResponse
+	nil,                           // 17: laurel.rules.v1.CloudEvent.ExtensionsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 19: google.protobuf.Value
+	(*Rule)(nil),                  // 20: laurel.rules.v1.Rule
+	(*Progress)(nil),              // 21: laurel.rules.v1.Progress
 }
 var file_laurel_rules_v1_rules_service_proto_depIdxs = []int32{
-	4, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
-	5, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
-	3, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
-	0, // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
-	1, // 4: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
-	2, // 5: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	18, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
+	19, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
+	17, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
+	0,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
+	20, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	20, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	20, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	20, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
+	20, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	20, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	20, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	21, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
+	1,  // 12: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
+	3,  // 13: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
+	5,  // 14: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
+	7,  // 15: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
+	9,  // 16: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
+	11, // 17: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
+	13, // 18: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
+	15, // 19: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
+	2,  // 20: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
+	4,  // 21: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
+	6,  // 22: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
+	8,  // 23: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
+	10, // 24: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
+	12, // 25: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
+	14, // 26: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
+	16, // 27: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rules_service_proto_init() }
@@ -320,13 +1073,14 @@ func file_laurel_rules_v1_rules_service_proto_init() {
 	if File_laurel_rules_v1_rules_service_proto != nil {
 		return
 	}
+	file_laurel_rules_v1_rule_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_rules_v1_rules_service_proto_rawDesc), len(file_laurel_rules_v1_rules_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

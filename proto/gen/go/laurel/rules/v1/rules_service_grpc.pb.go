@@ -23,6 +23,13 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	RulesService_PublishEvent_FullMethodName = "/laurel.rules.v1.RulesService/PublishEvent"
+	RulesService_CreateRule_FullMethodName   = "/laurel.rules.v1.RulesService/CreateRule"
+	RulesService_GetRule_FullMethodName      = "/laurel.rules.v1.RulesService/GetRule"
+	RulesService_ListRules_FullMethodName    = "/laurel.rules.v1.RulesService/ListRules"
+	RulesService_UpdateRule_FullMethodName   = "/laurel.rules.v1.RulesService/UpdateRule"
+	RulesService_DeleteRule_FullMethodName   = "/laurel.rules.v1.RulesService/DeleteRule"
+	RulesService_ValidateRule_FullMethodName = "/laurel.rules.v1.RulesService/ValidateRule"
+	RulesService_GetProgress_FullMethodName  = "/laurel.rules.v1.RulesService/GetProgress"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -39,6 +46,27 @@ type RulesServiceClient interface {
 	// but still applied to rule state at most once. Errors: INVALID_ARGUMENT with field violations;
 	// UNAVAILABLE when the stream cannot take the event (safe to retry).
 	PublishEvent(ctx context.Context, in *PublishEventRequest, opts ...grpc.CallOption) (*PublishEventResponse, error)
+	// CreateRule stores a new rule after type-checking its CEL expressions.
+	// Errors: INVALID_ARGUMENT with field violations (CEL errors carry line
+	// and column); ALREADY_EXISTS when the id is taken.
+	CreateRule(ctx context.Context, in *CreateRuleRequest, opts ...grpc.CallOption) (*CreateRuleResponse, error)
+	// GetRule returns one rule. Errors: NOT_FOUND.
+	GetRule(ctx context.Context, in *GetRuleRequest, opts ...grpc.CallOption) (*GetRuleResponse, error)
+	// ListRules returns the tenant's rules in id order, a page at a time.
+	ListRules(ctx context.Context, in *ListRulesRequest, opts ...grpc.CallOption) (*ListRulesResponse, error)
+	// UpdateRule replaces a rule and increments its version; with
+	// `allow_missing` it creates an absent rule. Progress is kept across
+	// edits unless the aggregate itself changes. Errors: INVALID_ARGUMENT;
+	// NOT_FOUND; ABORTED when `rule.etag` is set and stale.
+	UpdateRule(ctx context.Context, in *UpdateRuleRequest, opts ...grpc.CallOption) (*UpdateRuleResponse, error)
+	// DeleteRule deletes a rule; awards already made stay. Errors: NOT_FOUND;
+	// ABORTED when `etag` is set and stale.
+	DeleteRule(ctx context.Context, in *DeleteRuleRequest, opts ...grpc.CallOption) (*DeleteRuleResponse, error)
+	// ValidateRule checks a rule as CreateRule would, without storing it.
+	// Errors: INVALID_ARGUMENT with field violations.
+	ValidateRule(ctx context.Context, in *ValidateRuleRequest, opts ...grpc.CallOption) (*ValidateRuleResponse, error)
+	// GetProgress returns a recipient's progress toward every active rule.
+	GetProgress(ctx context.Context, in *GetProgressRequest, opts ...grpc.CallOption) (*GetProgressResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -59,6 +87,76 @@ func (c *rulesServiceClient) PublishEvent(ctx context.Context, in *PublishEventR
 	return out, nil
 }
 
+func (c *rulesServiceClient) CreateRule(ctx context.Context, in *CreateRuleRequest, opts ...grpc.CallOption) (*CreateRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_CreateRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetRule(ctx context.Context, in *GetRuleRequest, opts ...grpc.CallOption) (*GetRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_GetRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) ListRules(ctx context.Context, in *ListRulesRequest, opts ...grpc.CallOption) (*ListRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRulesResponse)
+	err := c.cc.Invoke(ctx, RulesService_ListRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) UpdateRule(ctx context.Context, in *UpdateRuleRequest, opts ...grpc.CallOption) (*UpdateRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_UpdateRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) DeleteRule(ctx context.Context, in *DeleteRuleRequest, opts ...grpc.CallOption) (*DeleteRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_DeleteRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) ValidateRule(ctx context.Context, in *ValidateRuleRequest, opts ...grpc.CallOption) (*ValidateRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_ValidateRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetProgress(ctx context.Context, in *GetProgressRequest, opts ...grpc.CallOption) (*GetProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProgressResponse)
+	err := c.cc.Invoke(ctx, RulesService_GetProgress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -73,6 +171,27 @@ type RulesServiceServer interface {
 	// but still applied to rule state at most once. Errors: INVALID_ARGUMENT with field violations;
 	// UNAVAILABLE when the stream cannot take the event (safe to retry).
 	PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error)
+	// CreateRule stores a new rule after type-checking its CEL expressions.
+	// Errors: INVALID_ARGUMENT with field violations (CEL errors carry line
+	// and column); ALREADY_EXISTS when the id is taken.
+	CreateRule(context.Context, *CreateRuleRequest) (*CreateRuleResponse, error)
+	// GetRule returns one rule. Errors: NOT_FOUND.
+	GetRule(context.Context, *GetRuleRequest) (*GetRuleResponse, error)
+	// ListRules returns the tenant's rules in id order, a page at a time.
+	ListRules(context.Context, *ListRulesRequest) (*ListRulesResponse, error)
+	// UpdateRule replaces a rule and increments its version; with
+	// `allow_missing` it creates an absent rule. Progress is kept across
+	// edits unless the aggregate itself changes. Errors: INVALID_ARGUMENT;
+	// NOT_FOUND; ABORTED when `rule.etag` is set and stale.
+	UpdateRule(context.Context, *UpdateRuleRequest) (*UpdateRuleResponse, error)
+	// DeleteRule deletes a rule; awards already made stay. Errors: NOT_FOUND;
+	// ABORTED when `etag` is set and stale.
+	DeleteRule(context.Context, *DeleteRuleRequest) (*DeleteRuleResponse, error)
+	// ValidateRule checks a rule as CreateRule would, without storing it.
+	// Errors: INVALID_ARGUMENT with field violations.
+	ValidateRule(context.Context, *ValidateRuleRequest) (*ValidateRuleResponse, error)
+	// GetProgress returns a recipient's progress toward every active rule.
+	GetProgress(context.Context, *GetProgressRequest) (*GetProgressResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -85,6 +204,27 @@ type UnimplementedRulesServiceServer struct{}
 
 func (UnimplementedRulesServiceServer) PublishEvent(context.Context, *PublishEventRequest) (*PublishEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PublishEvent not implemented")
+}
+func (UnimplementedRulesServiceServer) CreateRule(context.Context, *CreateRuleRequest) (*CreateRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateRule not implemented")
+}
+func (UnimplementedRulesServiceServer) GetRule(context.Context, *GetRuleRequest) (*GetRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRule not implemented")
+}
+func (UnimplementedRulesServiceServer) ListRules(context.Context, *ListRulesRequest) (*ListRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRules not implemented")
+}
+func (UnimplementedRulesServiceServer) UpdateRule(context.Context, *UpdateRuleRequest) (*UpdateRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateRule not implemented")
+}
+func (UnimplementedRulesServiceServer) DeleteRule(context.Context, *DeleteRuleRequest) (*DeleteRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteRule not implemented")
+}
+func (UnimplementedRulesServiceServer) ValidateRule(context.Context, *ValidateRuleRequest) (*ValidateRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateRule not implemented")
+}
+func (UnimplementedRulesServiceServer) GetProgress(context.Context, *GetProgressRequest) (*GetProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProgress not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -125,6 +265,132 @@ func _RulesService_PublishEvent_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_CreateRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).CreateRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_CreateRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).CreateRule(ctx, req.(*CreateRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetRule(ctx, req.(*GetRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_ListRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).ListRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_ListRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).ListRules(ctx, req.(*ListRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_UpdateRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).UpdateRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_UpdateRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).UpdateRule(ctx, req.(*UpdateRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_DeleteRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).DeleteRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_DeleteRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).DeleteRule(ctx, req.(*DeleteRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_ValidateRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).ValidateRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_ValidateRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).ValidateRule(ctx, req.(*ValidateRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetProgress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetProgress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetProgress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetProgress(ctx, req.(*GetProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -135,6 +401,34 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PublishEvent",
 			Handler:    _RulesService_PublishEvent_Handler,
+		},
+		{
+			MethodName: "CreateRule",
+			Handler:    _RulesService_CreateRule_Handler,
+		},
+		{
+			MethodName: "GetRule",
+			Handler:    _RulesService_GetRule_Handler,
+		},
+		{
+			MethodName: "ListRules",
+			Handler:    _RulesService_ListRules_Handler,
+		},
+		{
+			MethodName: "UpdateRule",
+			Handler:    _RulesService_UpdateRule_Handler,
+		},
+		{
+			MethodName: "DeleteRule",
+			Handler:    _RulesService_DeleteRule_Handler,
+		},
+		{
+			MethodName: "ValidateRule",
+			Handler:    _RulesService_ValidateRule_Handler,
+		},
+		{
+			MethodName: "GetProgress",
+			Handler:    _RulesService_GetProgress_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

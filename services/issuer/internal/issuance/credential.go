@@ -1,0 +1,447 @@
+package issuance
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/laurel-badges/laurel/openbadges/dataintegrity"
+	"github.com/laurel-badges/laurel/openbadges/ob3"
+	"github.com/laurel-badges/laurel/openbadges/recipient"
+)
+
+// Recipient is who a credential is for. Subject is the tenant's own identifier; at least
+// one of Email, URL, Telephone or DID is written in the credential.
+type Recipient struct {
+	Subject   string
+	Email     string
+	URL       string
+	Telephone string
+	DID       string
+	Name      string
+}
+
+// identities lists the recipient's identifiers, for the recipient index.
+func (r Recipient) identities() []string {
+	var out []string
+	for _, s := range []string{r.Subject, strings.ToLower(r.Email), r.URL, r.Telephone, r.DID} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Evidence is one piece of work a credential was awarded for.
+type Evidence struct {
+	URL         string
+	Name        string
+	Description string
+	Narrative   string
+	Genre       string
+}
+
+// IssueRequest asks for one credential.
+type IssueRequest struct {
+	AchievementID string
+	Recipient     Recipient
+	Evidence      []Evidence
+	Narrative     string
+	// AwardID identifies the award the credential fulfils; exactly one credential exists
+	// per award id (DESIGN invariant 3). Empty for a manual issue: then it is derived
+	// from RequestID ("request:<id>"), or random without one.
+	AwardID   string
+	RequestID string
+	// Actor is recorded in the audit trail.
+	Actor string
+}
+
+// fingerprint identifies what a request asks for, so that a request id reused for a
+// different request is refused instead of answered with someone else's credential.
+func (r IssueRequest) fingerprint() string {
+	b, _ := json.Marshal([]any{r.AchievementID, r.Recipient, r.Evidence, r.Narrative}) // plain values
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Credential is an issued badge: the signed OB 3.0 document and what the issuer knows
+// about it.
+type Credential struct {
+	Tenant          string
+	ID              string
+	AwardID         string
+	AchievementID   string
+	AchievementName string
+	ProfileID       string
+	Recipient       Recipient
+	// Document is the signed OpenBadgeCredential JSON, exactly as hosted.
+	Document         []byte
+	IssueTime        time.Time
+	ExpireTime       time.Time
+	RevokeTime       time.Time
+	RevocationReason string
+	// Fingerprint is the issuing request's fingerprint (see IssueRequest).
+	Fingerprint string
+	Revision    uint64
+}
+
+// Revoked reports whether the credential was revoked.
+func (c Credential) Revoked() bool { return !c.RevokeTime.IsZero() }
+
+// Identities lists the recipient's identifiers the credential is indexed under.
+func (c Credential) Identities() []string { return c.Recipient.identities() }
+
+// CredentialFilter narrows a credential listing; zero fields match everything.
+type CredentialFilter struct {
+	AchievementID string
+	// Recipient is any one identity of the recipient (see Recipient.identities).
+	Recipient string
+}
+
+// CredentialRepository stores credentials.
+type CredentialRepository interface {
+	// Create stores c if no credential with its id exists. Otherwise it returns the stored
+	// one with ErrAlreadyExists, after making sure it is indexed (a crash may have
+	// interrupted the first create between record and index).
+	Create(ctx context.Context, c Credential) (Credential, error)
+	// Get returns ErrNotFound when absent.
+	Get(ctx context.Context, tenant, id string) (Credential, error)
+	// Update replaces c if its stored revision is still c.Revision, else ErrConflict.
+	Update(ctx context.Context, c Credential) (Credential, error)
+	// List returns up to limit credentials of tenant matching f with ids greater than
+	// after, by id.
+	List(ctx context.Context, tenant string, f CredentialFilter, after string, limit int) ([]Credential, error)
+}
+
+// Credentials issues, reads and revokes credentials. Safe for concurrent use.
+type Credentials struct {
+	repo         CredentialRepository
+	achievements AchievementRepository
+	profiles     ProfileRepository
+	keys         *Keys
+	publisher    EventPublisher
+	audit        AuditLog
+	urls         URLs
+	suite        *dataintegrity.Suite
+	now          func() time.Time
+}
+
+// CredentialsDeps are what Credentials is built from.
+type CredentialsDeps struct {
+	Repo         CredentialRepository
+	Achievements AchievementRepository
+	Profiles     ProfileRepository
+	Keys         *Keys
+	Publisher    EventPublisher
+	Audit        AuditLog
+	URLs         URLs
+	// Clock defaults to the wall clock (UTC, millisecond precision).
+	Clock func() time.Time
+}
+
+// NewCredentials returns the credential use cases.
+func NewCredentials(d CredentialsDeps) *Credentials {
+	now := d.Clock
+	if now == nil {
+		now = defaultClock
+	}
+	return &Credentials{
+		repo: d.Repo, achievements: d.Achievements, profiles: d.Profiles, keys: d.Keys,
+		publisher: d.Publisher, audit: d.Audit, urls: d.URLs, now: now,
+		suite: dataintegrity.New(dataintegrity.WithClock(func() time.Time { return now() })),
+	}
+}
+
+// ErrUnknownAchievement is wrapped (inside a *ValidationError on "achievement") when an
+// issue names an achievement the tenant does not have.
+var ErrUnknownAchievement = errors.New("unknown achievement")
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+func validateIssue(r IssueRequest) error {
+	var v violations
+	if !idPattern.MatchString(r.AchievementID) {
+		v.add("achievement", "must name an achievement, achievements/{achievement}")
+	}
+	rc := r.Recipient
+	if rc.Subject == "" {
+		v.add("recipient.subject", "is required")
+	}
+	if rc.Email == "" && rc.URL == "" && rc.Telephone == "" && rc.DID == "" {
+		v.add("recipient", "needs an email, url, telephone or did to identify the recipient in the credential")
+	}
+	if rc.Email != "" && !strings.Contains(rc.Email, "@") {
+		v.add("recipient.email", "must be an e-mail address")
+	}
+	if rc.URL != "" && !isHTTPURL(rc.URL) {
+		v.add("recipient.url", "must be an absolute http or https URL")
+	}
+	if rc.Telephone != "" && !e164.MatchString(rc.Telephone) {
+		v.add("recipient.telephone", "must be in E.164 form, e.g. +15555550123")
+	}
+	if rc.DID != "" && !strings.HasPrefix(rc.DID, "did:") {
+		v.add("recipient.did", "must be a DID")
+	}
+	for i, e := range r.Evidence {
+		if e.URL != "" && !isHTTPURL(e.URL) {
+			v.add(fmt.Sprintf("evidence[%d].url", i), "must be an absolute http or https URL")
+		}
+	}
+	return v.err()
+}
+
+// CredentialID is the id of the credential of an award: the same award always names the
+// same credential, which is what makes issuing idempotent across redeliveries and restarts.
+func CredentialID(tenant, awardID string) string {
+	sum := sha256.Sum256([]byte(tenant + "\x00" + awardID))
+	return "c-" + hex.EncodeToString(sum[:12])
+}
+
+// Issue issues the credential of r, or returns the one already issued for its award
+// (created false). Either way it makes sure the issue is audited and BadgeIssued published,
+// so a caller that crashed after storing but before publishing repairs it by retrying.
+//
+// Errors: a *ValidationError (bad input; ErrUnknownAchievement on "achievement"),
+// ErrNoSigningKey, ErrSealed, ErrRequestMismatch (a request id reused for another
+// request), or a wrapped storage or publishing error (transient: retry).
+func (s *Credentials) Issue(ctx context.Context, tenant string, r IssueRequest) (c Credential, created bool, err error) {
+	if err := validateIssue(r); err != nil {
+		return Credential{}, false, err
+	}
+	if r.AwardID == "" {
+		r.AwardID = "manual:" + randomSuffix()
+		if r.RequestID != "" {
+			r.AwardID = "request:" + r.RequestID
+		}
+	}
+	id := CredentialID(tenant, r.AwardID)
+	fp := r.fingerprint()
+	c, err = s.repo.Get(ctx, tenant, id)
+	switch {
+	case err == nil:
+		// Already issued: redelivered award or replayed request.
+	case errors.Is(err, ErrNotFound):
+		c, err = s.build(ctx, tenant, id, fp, r)
+		if err != nil {
+			return Credential{}, false, err
+		}
+		stored, err := s.repo.Create(ctx, c)
+		switch {
+		case err == nil:
+			c, created = stored, true
+		case errors.Is(err, ErrAlreadyExists):
+			c = stored // a concurrent delivery of the same award won
+		default:
+			return Credential{}, false, fmt.Errorf("store credential %s: %w", id, err)
+		}
+	default:
+		return Credential{}, false, fmt.Errorf("read credential %s: %w", id, err)
+	}
+	if r.RequestID != "" && c.Fingerprint != fp {
+		return Credential{}, false, ErrRequestMismatch
+	}
+	if err := s.record(ctx, c, "issue", r.Actor, ""); err != nil {
+		return Credential{}, false, err
+	}
+	if err := s.publisher.Issued(ctx, c); err != nil {
+		return Credential{}, false, fmt.Errorf("publish issue of credential %s: %w", c.ID, err)
+	}
+	return c, created, nil
+}
+
+func (s *Credentials) record(ctx context.Context, c Credential, action, actor, detail string) error {
+	if s.audit == nil {
+		return nil
+	}
+	err := s.audit.Record(ctx, AuditEntry{
+		Tenant: c.Tenant, Resource: "credentials/" + c.ID, Action: action, Actor: actor, Time: s.now(), Detail: detail,
+	})
+	if err != nil {
+		return fmt.Errorf("audit %s of credential %s: %w", action, c.ID, err)
+	}
+	return nil
+}
+
+// build makes and signs the credential document.
+func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string, r IssueRequest) (Credential, error) {
+	a, err := s.achievements.Get(ctx, tenant, r.AchievementID)
+	if errors.Is(err, ErrNotFound) {
+		return Credential{}, &ValidationError{Violations: []FieldViolation{{
+			Field: "achievement", Description: fmt.Sprintf("%v: achievements/%s", ErrUnknownAchievement, r.AchievementID),
+		}}}
+	}
+	if err != nil {
+		return Credential{}, fmt.Errorf("read achievement %s: %w", r.AchievementID, err)
+	}
+	p, err := s.profiles.Get(ctx, tenant, a.ProfileID)
+	if err != nil {
+		return Credential{}, fmt.Errorf("read profile %s of achievement %s: %w", a.ProfileID, a.ID, err)
+	}
+	keyID, priv, err := s.keys.activeSigner(ctx, tenant, p.ID)
+	if err != nil {
+		return Credential{}, err
+	}
+	issued := s.now().Truncate(time.Second)
+	until := a.Expiry.until(issued)
+	doc, err := s.document(tenant, id, a, p, r, issued, until)
+	if err != nil {
+		return Credential{}, err
+	}
+	signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
+		VerificationMethod: s.urls.VerificationMethod(tenant, p.ID, keyID),
+		Created:            issued,
+	})
+	if err != nil {
+		return Credential{}, fmt.Errorf("sign credential %s: %w", id, err)
+	}
+	return Credential{
+		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: a.ID, AchievementName: a.DisplayName,
+		ProfileID: p.ID, Recipient: r.Recipient, Document: signed, IssueTime: issued, ExpireTime: until,
+		Fingerprint: fingerprint,
+	}, nil
+}
+
+func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time) ([]byte, error) {
+	identifiers, err := identityObjects(r.Recipient, a.PlaintextIdentity)
+	if err != nil {
+		return nil, err
+	}
+	achievement := ob3.Achievement{
+		ID:          s.urls.Achievement(tenant, a.ID),
+		Name:        a.DisplayName,
+		Description: a.Description,
+		Criteria:    ob3.Criteria{ID: a.Criteria.URL, Narrative: a.Criteria.Narrative},
+		Tag:         a.Tags,
+	}
+	switch {
+	case a.ImageType != "":
+		achievement.Image = &ob3.Image{ID: s.urls.AchievementImage(tenant, a.ID)}
+	case a.ImageURL != "":
+		achievement.Image = &ob3.Image{ID: a.ImageURL}
+	}
+	for _, al := range a.Alignments {
+		achievement.Alignment = append(achievement.Alignment, ob3.Alignment{
+			TargetName: al.TargetName, TargetURL: al.TargetURL, TargetFramework: al.TargetFramework,
+			TargetCode: al.TargetCode, TargetDescription: al.TargetDescription,
+		})
+	}
+	cred := ob3.AchievementCredential{
+		ID:   s.urls.Credential(tenant, id),
+		Name: a.DisplayName,
+		Issuer: ob3.Profile{
+			ID: s.urls.Issuer(tenant, p.ID), Name: p.DisplayName, URL: p.URL, Email: p.Email,
+		},
+		ValidFrom: ob3.NewTime(issued),
+		CredentialSubject: ob3.AchievementSubject{
+			ID:          r.Recipient.DID,
+			Identifier:  identifiers,
+			Achievement: achievement,
+			Narrative:   r.Narrative,
+		},
+	}
+	if !until.IsZero() {
+		cred.ValidUntil = ob3.NewTime(until)
+	}
+	for _, e := range r.Evidence {
+		cred.Evidence = append(cred.Evidence, ob3.Evidence{
+			ID: e.URL, Name: e.Name, Description: e.Description, Narrative: e.Narrative, Genre: e.Genre,
+		})
+	}
+	if err := cred.Validate(); err != nil {
+		return nil, fmt.Errorf("build credential %s: %w", id, err)
+	}
+	doc, err := json.Marshal(cred)
+	if err != nil {
+		return nil, fmt.Errorf("encode credential %s: %w", id, err)
+	}
+	return doc, nil
+}
+
+// identityObjects names the recipient by every identifier the credential may carry, each
+// salted and hashed unless the achievement opted out. A DID is the subject id instead.
+func identityObjects(r Recipient, plaintext bool) ([]ob3.IdentityObject, error) {
+	var out []ob3.IdentityObject
+	for _, id := range []struct{ typ, value string }{
+		{recipient.TypeEmailAddress, r.Email},
+		{"ext:url", r.URL},
+		{"ext:telephone", r.Telephone},
+	} {
+		if id.value == "" {
+			continue
+		}
+		if plaintext {
+			out = append(out, ob3.IdentityObject{IdentityHash: id.value, IdentityType: id.typ})
+			continue
+		}
+		o, err := ob3.NewIdentityObject(id.typ, id.value, recipient.NewSalt())
+		if err != nil {
+			return nil, fmt.Errorf("recipient %s: %w", id.typ, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Get returns one credential of tenant.
+func (s *Credentials) Get(ctx context.Context, tenant, id string) (Credential, error) {
+	c, err := s.repo.Get(ctx, tenant, id)
+	if err != nil {
+		return Credential{}, fmt.Errorf("get credential %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// List returns one page of tenant's credentials matching f, ordered by id.
+func (s *Credentials) List(ctx context.Context, tenant string, f CredentialFilter, pageSize int, pageToken string) ([]Credential, string, error) {
+	size, after, err := pageRequest(pageSize, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.AchievementID != "" && !idPattern.MatchString(f.AchievementID) {
+		return nil, "", invalid("achievement", "must name an achievement, achievements/{achievement}")
+	}
+	items, err := s.repo.List(ctx, tenant, f, after, size+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list credentials: %w", err)
+	}
+	out, next := page(items, size, func(c Credential) string { return c.ID })
+	return out, next, nil
+}
+
+// Revoke marks a credential revoked with reason and publishes BadgeRevoked. Revoking again
+// returns the credential unchanged (and republishes, which the publisher deduplicates).
+// Errors: *ValidationError (empty reason), ErrNotFound.
+func (s *Credentials) Revoke(ctx context.Context, tenant, id, reason, actor string) (Credential, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Credential{}, invalid("reason", "is required")
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := s.repo.Get(ctx, tenant, id)
+		if err != nil {
+			return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
+		}
+		if !c.Revoked() {
+			c.RevokeTime, c.RevocationReason = s.now(), reason
+			c, err = s.repo.Update(ctx, c)
+			if errors.Is(err, ErrConflict) && attempt < 5 {
+				continue
+			}
+			if err != nil {
+				return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
+			}
+		}
+		if err := s.record(ctx, c, "revoke", actor, c.RevocationReason); err != nil {
+			return Credential{}, err
+		}
+		if err := s.publisher.Revoked(ctx, c); err != nil {
+			return Credential{}, fmt.Errorf("publish revocation of credential %s: %w", id, err)
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,203 @@
+package natskv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
+)
+
+// Default bucket names for credentials and their lookup index.
+const (
+	CredentialsBucket     = "laurel_issuer_credentials"
+	CredentialIndexBucket = "laurel_issuer_credential_index"
+)
+
+// Credentials is an issuance.CredentialRepository on JetStream KV. Records are keyed
+// "<tenant>.<credential>"; because the credential id derives from the award id, the bucket's
+// create-if-absent is what guarantees one credential per award. A second bucket indexes
+// them by achievement ("<tenant>.a.<achievement>.<credential>") and by recipient identity
+// ("<tenant>.r.<sha256 of identity>.<credential>", so no personal data appears in keys).
+// Safe for concurrent use.
+type Credentials struct {
+	b     bucket[credentialRecord]
+	index bucket[struct{}]
+}
+
+var _ issuance.CredentialRepository = (*Credentials)(nil)
+
+// OpenCredentials creates the buckets if needed (idempotent) and returns the repository.
+func OpenCredentials(ctx context.Context, js jetstream.JetStream, recordsBucket, indexBucket string) (*Credentials, error) {
+	b, err := openBucket[credentialRecord](ctx, js, recordsBucket, "Laurel issued credentials")
+	if err != nil {
+		return nil, err
+	}
+	index, err := openBucket[struct{}](ctx, js, indexBucket, "Laurel credential lookup index")
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{b: b, index: index}, nil
+}
+
+type credentialRecord struct {
+	AwardID          string             `json:"award_id"`
+	AchievementID    string             `json:"achievement_id"`
+	AchievementName  string             `json:"achievement_name"`
+	ProfileID        string             `json:"profile_id"`
+	Recipient        issuance.Recipient `json:"recipient"`
+	Document         string             `json:"document"`
+	IssueTime        time.Time          `json:"issue_time"`
+	ExpireTime       time.Time          `json:"expire_time,omitzero"`
+	RevokeTime       time.Time          `json:"revoke_time,omitzero"`
+	RevocationReason string             `json:"revocation_reason,omitempty"`
+	Fingerprint      string             `json:"fingerprint,omitempty"`
+}
+
+func credentialToRecord(c issuance.Credential) credentialRecord {
+	return credentialRecord{
+		AwardID: c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
+		ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
+		ExpireTime: c.ExpireTime, RevokeTime: c.RevokeTime, RevocationReason: c.RevocationReason,
+		Fingerprint: c.Fingerprint,
+	}
+}
+
+func credentialFromRecord(tenant, id string, r credentialRecord, rev uint64) issuance.Credential {
+	return issuance.Credential{
+		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: r.AchievementID,
+		AchievementName: r.AchievementName, ProfileID: r.ProfileID, Recipient: r.Recipient,
+		Document: []byte(r.Document), IssueTime: r.IssueTime, ExpireTime: r.ExpireTime,
+		RevokeTime: r.RevokeTime, RevocationReason: r.RevocationReason, Fingerprint: r.Fingerprint,
+		Revision: rev,
+	}
+}
+
+func identityToken(identity string) string {
+	sum := sha256.Sum256([]byte(identity))
+	return hex.EncodeToString(sum[:16])
+}
+
+func (s *Credentials) indexKeys(c issuance.Credential) []string {
+	keys := []string{key(c.Tenant, "a", c.AchievementID, c.ID)}
+	for _, id := range c.Identities() {
+		keys = append(keys, key(c.Tenant, "r", identityToken(id), c.ID))
+	}
+	return keys
+}
+
+// ensureIndexed writes c's index entries; an entry already there is fine.
+func (s *Credentials) ensureIndexed(ctx context.Context, c issuance.Credential) error {
+	for _, k := range s.indexKeys(c) {
+		if _, err := s.index.create(ctx, k, struct{}{}); err != nil && !errors.Is(err, issuance.ErrAlreadyExists) {
+			return fmt.Errorf("index credential %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// Create implements issuance.CredentialRepository.
+func (s *Credentials) Create(ctx context.Context, c issuance.Credential) (issuance.Credential, error) {
+	rev, err := s.b.create(ctx, key(c.Tenant, c.ID), credentialToRecord(c))
+	if errors.Is(err, issuance.ErrAlreadyExists) {
+		existing, getErr := s.Get(ctx, c.Tenant, c.ID)
+		if getErr != nil {
+			return issuance.Credential{}, getErr
+		}
+		if err := s.ensureIndexed(ctx, existing); err != nil {
+			return issuance.Credential{}, err
+		}
+		return existing, issuance.ErrAlreadyExists
+	}
+	if err != nil {
+		return issuance.Credential{}, err
+	}
+	c.Revision = rev
+	if err := s.ensureIndexed(ctx, c); err != nil {
+		return issuance.Credential{}, err
+	}
+	return c, nil
+}
+
+// Get implements issuance.CredentialRepository.
+func (s *Credentials) Get(ctx context.Context, tenant, id string) (issuance.Credential, error) {
+	r, rev, err := s.b.get(ctx, key(tenant, id))
+	if err != nil {
+		return issuance.Credential{}, err
+	}
+	return credentialFromRecord(tenant, id, r, rev), nil
+}
+
+// Update implements issuance.CredentialRepository.
+func (s *Credentials) Update(ctx context.Context, c issuance.Credential) (issuance.Credential, error) {
+	rev, err := s.b.update(ctx, key(c.Tenant, c.ID), credentialToRecord(c), c.Revision)
+	if err != nil {
+		return issuance.Credential{}, err
+	}
+	c.Revision = rev
+	return c, nil
+}
+
+// List implements issuance.CredentialRepository. Keys are listed (cheap), then records are
+// read in id order only until the page is full; with both filters it walks the achievement
+// index and keeps the recipient's credentials.
+func (s *Credentials) List(ctx context.Context, tenant string, f issuance.CredentialFilter, after string, limit int) ([]issuance.Credential, error) {
+	recipient := normalizeIdentity(f.Recipient)
+	var ids []string
+	var err error
+	switch {
+	case f.AchievementID != "":
+		ids, err = s.index.ids(ctx, key(tenant, "a", f.AchievementID), after, maxInt)
+	case f.Recipient != "":
+		ids, err = s.index.ids(ctx, key(tenant, "r", identityToken(recipient)), after, limit)
+	default:
+		ids, err = s.b.ids(ctx, tenant, after, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]issuance.Credential, 0, min(limit, len(ids)))
+	for _, id := range ids {
+		if len(out) == limit {
+			break
+		}
+		c, err := s.Get(ctx, tenant, id)
+		if errors.Is(err, issuance.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f.Recipient != "" && !hasIdentity(c, recipient) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// normalizeIdentity matches how identities are indexed: e-mail addresses are
+// case-insensitive.
+func normalizeIdentity(s string) string {
+	if strings.Contains(s, "@") && !strings.Contains(s, "://") && !strings.HasPrefix(s, "did:") {
+		return strings.ToLower(s)
+	}
+	return s
+}
+
+func hasIdentity(c issuance.Credential, identity string) bool {
+	for _, id := range c.Identities() {
+		if id == identity {
+			return true
+		}
+	}
+	return false
+}
