@@ -17,7 +17,8 @@ import (
 )
 
 // Recipient is who a credential is for. Subject is the tenant's own identifier; at least
-// one of Email, URL, Telephone or DID is written in the credential.
+// one of Email, URL, Telephone or DID is written in the credential — when none is given,
+// one is read from the subject itself (see identifiedBySubject).
 type Recipient struct {
 	Subject   string
 	Email     string
@@ -25,6 +26,37 @@ type Recipient struct {
 	Telephone string
 	DID       string
 	Name      string
+	// SourcedID is the subject written as an OB 3.0 "sourcedId" identity: the tenant's own
+	// id for the person, when the subject is no e-mail address, URL, telephone or DID.
+	SourcedID string
+}
+
+// identifiedBySubject fills in the credential identity from the subject when the caller gave
+// none. Activity events name people by the app's own id (CloudEvents `subject`), which is
+// often an e-mail address or a URL already ("mailto:", "tel:" and "did:" forms are read
+// too); anything else becomes a sourcedId identity, so an automatic award always names its
+// recipient.
+func (r Recipient) identifiedBySubject() Recipient {
+	if r.Email != "" || r.URL != "" || r.Telephone != "" || r.DID != "" || r.SourcedID != "" || r.Subject == "" {
+		return r
+	}
+	s := strings.TrimSpace(r.Subject)
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "mailto:"):
+		r.Email = s[len("mailto:"):]
+	case strings.HasPrefix(lower, "tel:") && e164.MatchString(s[len("tel:"):]):
+		r.Telephone = s[len("tel:"):]
+	case strings.HasPrefix(lower, "did:"):
+		r.DID = s
+	case isHTTPURL(s):
+		r.URL = s
+	case !strings.Contains(s, ":") && strings.Count(s, "@") == 1 && !strings.HasPrefix(s, "@") && !strings.HasSuffix(s, "@"):
+		r.Email = s
+	default:
+		r.SourcedID = s
+	}
+	return r
 }
 
 // identities lists the recipient's identifiers, for the recipient index.
@@ -173,8 +205,8 @@ func validateIssue(r IssueRequest) error {
 	if rc.Subject == "" {
 		v.add("recipient.subject", "is required")
 	}
-	if rc.Email == "" && rc.URL == "" && rc.Telephone == "" && rc.DID == "" {
-		v.add("recipient", "needs an email, url, telephone or did to identify the recipient in the credential")
+	if rc.Email == "" && rc.URL == "" && rc.Telephone == "" && rc.DID == "" && rc.SourcedID == "" {
+		v.add("recipient", "needs a subject, email, url, telephone or did to identify the recipient in the credential")
 	}
 	if rc.Email != "" && !strings.Contains(rc.Email, "@") {
 		v.add("recipient.email", "must be an e-mail address")
@@ -211,6 +243,7 @@ func CredentialID(tenant, awardID string) string {
 // ErrNoSigningKey, ErrSealed, ErrRequestMismatch (a request id reused for another
 // request), or a wrapped storage or publishing error (transient: retry).
 func (s *Credentials) Issue(ctx context.Context, tenant string, r IssueRequest) (c Credential, created bool, err error) {
+	r.Recipient = r.Recipient.identifiedBySubject()
 	if err := validateIssue(r); err != nil {
 		return Credential{}, false, err
 	}
@@ -371,6 +404,7 @@ func identityObjects(r Recipient, plaintext bool) ([]ob3.IdentityObject, error) 
 		{recipient.TypeEmailAddress, r.Email},
 		{"ext:url", r.URL},
 		{"ext:telephone", r.Telephone},
+		{recipient.TypeSourcedID, r.SourcedID},
 	} {
 		if id.value == "" {
 			continue

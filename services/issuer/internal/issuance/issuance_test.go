@@ -147,3 +147,25 @@ func TestValidateIssueListsEveryProblem(t *testing.T) {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 }
+
+func TestRecipientIdentifiedBySubject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   Recipient
+		want Recipient
+	}{
+		{Recipient{Subject: "alice"}, Recipient{Subject: "alice", SourcedID: "alice"}},
+		{Recipient{Subject: "Ada@Example.org"}, Recipient{Subject: "Ada@Example.org", Email: "Ada@Example.org"}},
+		{Recipient{Subject: "mailto:ada@example.org"}, Recipient{Subject: "mailto:ada@example.org", Email: "ada@example.org"}},
+		{Recipient{Subject: "tel:+15555550123"}, Recipient{Subject: "tel:+15555550123", Telephone: "+15555550123"}},
+		{Recipient{Subject: "did:key:z6Mk"}, Recipient{Subject: "did:key:z6Mk", DID: "did:key:z6Mk"}},
+		{Recipient{Subject: "https://people.example/ada"}, Recipient{Subject: "https://people.example/ada", URL: "https://people.example/ada"}},
+		{Recipient{Subject: "urn:uuid:1234"}, Recipient{Subject: "urn:uuid:1234", SourcedID: "urn:uuid:1234"}},
+		{Recipient{Subject: "alice", Email: "a@example.org"}, Recipient{Subject: "alice", Email: "a@example.org"}},
+	}
+	for _, tt := range tests {
+		if got := tt.in.identifiedBySubject(); got != tt.want {
+			t.Errorf("identifiedBySubject(%+v) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
