@@ -102,6 +102,29 @@ func (s *Store[T]) Get(ctx context.Context, tenant, id string) (Record[T], error
 	return decode[T](tenant, id, entry)
 }
 
+// Watch returns a watcher of every record of every tenant: the current values first, then a
+// nil entry, then each change as it happens — how replicas keep configuration in memory
+// and reload it live. Decode turns an entry into a record.
+func (s *Store[T]) Watch(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kv watch %s: %w", s.kv.Bucket(), err)
+	}
+	return w, nil
+}
+
+// SplitKey returns the tenant and id of a watched entry's key.
+func SplitKey(key string) (tenant, id string) {
+	tenant, id, _ = strings.Cut(key, ".")
+	return tenant, id
+}
+
+// Decode returns the record a watched entry holds; call it for put operations only.
+func Decode[T any](entry jetstream.KeyValueEntry) (Record[T], error) {
+	tenant, id := SplitKey(entry.Key())
+	return decode[T](tenant, id, entry)
+}
+
 func decode[T any](tenant, id string, entry jetstream.KeyValueEntry) (Record[T], error) {
 	var v T
 	if err := json.Unmarshal(entry.Value(), &v); err != nil {

@@ -5,64 +5,62 @@ package natskv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"math"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/laurel-badges/laurel/platform/kvrecords"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
 
 // RulesBucket is the default bucket name for rules.
 const RulesBucket = "laurel_rules"
 
-// Rules is a rules.Repository on a JetStream KV bucket. Keys are "<tenant>.<id>", so one
-// tenant's rules are one subject filter away and never mixed with another's. Safe for
+// Rules is a rules.Repository on a JetStream KV bucket (platform/kvrecords: keys
+// "<tenant>.<id>", create-if-absent, revision-guarded update and delete). Safe for
 // concurrent use.
 type Rules struct {
-	kv jetstream.KeyValue
+	records *kvrecords.Store[rules.Rule]
 }
 
 var _ rules.Repository = (*Rules)(nil)
 
 // OpenRules creates the bucket if needed (idempotent) and returns the repository.
 func OpenRules(ctx context.Context, js jetstream.JetStream, bucket string) (*Rules, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bucket, Description: "Laurel rules", History: 1, Storage: jetstream.FileStorage,
-	})
+	records, err := kvrecords.Open[rules.Rule](ctx, js, bucket, "Laurel rules")
 	if err != nil {
-		return nil, fmt.Errorf("open key-value bucket %s: %w", bucket, err)
+		return nil, err
 	}
-	return &Rules{kv: kv}, nil
+	return &Rules{records: records}, nil
 }
 
-func key(tenant, id string) string { return tenant + "." + id }
+func fromRecord(rec kvrecords.Record[rules.Rule]) rules.Rule {
+	r := rec.Value
+	r.Tenant, r.ID, r.Revision = rec.Tenant, rec.ID, rec.Revision
+	return r
+}
 
-func decode(entry jetstream.KeyValueEntry) (rules.Rule, error) {
-	var r rules.Rule
-	if err := json.Unmarshal(entry.Value(), &r); err != nil {
-		return rules.Rule{}, fmt.Errorf("decode rule %s: %w", entry.Key(), err)
+// toDomain maps the record store's errors to the core's.
+func toDomain(err error) error {
+	switch {
+	case errors.Is(err, kvrecords.ErrNotFound):
+		return rules.ErrNotFound
+	case errors.Is(err, kvrecords.ErrExists):
+		return rules.ErrAlreadyExists
+	case errors.Is(err, kvrecords.ErrConflict):
+		return rules.ErrConflict
 	}
-	tenant, id, _ := strings.Cut(entry.Key(), ".")
-	r.Tenant, r.ID, r.Revision = tenant, id, entry.Revision()
-	return r, nil
+	return err
 }
 
 // Create implements rules.Repository.
 func (s *Rules) Create(ctx context.Context, r rules.Rule) (rules.Rule, error) {
-	value, err := json.Marshal(r)
+	rev, err := s.records.Create(ctx, r.Tenant, r.ID, r)
 	if err != nil {
-		return rules.Rule{}, fmt.Errorf("encode rule: %w", err)
-	}
-	rev, err := s.kv.Create(ctx, key(r.Tenant, r.ID), value)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return rules.Rule{}, rules.ErrAlreadyExists
-	}
-	if err != nil {
-		return rules.Rule{}, fmt.Errorf("kv create: %w", err)
+		return rules.Rule{}, toDomain(err)
 	}
 	r.Revision = rev
 	return r, nil
@@ -70,81 +68,39 @@ func (s *Rules) Create(ctx context.Context, r rules.Rule) (rules.Rule, error) {
 
 // Get implements rules.Repository.
 func (s *Rules) Get(ctx context.Context, tenant, id string) (rules.Rule, error) {
-	entry, err := s.kv.Get(ctx, key(tenant, id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return rules.Rule{}, rules.ErrNotFound
-	}
+	rec, err := s.records.Get(ctx, tenant, id)
 	if err != nil {
-		return rules.Rule{}, fmt.Errorf("kv get: %w", err)
+		return rules.Rule{}, toDomain(err)
 	}
-	return decode(entry)
+	return fromRecord(rec), nil
 }
 
-// List implements rules.Repository.
+// List implements rules.Repository: every rule of tenant, by id.
 func (s *Rules) List(ctx context.Context, tenant string) ([]rules.Rule, error) {
-	lister, err := s.kv.ListKeysFiltered(ctx, tenant+".*")
+	recs, err := s.records.List(ctx, tenant, "", math.MaxInt)
 	if err != nil {
-		return nil, fmt.Errorf("kv list: %w", err)
+		return nil, toDomain(err)
 	}
-	var out []rules.Rule
-	for k := range lister.Keys() {
-		_, id, _ := strings.Cut(k, ".")
-		r, err := s.Get(ctx, tenant, id)
-		if errors.Is(err, rules.ErrNotFound) {
-			continue // deleted while listing
-		}
-		if err != nil {
-			_ = lister.Stop()
-			return nil, err
-		}
-		out = append(out, r)
+	out := make([]rules.Rule, len(recs))
+	for i, rec := range recs {
+		out[i] = fromRecord(rec)
 	}
 	return out, nil
 }
 
 // Update implements rules.Repository; r.Revision guards the write.
 func (s *Rules) Update(ctx context.Context, r rules.Rule) (rules.Rule, error) {
-	value, err := json.Marshal(r)
+	rev, err := s.records.Update(ctx, r.Tenant, r.ID, r, r.Revision)
 	if err != nil {
-		return rules.Rule{}, fmt.Errorf("encode rule: %w", err)
-	}
-	rev, err := s.kv.Update(ctx, key(r.Tenant, r.ID), value, r.Revision)
-	if isWrongRevision(err) {
-		return rules.Rule{}, rules.ErrConflict
-	}
-	if err != nil {
-		return rules.Rule{}, fmt.Errorf("kv update: %w", err)
+		return rules.Rule{}, toDomain(err)
 	}
 	r.Revision = rev
 	return r, nil
 }
 
-// Delete implements rules.Repository. The key is purged (with a revision guard) so a
-// later create of the same id starts clean.
+// Delete implements rules.Repository (revision 0 deletes whatever is stored).
 func (s *Rules) Delete(ctx context.Context, tenant, id string, revision uint64) error {
-	cur, err := s.Get(ctx, tenant, id)
-	if err != nil {
-		return err
-	}
-	if revision == 0 {
-		revision = cur.Revision
-	}
-	err = s.kv.Purge(ctx, key(tenant, id), jetstream.LastRevision(revision))
-	if isWrongRevision(err) {
-		return rules.ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("kv purge: %w", err)
-	}
-	return nil
-}
-
-func isWrongRevision(err error) bool {
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return toDomain(s.records.Delete(ctx, tenant, id, revision))
 }
 
 // Sink receives rule changes from Watch.
@@ -158,20 +114,20 @@ type Sink interface {
 // ctx (wait on the returned channel). A stored rule that no longer compiles is logged and
 // left out.
 func (s *Rules) Watch(ctx context.Context, sink Sink, logger *slog.Logger) (<-chan struct{}, error) {
-	w, err := s.kv.WatchAll(ctx)
+	w, err := s.records.Watch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("watch rules: %w", err)
 	}
 	apply := func(e jetstream.KeyValueEntry) {
-		tenant, id, _ := strings.Cut(e.Key(), ".")
+		tenant, id := kvrecords.SplitKey(e.Key())
 		if e.Operation() != jetstream.KeyValuePut {
 			sink.Remove(tenant, id)
 			return
 		}
-		r, err := decode(e)
+		rec, err := kvrecords.Decode[rules.Rule](e)
 		if err == nil {
 			var c *rules.Compiled
-			if c, err = rules.Compile(r); err == nil {
+			if c, err = rules.Compile(fromRecord(rec)); err == nil {
 				sink.Put(c)
 				return
 			}
