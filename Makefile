@@ -14,6 +14,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 DATA ?= ./laurel-data
 
 include proto/Makefile.inc
+include deploy/Makefile.inc
 
 .PHONY: help
 help: ## List the targets.
@@ -28,7 +29,7 @@ build: ## Build the static laurel binary into bin/ (what the container image shi
 	CGO_ENABLED=0 go build -trimpath -o bin/laurel ./cmd/laurel
 
 .PHONY: test
-test: node-deps ## Run every module's tests with -race against real NATS (embedded) and Redis.
+test: node-deps test-deploy ## Run every module's tests with -race against real NATS (embedded) and Redis.
 	@for m in $(MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && go test $(TEST_FLAGS) ./...) || exit 1; \
@@ -48,7 +49,7 @@ node-deps: ## Install the pinned npm packages the interoperability tests use (fr
 	done
 
 .PHONY: lint
-lint: buf-lint ## gofmt, go vet, buf lint and staticcheck on every module.
+lint: buf-lint lint-deploy ## gofmt, go vet, buf lint and staticcheck on every module.
 	@out=$$(git ls-files '*.go' | grep -v '^proto/gen/' | xargs gofmt -l); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do \
@@ -58,7 +59,7 @@ lint: buf-lint ## gofmt, go vet, buf lint and staticcheck on every module.
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module (each also builds with GOWORK=off).
-	@for m in $(MODULES) tools; do (cd $$m && GOWORK=off go mod tidy) || exit 1; done
+	@for m in $(MODULES) tools tools/buf deploy; do (cd $$m && GOWORK=off go mod tidy) || exit 1; done
 	go work sync
 
 .PHONY: build-gowork-off

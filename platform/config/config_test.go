@@ -71,7 +71,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Fatalf("defaults invalid: %v", err)
 	}
 	want := all{
-		NATS:      config.NATS{URL: "nats://127.0.0.1:4222"},
+		NATS:      config.NATS{URL: "nats://127.0.0.1:4222", Replicas: 1},
 		Redis:     config.Redis{Addr: "127.0.0.1:6379", KeyPrefix: "laurel:"},
 		Server:    config.Server{APIAddr: "127.0.0.1:7070", PublicAddr: "127.0.0.1:7080", AdminAddr: "127.0.0.1:7090", ShutdownTimeout: 20 * time.Second},
 		Telemetry: config.Telemetry{LogLevel: slog.LevelInfo, LogFormat: "json", ServiceName: "laurel"},

@@ -44,13 +44,17 @@ type NATS struct {
 	URL       string // comma-separated server URLs (nats://, tls://, ws://, wss://)
 	CredsFile string // path to a .creds file; empty for no credentials
 	Name      string // connection name shown in server monitoring
+	// Replicas is how many copies JetStream keeps of every stream and key-value bucket
+	// Laurel declares: 1 on a single server, 3 on a cluster (R3 survives one server).
+	Replicas int
 }
 
-// Register binds the NATS flags: nats-url, nats-creds, nats-name.
+// Register binds the NATS flags: nats-url, nats-creds, nats-name, nats-replicas.
 func (n *NATS) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.URL, "nats-url", orDefault(n.URL, DefaultNATSURL), "NATS server URLs, comma-separated")
 	fs.StringVar(&n.CredsFile, "nats-creds", n.CredsFile, "path to a NATS .creds file")
 	fs.StringVar(&n.Name, "nats-name", n.Name, "NATS connection name")
+	fs.IntVar(&n.Replicas, "nats-replicas", orDefault(n.Replicas, 1), "JetStream replicas of Laurel's streams and buckets (3 on a cluster)")
 }
 
 // Validate checks the URLs and that the creds file is readable.
@@ -74,6 +78,9 @@ func (n *NATS) Validate() []error {
 		default:
 			errs = append(errs, flagErr("nats-url", "%q must be a nats://, tls://, ws:// or wss:// URL", raw))
 		}
+	}
+	if n.Replicas < 1 || n.Replicas > 5 {
+		errs = append(errs, flagErr("nats-replicas", "must be between 1 and 5, got %d", n.Replicas))
 	}
 	if n.CredsFile != "" {
 		if fi, err := os.Stat(n.CredsFile); err != nil {

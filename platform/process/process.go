@@ -81,6 +81,8 @@ type Options struct {
 	Connect func(ctx context.Context) (*nats.Conn, error)
 	// OpenStore opens the state store; Run closes it on the way out.
 	OpenStore func(ctx context.Context) (statestore.Store, error)
+	// Replicas is the JetStream replica count of every stream and bucket (0 means 1).
+	Replicas int
 	// Build creates the components from the environment.
 	Build func(ctx context.Context, env Env) ([]Component, error)
 	// Started, if set, runs once everything listens (to print addresses, seed data).
@@ -112,11 +114,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	cleanups = append(cleanups, func(context.Context) error { return store.Close() })
 
-	js, err := jetstream.New(nc)
+	plainJS, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	bus, err := eventbus.New(nc, eventbus.WithLogger(log),
+	replicas := max(o.Replicas, 1)
+	js := replicatedJetStream{JetStream: plainJS, replicas: replicas}
+	bus, err := eventbus.New(nc, eventbus.WithLogger(log), eventbus.WithStreams(replicatedStreams(replicas)...),
 		eventbus.WithTracerProvider(o.Telemetry.TracerProvider), eventbus.WithMeterProvider(o.Telemetry.MeterProvider),
 		eventbus.WithPropagator(o.Telemetry.Propagator))
 	if err != nil {

@@ -54,6 +54,7 @@ func RunService(ctx context.Context, name string, c ServiceConfig, logOut io.Wri
 	return Run(ctx, Options{
 		Server:    c.Server,
 		Telemetry: tel,
+		Replicas:  c.NATS.Replicas,
 		Connect: func(context.Context) (*nats.Conn, error) {
 			connName := c.NATS.Name
 			if connName == "" {
