@@ -11,7 +11,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -47,8 +46,6 @@ func (w web) Fetch(_ context.Context, u string) (int, []byte, http.Header, error
 }
 
 func (w web) ok(u string, body []byte) web { w[u] = response{http.StatusOK, body}; return w }
-
-func (w web) clone() web { return maps.Clone(w) }
 
 // key is an Ed25519 issuer key published as did:key.
 type key struct {
