@@ -386,7 +386,7 @@ func TestBadIssueRequestsGetFieldViolations(t *testing.T) {
 		want codes.Code
 	}{
 		{"unknown achievement", &issuerv1.IssueCredentialRequest{Achievement: "achievements/nope", Recipient: &eventsv1.Recipient{Subject: "s", Email: "a@example.org"}}, codes.InvalidArgument},
-		{"no identity", &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101", Recipient: &eventsv1.Recipient{Subject: "s"}}, codes.InvalidArgument},
+		{"no identity", &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101", Recipient: &eventsv1.Recipient{Name: "Ada"}}, codes.InvalidArgument},
 		{"bad telephone", &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101", Recipient: &eventsv1.Recipient{Subject: "s", Telephone: "12"}}, codes.InvalidArgument},
 	}
 	for _, tt := range tests {
