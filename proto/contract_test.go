@@ -314,6 +314,14 @@ func validationCases() []validationCase {
 		{name: "list subscriptions with huge token", msg: &notifierv1.ListSubscriptionsRequest{PageToken: strings.Repeat("t", 1025)}, want: []string{"page_token: string.max_len"}},
 		{name: "delete subscription", msg: &notifierv1.DeleteSubscriptionRequest{Name: "subscriptions/crm"}},
 		{name: "delete subscription with bad name", msg: &notifierv1.DeleteSubscriptionRequest{Name: "crm"}, want: []string{"name: string.pattern"}},
+		{name: "list deliveries", msg: &notifierv1.ListDeliveriesRequest{Parent: "subscriptions/crm", PageSize: 10, PageToken: "t"}},
+		{
+			name: "list deliveries with bad fields",
+			msg:  &notifierv1.ListDeliveriesRequest{Parent: "crm", PageSize: 1001, PageToken: strings.Repeat("t", 1025)},
+			want: []string{"page_size: int32.gte_lte", "page_token: string.max_len", "parent: string.pattern"},
+		},
+		{name: "get delivery", msg: &notifierv1.GetDeliveryRequest{Name: "subscriptions/crm/deliveries/msg_0123456789abcdef0123456789abcdef"}},
+		{name: "get delivery with bad name", msg: &notifierv1.GetDeliveryRequest{Name: "subscriptions/crm/deliveries/evt-1"}, want: []string{"name: string.pattern"}},
 
 		// verifier
 		{name: "verify json", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Json{Json: `{"type":["VerifiableCredential"]}`}, ExpectedRecipient: "ada@example.com", VerifyTime: timestamppb.Now()}},

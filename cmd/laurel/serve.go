@@ -141,7 +141,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 		OpenStore: func(context.Context) (statestore.Store, error) {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
-		Build: buildServices(allServices, c.partitions, masterKey),
+		Build: buildServices(allServices, c.partitions, masterKey, true),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -209,8 +209,9 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	if name == "rules" {
 		fs.IntVar(&partitions, "partitions", partitions, "activity partitions per tenant")
 	}
+	// The issuer seals signing keys and the notifier webhook secrets with the master key.
 	var masterKey config.MasterKey
-	if name == "issuer" {
+	if name == "issuer" || name == "notifier" {
 		masterKey.Register(fs)
 	}
 	var sub []*ffcli.Command
@@ -229,10 +230,10 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 				return usagef("%s takes no arguments, got %q", name, args)
 			}
 			var extra []config.Group
-			if name == "issuer" {
+			if name == "issuer" || name == "notifier" {
 				extra = append(extra, &masterKey)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions, masterKey.Bytes()), extra...)
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions, masterKey.Bytes(), false), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -242,7 +243,9 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	}
 }
 
-func buildServices(names []string, partitions int, masterKey []byte) func(context.Context, process.Env) ([]process.Component, error) {
+// buildServices builds the named services. dev lets the notifier and verifier reach loopback
+// addresses (local webhook receivers, the dev public address), which production refuses.
+func buildServices(names []string, partitions int, masterKey []byte, dev bool) func(context.Context, process.Env) ([]process.Component, error) {
 	return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 		var out []process.Component
 		for _, name := range names {
@@ -257,9 +260,9 @@ func buildServices(names []string, partitions int, masterKey []byte) func(contex
 			case "rules":
 				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: partitions})
 			case "notifier":
-				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus})
+				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: masterKey, AllowLoopback: dev})
 			case "verifier":
-				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log})
+				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL, AllowLoopback: dev})
 			default:
 				err = fmt.Errorf("unknown service %q", name)
 			}

@@ -116,9 +116,9 @@ func TestReplicasReachJetStream(t *testing.T) {
 	t.Parallel()
 	_, srv := natstest.Start(t, natstest.Listen())
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"notifier", "--nats-url", srv.ClientURL(), "--nats-replicas", "3",
+	code := run(context.Background(), []string{"rules", "--nats-url", srv.ClientURL(), "--nats-replicas", "3",
 		"--api-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "error"}, &stdout, &stderr)
 	if code != exitError || !strings.Contains(stderr.String(), "replicas") {
-		t.Errorf("notifier with 3 replicas on one server = %d, stderr %q", code, stderr.String())
+		t.Errorf("rules with 3 replicas on one server = %d, stderr %q", code, stderr.String())
 	}
 }

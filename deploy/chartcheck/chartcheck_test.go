@@ -269,7 +269,7 @@ func TestProductionWiring(t *testing.T) {
 			for k, v := range common {
 				want[k] = v
 			}
-			if svc == "issuer" {
+			if svc == "issuer" || svc == "notifier" {
 				want["LAUREL_MASTER_KEY"] = "secret:laurel-master-key/master-key"
 			}
 			if diff := cmp.Diff(want, envOf(c)); diff != "" {

@@ -158,6 +158,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		Authenticator:   auth.NewAuthenticator(keys),
 		Policy:          policy,
 		ShutdownTimeout: o.Server.ShutdownTimeout,
+		// The verifier accepts badge images up to 8 MiB; as JSON they arrive base64-encoded.
+		MaxRecvMsgSize: 12 << 20,
 	})
 	if err != nil {
 		return err

@@ -1,41 +1,127 @@
 // Package notifierd assembles the notifier service, for its own binary (cmd/notifier) and
-// the all-in-one `laurel` binary alike.
-//
-// The notifier's API contract (webhook subscriptions) is defined in proto/laurel/notifier/v1;
-// its methods answer Unimplemented until the delivery core lands (issue "Notifier").
+// the all-in-one `laurel` binary alike: the NotifierService API over webhook subscriptions
+// and the LEDGER consumer that delivers BadgeIssued and BadgeRevoked events to them as
+// signed Standard Webhooks.
 package notifierd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/platform/grpcserver"
+	"github.com/laurel-badges/laurel/platform/outbound"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
+	"github.com/laurel-badges/laurel/services/notifier/internal/delivery"
+	"github.com/laurel-badges/laurel/services/notifier/internal/grpcapi"
+	"github.com/laurel-badges/laurel/services/notifier/internal/natsbus"
+	"github.com/laurel-badges/laurel/services/notifier/internal/natskv"
 )
 
 // Deps are what the notifier takes from the process that runs it.
 type Deps struct {
-	Logger *slog.Logger
-	Bus    *eventbus.Bus
+	Logger    *slog.Logger
+	Bus       *eventbus.Bus
+	JetStream jetstream.JetStream
+	// Outbound is the policy of the client that sends the webhooks. Its zero value refuses
+	// private, loopback and metadata addresses (checked at connect time); `laurel dev`
+	// allowlists loopback. Redirects are never followed, whatever it says: a receiver that
+	// moved must be re-subscribed.
+	Outbound outbound.Config
+	// AllowLoopback adds loopback to Outbound's allowlist, for `laurel dev` (a developer's
+	// local receiver). Never set it in production.
+	AllowLoopback bool
+	// MasterKey (32 bytes), when set, seals the subscriptions' signing secrets at rest.
+	// Without it they are stored in clear in the subscriptions bucket.
+	MasterKey []byte
+	// Retry is the retry policy; the zero value takes the defaults of delivery.Policy.
+	Retry RetryPolicy
+	// SubscriptionsBucket and DeliveriesBucket override the KV bucket names (tests).
+	SubscriptionsBucket, DeliveriesBucket string
+	// Durable overrides the LEDGER consumer name (tests).
+	Durable string
 }
 
-// Service is a wired notifier.
+// RetryPolicy configures webhook retries; zero fields take the defaults (12 attempts,
+// 10 s doubling up to 6 h, 10 s per attempt).
+type RetryPolicy struct {
+	MaxAttempts int
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+	Timeout     time.Duration
+}
+
+// Service is a wired notifier. Start and Stop may be called once each.
 type Service struct {
-	api notifierv1.NotifierServiceServer
+	log        *slog.Logger
+	bus        *eventbus.Bus
+	api        *grpcapi.Server
+	dispatcher *delivery.Dispatcher
+	durable    string
+	client     *outbound.Client
+
+	mu       sync.Mutex
+	consumer *eventbus.Consumer
 }
 
 // New declares the streams the notifier reads (LEDGER is the issuer's; declaring it too
-// lets the notifier start first) and DEADLETTER. Idempotent.
+// lets the notifier start first) and DEADLETTER, and opens its buckets. Idempotent.
 func New(ctx context.Context, d Deps) (*Service, error) {
+	if d.Bus == nil || d.JetStream == nil || d.Logger == nil {
+		return nil, errors.New("notifier: Logger, Bus and JetStream are required")
+	}
 	if err := d.Bus.EnsureStreams(ctx, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}
-	return &Service{api: notifierv1.UnimplementedNotifierServiceServer{}}, nil
+	secrets, err := delivery.NewSecrets(d.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: %w", err)
+	}
+	subs, err := natskv.OpenSubscriptions(ctx, d.JetStream, orDefault(d.SubscriptionsBucket, natskv.SubscriptionsBucket))
+	if err != nil {
+		return nil, fmt.Errorf("notifier: %w", err)
+	}
+	records, err := natskv.OpenRecords(ctx, d.JetStream, orDefault(d.DeliveriesBucket, natskv.DeliveriesBucket))
+	if err != nil {
+		return nil, fmt.Errorf("notifier: %w", err)
+	}
+	oc := d.Outbound
+	if d.AllowLoopback {
+		oc.Allow = append(slices.Clone(oc.Allow), "127.0.0.0/8", "::1/128")
+	}
+	oc.MaxRedirects = -1
+	// A receiver's answer is only read for its status; keep at most this much of it.
+	oc.MaxBytes = 64 << 10
+	client, err := outbound.New(oc)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: outbound policy: %w", err)
+	}
+	policy := delivery.Policy{MaxAttempts: d.Retry.MaxAttempts, BaseDelay: d.Retry.BaseDelay, MaxDelay: d.Retry.MaxDelay, Timeout: d.Retry.Timeout}
+	return &Service{
+		log:        d.Logger,
+		bus:        d.Bus,
+		api:        grpcapi.New(delivery.NewManager(subs, records, secrets), d.Logger),
+		dispatcher: delivery.NewDispatcher(subs, records, secrets, client, policy, d.Logger),
+		durable:    orDefault(d.Durable, natsbus.Durable),
+		client:     client,
+	}, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // Name is the service's short name, as in `laurel notifier`.
@@ -61,8 +147,33 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 // RegisterPublic adds public HTTP routes; the notifier has none.
 func (s *Service) RegisterPublic(*http.ServeMux) {}
 
-// Start begins background work; delivery consumers arrive with the notifier's core.
-func (s *Service) Start(context.Context) error { return nil }
+// Start begins delivering: a durable consumer on LEDGER, shared by every replica.
+func (s *Service) Start(ctx context.Context) error {
+	spec := natsbus.ConsumerSpec()
+	spec.Durable = s.durable
+	c, err := s.bus.Consume(ctx, spec, natsbus.NewHandler(s.dispatcher).Handle)
+	if err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	s.mu.Lock()
+	s.consumer = c
+	s.mu.Unlock()
+	return nil
+}
 
-// Stop ends background work.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop stops the consumer, letting in-flight deliveries finish and settle within ctx;
+// whatever is not acknowledged is redelivered later (same webhook-id).
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.consumer
+	s.consumer = nil
+	s.mu.Unlock()
+	defer s.client.CloseIdleConnections()
+	if c == nil {
+		return nil
+	}
+	if err := c.Stop(ctx); err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	return nil
+}

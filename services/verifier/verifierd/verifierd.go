@@ -1,33 +1,80 @@
 // Package verifierd assembles the verifier service, for its own binary (cmd/verifier) and
-// the all-in-one `laurel` binary alike. The verifier owns nothing durable.
+// the all-in-one `laurel` binary alike. The verifier owns nothing durable: it verifies
+// badges (internal/verification over openbadges/verify), bakes and unbakes images, and
+// fetches remote documents only through the guarded platform/outbound client.
 //
-// The API contract (Verify, Bake, Unbake) is defined in proto/laurel/verifier/v1; its
-// methods answer Unimplemented until the verification engine lands (issue "Verifier").
+// The API contract (Verify, Bake, Unbake) is defined in proto/laurel/verifier/v1; every
+// RPC is public (no API key), since checking a badge must not need an account.
 package verifierd
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
+	"github.com/laurel-badges/laurel/openbadges/bake"
+	"github.com/laurel-badges/laurel/openbadges/verify"
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/grpcserver"
+	"github.com/laurel-badges/laurel/platform/outbound"
 	verifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/verifier/v1"
+	"github.com/laurel-badges/laurel/services/verifier/internal/grpcapi"
+	"github.com/laurel-badges/laurel/services/verifier/internal/httpfetch"
+	"github.com/laurel-badges/laurel/services/verifier/internal/verification"
 )
 
 // Deps are what the verifier takes from the process that runs it.
 type Deps struct {
 	Logger *slog.Logger
+	// PublicURL is the process's public base URL (process.Env.PublicURL). Documents under
+	// it are served by this process's own public handler when it hosts them (the issuer
+	// beside the verifier), without going through the network.
+	PublicURL string
+	// Outbound is the policy for every other fetch. Its zero value refuses private and
+	// loopback addresses; `laurel dev` allowlists loopback.
+	Outbound outbound.Config
+	// AllowLoopback adds loopback (127.0.0.0/8, ::1) to the outbound allowlist, for
+	// `laurel dev`, where the badges under test are served on the developer's machine.
+	AllowLoopback bool
 }
 
 // Service is a wired verifier.
 type Service struct {
-	api verifierv1.VerifierServiceServer
+	api     *grpcapi.Server
+	fetcher *httpfetch.Fetcher
+	client  *outbound.Client
 }
 
-// New returns the verifier.
-func New(_ context.Context, _ Deps) (*Service, error) {
-	return &Service{api: verifierv1.UnimplementedVerifierServiceServer{}}, nil
+// New returns the verifier. It fails when the outbound policy does not parse.
+func New(_ context.Context, d Deps) (*Service, error) {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	oc := d.Outbound
+	if d.AllowLoopback {
+		oc.Allow = append(append([]string{}, oc.Allow...), "127.0.0.0/8", "::1/128")
+	}
+	if oc.Logger == nil {
+		oc.Logger = log
+	}
+	client, err := outbound.New(oc)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	maxBody := int(oc.MaxBytes)
+	if maxBody <= 0 {
+		maxBody = outbound.DefaultMaxBytes
+	}
+	f, err := httpfetch.New(client, d.PublicURL, maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	core := verification.New(verification.Config{Fetcher: f, Logger: log})
+	return &Service{api: grpcapi.New(core, log), fetcher: f, client: client}, nil
 }
 
 // Name is the service's short name, as in `laurel verifier`.
@@ -50,11 +97,55 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	return srv.RegisterGateway(ctx, verifierv1.RegisterVerifierServiceHandler)
 }
 
-// RegisterPublic adds public HTTP routes (the verification page comes with the engine).
-func (s *Service) RegisterPublic(*http.ServeMux) {}
+// RegisterPublic keeps the process's public mux so that documents this process hosts are
+// fetched from it directly (the verification page comes in a later slice).
+func (s *Service) RegisterPublic(mux *http.ServeMux) { s.fetcher.SetLocal(mux) }
 
 // Start begins background work; the verifier has none.
 func (s *Service) Start(context.Context) error { return nil }
 
-// Stop ends background work.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop releases pooled outbound connections.
+func (s *Service) Stop(context.Context) error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// OutboundFlags is the verifier's outbound configuration group (--outbound-allow,
+// LAUREL_OUTBOUND_ALLOW: comma-separated CIDRs, IPs or ip:port pairs).
+type OutboundFlags struct {
+	allow string
+}
+
+// Register adds the flags to fs.
+func (o *OutboundFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&o.allow, "outbound-allow", "", "comma-separated CIDRs, IPs or ip:port pairs the verifier may fetch from despite being private or loopback")
+}
+
+// Validate reports an allowlist that does not parse.
+func (o *OutboundFlags) Validate() []error {
+	if _, err := outbound.New(o.Config()); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// Config returns the outbound policy the flags describe.
+func (o *OutboundFlags) Config() outbound.Config {
+	var allow []string
+	for a := range strings.SplitSeq(o.allow, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			allow = append(allow, a)
+		}
+	}
+	return outbound.Config{Allow: allow}
+}
+
+// ReportResponse maps a verification report to the API's VerifyResponse, so that a local
+// verification (the `laurel verify` command) prints exactly what the service answers.
+func ReportResponse(rep *verify.Report) *verifierv1.VerifyResponse {
+	return grpcapi.ReportToProto(rep, verification.CredentialJSON(rep))
+}
+
+// DetectVersion tells an OB 3.0 credential from an OB 2.0 assertion (JSON or a compact JWS,
+// decoded without verification), 0 when it is neither: where `laurel bake` embeds it.
+func DetectVersion(credential []byte) bake.Version { return verification.DetectVersion(credential) }

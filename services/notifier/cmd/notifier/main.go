@@ -1,6 +1,6 @@
 // Command notifier runs Laurel's notifier service against external NATS and Redis. Every
-// flag is also an environment variable (--nats-url is LAUREL_NATS_URL); `laurel notifier`
-// runs the same wiring.
+// flag is also an environment variable (--nats-url is LAUREL_NATS_URL, --master-key is
+// LAUREL_MASTER_KEY); `laurel notifier` runs the same wiring.
 package main
 
 import (
@@ -13,10 +13,13 @@ import (
 )
 
 func main() {
-	process.Main("notifier", func(*flag.FlagSet) (process.BuildFunc, []config.Group) {
+	process.Main("notifier", func(fs *flag.FlagSet) (process.BuildFunc, []config.Group) {
+		// The master key seals webhook signing secrets at rest.
+		var masterKey config.MasterKey
+		masterKey.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
-			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus})
+			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus, JetStream: env.JetStream, MasterKey: masterKey.Bytes()})
 			return []process.Component{s}, err
-		}, nil
+		}, []config.Group{&masterKey}
 	})
 }

@@ -1,6 +1,6 @@
 // Command verifier runs Laurel's verifier service. It keeps no state, but runs with the
-// same flags as the other services (--nats-url is LAUREL_NATS_URL); `laurel verifier` runs
-// the same wiring.
+// same flags as the other services (--nats-url is LAUREL_NATS_URL), plus --outbound-allow
+// for private addresses it may fetch from; `laurel verifier` runs the same wiring.
 package main
 
 import (
@@ -13,10 +13,12 @@ import (
 )
 
 func main() {
-	process.Main("verifier", func(*flag.FlagSet) (process.BuildFunc, []config.Group) {
+	process.Main("verifier", func(fs *flag.FlagSet) (process.BuildFunc, []config.Group) {
+		var ob verifierd.OutboundFlags
+		ob.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
-			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger})
+			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger, PublicURL: env.PublicURL, Outbound: ob.Config()})
 			return []process.Component{s}, err
-		}, nil
+		}, []config.Group{&ob}
 	})
 }

@@ -26,6 +26,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Where a delivery stands. DELIVERED and DEAD are final.
+type Delivery_State int32
+
+const (
+	// Not used.
+	Delivery_STATE_UNSPECIFIED Delivery_State = 0
+	// Not yet accepted; another attempt is due at next_attempt_time.
+	Delivery_STATE_PENDING Delivery_State = 1
+	// The endpoint answered 2xx.
+	Delivery_STATE_DELIVERED Delivery_State = 2
+	// Given up: the last attempt failed, the endpoint answered a 4xx other
+	// than 408 or 429, or 410 Gone (which also disables the subscription).
+	Delivery_STATE_DEAD Delivery_State = 3
+)
+
+// Enum value maps for Delivery_State.
+var (
+	Delivery_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_PENDING",
+		2: "STATE_DELIVERED",
+		3: "STATE_DEAD",
+	}
+	Delivery_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_PENDING":     1,
+		"STATE_DELIVERED":   2,
+		"STATE_DEAD":        3,
+	}
+)
+
+func (x Delivery_State) Enum() *Delivery_State {
+	p := new(Delivery_State)
+	*p = x
+	return p
+}
+
+func (x Delivery_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Delivery_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_notifier_v1_notifier_service_proto_enumTypes[0].Descriptor()
+}
+
+func (Delivery_State) Type() protoreflect.EnumType {
+	return &file_laurel_notifier_v1_notifier_service_proto_enumTypes[0]
+}
+
+func (x Delivery_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Delivery_State.Descriptor instead.
+func (Delivery_State) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{9, 0}
+}
+
 // Subscription is a webhook endpoint and the events it wants.
 type Subscription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -542,6 +600,362 @@ func (*DeleteSubscriptionResponse) Descriptor() ([]byte, []int) {
 	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{8}
 }
 
+// Delivery is one event delivered (or being delivered) to one subscription.
+type Delivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "subscriptions/{subscription}/deliveries/{webhook_id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The `webhook-id` header, the same on every attempt.
+	WebhookId string `protobuf:"bytes,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The CloudEvent id of the delivered event.
+	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The CloudEvent type of the delivered event.
+	EventType string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// Where the delivery stands.
+	State Delivery_State `protobuf:"varint,5,opt,name=state,proto3,enum=laurel.notifier.v1.Delivery_State" json:"state,omitempty"`
+	// Attempts made so far.
+	Attempts int32 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// HTTP status of the last attempt; 0 when no response arrived.
+	LastStatusCode int32 `protobuf:"varint,7,opt,name=last_status_code,json=lastStatusCode,proto3" json:"last_status_code,omitempty"`
+	// Why the last attempt got no response (refused address, timeout, ...).
+	LastError string `protobuf:"bytes,8,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// How long the last attempt took, in milliseconds.
+	LastLatencyMs int64 `protobuf:"varint,9,opt,name=last_latency_ms,json=lastLatencyMs,proto3" json:"last_latency_ms,omitempty"`
+	// When the next attempt is due (PENDING only).
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// When the delivery was first attempted.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the delivery last changed.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Delivery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Delivery) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *Delivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Delivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *Delivery) GetState() Delivery_State {
+	if x != nil {
+		return x.State
+	}
+	return Delivery_STATE_UNSPECIFIED
+}
+
+func (x *Delivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastStatusCode() int32 {
+	if x != nil {
+		return x.LastStatusCode
+	}
+	return 0
+}
+
+func (x *Delivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Delivery) GetLastLatencyMs() int64 {
+	if x != nil {
+		return x.LastLatencyMs
+	}
+	return 0
+}
+
+func (x *Delivery) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ListDeliveriesRequest is the input of NotifierService.ListDeliveries.
+type ListDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription, "subscriptions/{subscription}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum number of deliveries to return. 0 means the server default (50).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesRequest) Reset() {
+	*x = ListDeliveriesRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListDeliveriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListDeliveriesResponse is the output of NotifierService.ListDeliveries.
+type ListDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of deliveries.
+	Deliveries []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeliveriesResponse) Reset() {
+	*x = ListDeliveriesResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetDeliveryRequest is the input of NotifierService.GetDelivery.
+type GetDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the delivery, "subscriptions/{subscription}/deliveries/{webhook_id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeliveryRequest) Reset() {
+	*x = GetDeliveryRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryRequest) ProtoMessage() {}
+
+func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetDeliveryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetDeliveryResponse is the output of NotifierService.GetDelivery.
+type GetDeliveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery.
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeliveryResponse) Reset() {
+	*x = GetDeliveryResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryResponse) ProtoMessage() {}
+
+func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*GetDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetDeliveryResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
 var File_laurel_notifier_v1_notifier_service_proto protoreflect.FileDescriptor
 
 const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
@@ -580,12 +994,53 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
 	"\x19DeleteSubscriptionRequest\x12P\n" +
 	"\x04name\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"\x1c\n" +
-	"\x1aDeleteSubscriptionResponse2\xe9\x04\n" +
+	"\x1aDeleteSubscriptionResponse\"\x94\x05\n" +
+	"\bDelivery\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\"\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\tB\x03\xe0A\x03R\twebhookId\x12\x1e\n" +
+	"\bevent_id\x18\x03 \x01(\tB\x03\xe0A\x03R\aeventId\x12\"\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tB\x03\xe0A\x03R\teventType\x12=\n" +
+	"\x05state\x18\x05 \x01(\x0e2\".laurel.notifier.v1.Delivery.StateB\x03\xe0A\x03R\x05state\x12\x1f\n" +
+	"\battempts\x18\x06 \x01(\x05B\x03\xe0A\x03R\battempts\x12-\n" +
+	"\x10last_status_code\x18\a \x01(\x05B\x03\xe0A\x03R\x0elastStatusCode\x12\"\n" +
+	"\n" +
+	"last_error\x18\b \x01(\tB\x03\xe0A\x03R\tlastError\x12+\n" +
+	"\x0flast_latency_ms\x18\t \x01(\x03B\x03\xe0A\x03R\rlastLatencyMs\x12K\n" +
+	"\x11next_attempt_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\x12@\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"V\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
+	"\x0fSTATE_DELIVERED\x10\x02\x12\x0e\n" +
+	"\n" +
+	"STATE_DEAD\x10\x03\"\xc5\x01\n" +
+	"\x15ListDeliveriesRequest\x12T\n" +
+	"\x06parent\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\x12*\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"~\n" +
+	"\x16ListDeliveriesResponse\x12<\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1c.laurel.notifier.v1.DeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
+	"\x12GetDeliveryRequest\x12l\n" +
+	"\x04name\x18\x01 \x01(\tBX\xe0A\x02\xbaHRrP2N^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/deliveries/msg_[0-9a-f]{32}$R\x04name\"O\n" +
+	"\x13GetDeliveryResponse\x128\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x1c.laurel.notifier.v1.DeliveryR\bdelivery2\x96\a\n" +
 	"\x0fNotifierService\x12\x9c\x01\n" +
 	"\x12CreateSubscription\x12-.laurel.notifier.v1.CreateSubscriptionRequest\x1a..laurel.notifier.v1.CreateSubscriptionResponse\"'\x82\xd3\xe4\x93\x02!:\fsubscription\"\x11/v1/subscriptions\x12\x8e\x01\n" +
 	"\x0fGetSubscription\x12*.laurel.notifier.v1.GetSubscriptionRequest\x1a+.laurel.notifier.v1.GetSubscriptionResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=subscriptions/*}\x12\x8b\x01\n" +
 	"\x11ListSubscriptions\x12,.laurel.notifier.v1.ListSubscriptionsRequest\x1a-.laurel.notifier.v1.ListSubscriptionsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/subscriptions\x12\x97\x01\n" +
-	"\x12DeleteSubscription\x12-.laurel.notifier.v1.DeleteSubscriptionRequest\x1a..laurel.notifier.v1.DeleteSubscriptionResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=subscriptions/*}BLZJgithub.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1;notifierv1b\x06proto3"
+	"\x12DeleteSubscription\x12-.laurel.notifier.v1.DeleteSubscriptionRequest\x1a..laurel.notifier.v1.DeleteSubscriptionResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=subscriptions/*}\x12\x98\x01\n" +
+	"\x0eListDeliveries\x12).laurel.notifier.v1.ListDeliveriesRequest\x1a*.laurel.notifier.v1.ListDeliveriesResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=subscriptions/*}/deliveries\x12\x8f\x01\n" +
+	"\vGetDelivery\x12&.laurel.notifier.v1.GetDeliveryRequest\x1a'.laurel.notifier.v1.GetDeliveryResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{name=subscriptions/*/deliveries/*}BLZJgithub.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_laurel_notifier_v1_notifier_service_proto_rawDescOnce sync.Once
@@ -599,39 +1054,56 @@ func file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP() []byte {
 	return file_laurel_notifier_v1_notifier_service_proto_rawDescData
 }
 
-var file_laurel_notifier_v1_notifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_laurel_notifier_v1_notifier_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_laurel_notifier_v1_notifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_laurel_notifier_v1_notifier_service_proto_goTypes = []any{
-	(*Subscription)(nil),               // 0: laurel.notifier.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),  // 1: laurel.notifier.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil), // 2: laurel.notifier.v1.CreateSubscriptionResponse
-	(*GetSubscriptionRequest)(nil),     // 3: laurel.notifier.v1.GetSubscriptionRequest
-	(*GetSubscriptionResponse)(nil),    // 4: laurel.notifier.v1.GetSubscriptionResponse
-	(*ListSubscriptionsRequest)(nil),   // 5: laurel.notifier.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),  // 6: laurel.notifier.v1.ListSubscriptionsResponse
-	(*DeleteSubscriptionRequest)(nil),  // 7: laurel.notifier.v1.DeleteSubscriptionRequest
-	(*DeleteSubscriptionResponse)(nil), // 8: laurel.notifier.v1.DeleteSubscriptionResponse
-	(*timestamppb.Timestamp)(nil),      // 9: google.protobuf.Timestamp
+	(Delivery_State)(0),                // 0: laurel.notifier.v1.Delivery.State
+	(*Subscription)(nil),               // 1: laurel.notifier.v1.Subscription
+	(*CreateSubscriptionRequest)(nil),  // 2: laurel.notifier.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil), // 3: laurel.notifier.v1.CreateSubscriptionResponse
+	(*GetSubscriptionRequest)(nil),     // 4: laurel.notifier.v1.GetSubscriptionRequest
+	(*GetSubscriptionResponse)(nil),    // 5: laurel.notifier.v1.GetSubscriptionResponse
+	(*ListSubscriptionsRequest)(nil),   // 6: laurel.notifier.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),  // 7: laurel.notifier.v1.ListSubscriptionsResponse
+	(*DeleteSubscriptionRequest)(nil),  // 8: laurel.notifier.v1.DeleteSubscriptionRequest
+	(*DeleteSubscriptionResponse)(nil), // 9: laurel.notifier.v1.DeleteSubscriptionResponse
+	(*Delivery)(nil),                   // 10: laurel.notifier.v1.Delivery
+	(*ListDeliveriesRequest)(nil),      // 11: laurel.notifier.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),     // 12: laurel.notifier.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),         // 13: laurel.notifier.v1.GetDeliveryRequest
+	(*GetDeliveryResponse)(nil),        // 14: laurel.notifier.v1.GetDeliveryResponse
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
 }
 var file_laurel_notifier_v1_notifier_service_proto_depIdxs = []int32{
-	9,  // 0: laurel.notifier.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 1: laurel.notifier.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: laurel.notifier.v1.CreateSubscriptionRequest.subscription:type_name -> laurel.notifier.v1.Subscription
-	0,  // 3: laurel.notifier.v1.CreateSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
-	0,  // 4: laurel.notifier.v1.GetSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
-	0,  // 5: laurel.notifier.v1.ListSubscriptionsResponse.subscriptions:type_name -> laurel.notifier.v1.Subscription
-	1,  // 6: laurel.notifier.v1.NotifierService.CreateSubscription:input_type -> laurel.notifier.v1.CreateSubscriptionRequest
-	3,  // 7: laurel.notifier.v1.NotifierService.GetSubscription:input_type -> laurel.notifier.v1.GetSubscriptionRequest
-	5,  // 8: laurel.notifier.v1.NotifierService.ListSubscriptions:input_type -> laurel.notifier.v1.ListSubscriptionsRequest
-	7,  // 9: laurel.notifier.v1.NotifierService.DeleteSubscription:input_type -> laurel.notifier.v1.DeleteSubscriptionRequest
-	2,  // 10: laurel.notifier.v1.NotifierService.CreateSubscription:output_type -> laurel.notifier.v1.CreateSubscriptionResponse
-	4,  // 11: laurel.notifier.v1.NotifierService.GetSubscription:output_type -> laurel.notifier.v1.GetSubscriptionResponse
-	6,  // 12: laurel.notifier.v1.NotifierService.ListSubscriptions:output_type -> laurel.notifier.v1.ListSubscriptionsResponse
-	8,  // 13: laurel.notifier.v1.NotifierService.DeleteSubscription:output_type -> laurel.notifier.v1.DeleteSubscriptionResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	15, // 0: laurel.notifier.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	15, // 1: laurel.notifier.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: laurel.notifier.v1.CreateSubscriptionRequest.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 3: laurel.notifier.v1.CreateSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 4: laurel.notifier.v1.GetSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 5: laurel.notifier.v1.ListSubscriptionsResponse.subscriptions:type_name -> laurel.notifier.v1.Subscription
+	0,  // 6: laurel.notifier.v1.Delivery.state:type_name -> laurel.notifier.v1.Delivery.State
+	15, // 7: laurel.notifier.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	15, // 8: laurel.notifier.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	15, // 9: laurel.notifier.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	10, // 10: laurel.notifier.v1.ListDeliveriesResponse.deliveries:type_name -> laurel.notifier.v1.Delivery
+	10, // 11: laurel.notifier.v1.GetDeliveryResponse.delivery:type_name -> laurel.notifier.v1.Delivery
+	2,  // 12: laurel.notifier.v1.NotifierService.CreateSubscription:input_type -> laurel.notifier.v1.CreateSubscriptionRequest
+	4,  // 13: laurel.notifier.v1.NotifierService.GetSubscription:input_type -> laurel.notifier.v1.GetSubscriptionRequest
+	6,  // 14: laurel.notifier.v1.NotifierService.ListSubscriptions:input_type -> laurel.notifier.v1.ListSubscriptionsRequest
+	8,  // 15: laurel.notifier.v1.NotifierService.DeleteSubscription:input_type -> laurel.notifier.v1.DeleteSubscriptionRequest
+	11, // 16: laurel.notifier.v1.NotifierService.ListDeliveries:input_type -> laurel.notifier.v1.ListDeliveriesRequest
+	13, // 17: laurel.notifier.v1.NotifierService.GetDelivery:input_type -> laurel.notifier.v1.GetDeliveryRequest
+	3,  // 18: laurel.notifier.v1.NotifierService.CreateSubscription:output_type -> laurel.notifier.v1.CreateSubscriptionResponse
+	5,  // 19: laurel.notifier.v1.NotifierService.GetSubscription:output_type -> laurel.notifier.v1.GetSubscriptionResponse
+	7,  // 20: laurel.notifier.v1.NotifierService.ListSubscriptions:output_type -> laurel.notifier.v1.ListSubscriptionsResponse
+	9,  // 21: laurel.notifier.v1.NotifierService.DeleteSubscription:output_type -> laurel.notifier.v1.DeleteSubscriptionResponse
+	12, // 22: laurel.notifier.v1.NotifierService.ListDeliveries:output_type -> laurel.notifier.v1.ListDeliveriesResponse
+	14, // 23: laurel.notifier.v1.NotifierService.GetDelivery:output_type -> laurel.notifier.v1.GetDeliveryResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_laurel_notifier_v1_notifier_service_proto_init() }
@@ -644,13 +1116,14 @@ func file_laurel_notifier_v1_notifier_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_notifier_v1_notifier_service_proto_rawDesc), len(file_laurel_notifier_v1_notifier_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   9,
+			NumEnums:      1,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_laurel_notifier_v1_notifier_service_proto_goTypes,
 		DependencyIndexes: file_laurel_notifier_v1_notifier_service_proto_depIdxs,
+		EnumInfos:         file_laurel_notifier_v1_notifier_service_proto_enumTypes,
 		MessageInfos:      file_laurel_notifier_v1_notifier_service_proto_msgTypes,
 	}.Build()
 	File_laurel_notifier_v1_notifier_service_proto = out.File

@@ -25,6 +25,8 @@ const (
 	NotifierService_GetSubscription_FullMethodName    = "/laurel.notifier.v1.NotifierService/GetSubscription"
 	NotifierService_ListSubscriptions_FullMethodName  = "/laurel.notifier.v1.NotifierService/ListSubscriptions"
 	NotifierService_DeleteSubscription_FullMethodName = "/laurel.notifier.v1.NotifierService/DeleteSubscription"
+	NotifierService_ListDeliveries_FullMethodName     = "/laurel.notifier.v1.NotifierService/ListDeliveries"
+	NotifierService_GetDelivery_FullMethodName        = "/laurel.notifier.v1.NotifierService/GetDelivery"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -48,6 +50,12 @@ type NotifierServiceClient interface {
 	// DeleteSubscription deletes a subscription. Deliveries already in flight
 	// may still arrive. Errors: NOT_FOUND.
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
+	// ListDeliveries lists a subscription's deliveries (one per event), ordered
+	// by webhook id, with their state, attempts and last response. Errors:
+	// NOT_FOUND when the subscription does not exist.
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// GetDelivery returns one delivery. Errors: NOT_FOUND.
+	GetDelivery(ctx context.Context, in *GetDeliveryRequest, opts ...grpc.CallOption) (*GetDeliveryResponse, error)
 }
 
 type notifierServiceClient struct {
@@ -98,6 +106,26 @@ func (c *notifierServiceClient) DeleteSubscription(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *notifierServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ListDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) GetDelivery(ctx context.Context, in *GetDeliveryRequest, opts ...grpc.CallOption) (*GetDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDeliveryResponse)
+	err := c.cc.Invoke(ctx, NotifierService_GetDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -119,6 +147,12 @@ type NotifierServiceServer interface {
 	// DeleteSubscription deletes a subscription. Deliveries already in flight
 	// may still arrive. Errors: NOT_FOUND.
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
+	// ListDeliveries lists a subscription's deliveries (one per event), ordered
+	// by webhook id, with their state, attempts and last response. Errors:
+	// NOT_FOUND when the subscription does not exist.
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// GetDelivery returns one delivery. Errors: NOT_FOUND.
+	GetDelivery(context.Context, *GetDeliveryRequest) (*GetDeliveryResponse, error)
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -140,6 +174,12 @@ func (UnimplementedNotifierServiceServer) ListSubscriptions(context.Context, *Li
 }
 func (UnimplementedNotifierServiceServer) DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSubscription not implemented")
+}
+func (UnimplementedNotifierServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedNotifierServiceServer) GetDelivery(context.Context, *GetDeliveryRequest) (*GetDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDelivery not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -234,6 +274,42 @@ func _NotifierService_DeleteSubscription_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifierService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ListDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_GetDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).GetDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_GetDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).GetDelivery(ctx, req.(*GetDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -256,6 +332,14 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSubscription",
 			Handler:    _NotifierService_DeleteSubscription_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _NotifierService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "GetDelivery",
+			Handler:    _NotifierService_GetDelivery_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
+)
+
+// webhooksCLI runs `laurel webhooks ...` against the dev instance.
+func (d *devInstance) webhooksCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	g := &globals{stdout: &stdout, stderr: &stderr}
+	root := &ffcli.Command{Name: "laurel", FlagSet: newFlagSet("laurel"), Subcommands: []*ffcli.Command{webhooksCommand(g)}}
+	full := append(append([]string{"webhooks"}, args...), "--api-addr", d.api, "--api-key", d.key)
+	if err := root.ParseAndRun(context.Background(), full); err != nil {
+		printError(&stderr, err)
+		return exitError, stdout.String(), stderr.String()
+	}
+	return exitOK, stdout.String(), stderr.String()
+}
+
+// hookReceiver is a real endpoint answering with codes in turn (the last repeats).
+type hookReceiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	codes []int
+	hdrs  []http.Header
+	body  [][]byte
+}
+
+func newHookReceiver(t *testing.T, codes ...int) *hookReceiver {
+	t.Helper()
+	r := &hookReceiver{codes: codes}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.hdrs, r.body = append(r.hdrs, req.Header.Clone()), append(r.body, b)
+		code := r.codes[min(len(r.hdrs), len(r.codes))-1]
+		r.mu.Unlock()
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *hookReceiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.hdrs)
+}
+
+var secretLine = regexp.MustCompile(`signing secret \(shown once, store it now\): (whsec_\S+)`)
+
+func TestDevWebhooksEndToEnd(t *testing.T) {
+	t.Parallel()
+	dev := startDev(t, t.TempDir())
+	ok, flaky, gone := newHookReceiver(t, http.StatusOK), newHookReceiver(t, http.StatusInternalServerError, http.StatusOK), newHookReceiver(t, http.StatusGone)
+
+	create := func(url string, extra ...string) (id, secret string) {
+		t.Helper()
+		code, out, errOut := dev.webhooksCLI(t, append([]string{"create", "--url", url}, extra...)...)
+		m := secretLine.FindStringSubmatch(out)
+		if code != exitOK || m == nil {
+			t.Fatalf("webhooks create = %d:\n%s%s", code, out, errOut)
+		}
+		return strings.Fields(strings.Split(out, "\n")[1])[0], m[1]
+	}
+	okID, okSecret := create(ok.srv.URL, "--achievement", "go-101", "--event-type", "laurel.badge.issued.v1")
+	flakyID, flakySecret := create(flaky.srv.URL)
+	goneID, _ := create(gone.srv.URL)
+	skipID, _ := create(ok.srv.URL+"/other", "--achievement", "rust-101")
+
+	if code, out, errOut := dev.webhooksCLI(t, "list"); code != exitOK || strings.Count(out, "ACTIVE") != 4 {
+		t.Fatalf("webhooks list = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.webhooksCLI(t, "delete", skipID); code != exitOK {
+		t.Fatalf("webhooks delete = %d:\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := dev.webhooksCLI(t, "get", skipID); code == exitOK {
+		t.Fatal("a deleted subscription is still found")
+	}
+
+	// Issue a real credential: profile, key, achievement, then an award.
+	if code, out, errOut := dev.cli(t, dev.key, "profiles", "create", "--id", "academy", "--display-name", "Example Academy", "--url", "https://academy.example"); code != exitOK {
+		t.Fatalf("profiles create = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.issuerCLI(t, "signing-keys", "create", "academy"); code != exitOK {
+		t.Fatalf("signing-keys create = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.issuerCLI(t, "achievements", "create", "--id", "go-101", "--profile", "academy", "--display-name", "Go 101",
+		"--description", "Finished the Go course.", "--criteria", "Complete every lesson.", "--image", writePNG(t)); code != exitOK {
+		t.Fatalf("achievements create = %d:\n%s%s", code, out, errOut)
+	}
+	publishAward(t, dev.nats, "award-hook-1", &eventsv1.AwardRequested{
+		AwardId: "award-hook-1", Tenant: DevTenant, RuleId: "finish-course", RuleVersion: 1, AchievementId: "go-101", Occurrence: 1,
+		Recipient: &eventsv1.Recipient{Subject: "alice", Email: "alice@example.org"},
+		EarnedAt:  timestamppb.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
+	})
+
+	// The first retry comes after 5-10 s (the default backoff).
+	eventually(t, "every delivery", func() bool { return ok.count() == 1 && flaky.count() == 2 && gone.count() == 1 })
+
+	verify := func(r *hookReceiver, i int, secret string) {
+		t.Helper()
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := wh.Verify(r.body[i], r.hdrs[i]); err != nil {
+			t.Errorf("delivery %d to %s does not verify: %v", i, r.srv.URL, err)
+		}
+	}
+	verify(ok, 0, okSecret)
+	verify(flaky, 0, flakySecret)
+	verify(flaky, 1, flakySecret)
+	var ce struct{ Type, Subject string }
+	if err := json.Unmarshal(ok.body[0], &ce); err != nil || ce.Type != "laurel.badge.issued.v1" || ce.Subject != "alice" {
+		t.Errorf("body = %s (%v), want the BadgeIssued CloudEvent", ok.body[0], err)
+	}
+	if a, b := flaky.hdrs[0].Get("webhook-id"), flaky.hdrs[1].Get("webhook-id"); a == "" || a != b {
+		t.Errorf("retry webhook-id %q then %q, want the same", a, b)
+	}
+	if code, out, errOut := dev.webhooksCLI(t, "get", goneID); code != exitOK || !strings.Contains(out, "DISABLED") {
+		t.Errorf("after 410, webhooks get = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := dev.webhooksCLI(t, "get", okID); code != exitOK || !strings.Contains(out, "ACTIVE") {
+		t.Errorf("webhooks get %s:\n%s", okID, out)
+	}
+	deliveryRow := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(flaky.hdrs[0].Get("webhook-id")) + `\s+\S+\s+DELIVERED\s+2\s+200\s`)
+	if code, out, errOut := dev.webhooksCLI(t, "deliveries", flakyID); code != exitOK || !deliveryRow.MatchString(out) {
+		t.Errorf("webhooks deliveries %s = %d, want one DELIVERED after 2 attempts:\n%s%s", flakyID, code, out, errOut)
+	}
+}

@@ -1,0 +1,280 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/laurel-badges/laurel/services/notifier/internal/webhook"
+)
+
+// Event is one badge event to deliver, decoded by the adapter that consumed it.
+type Event struct {
+	Tenant        string
+	ID            string // CloudEvent id
+	Source        string // CloudEvent source
+	Type          string // CloudEvent type
+	AchievementID string
+	// Body is the CloudEvent in structured JSON form, the webhook's body. It must be the
+	// same bytes on every delivery of the event.
+	Body []byte
+}
+
+// Doer sends one HTTP request and returns the response with its body read (bounded);
+// platform/outbound's guarded client satisfies it. It should refuse private addresses and
+// redirects (the operator's outbound policy).
+type Doer interface {
+	Do(*http.Request) (*http.Response, []byte, error)
+}
+
+// Policy is the retry policy. The zero value takes the defaults noted per field.
+type Policy struct {
+	// MaxAttempts is how many times one delivery is tried before it is dead (default 12).
+	MaxAttempts int
+	// BaseDelay is the wait after the first failure, doubled after each (default 10 s).
+	BaseDelay time.Duration
+	// MaxDelay caps one wait, Retry-After included (default 6 h); with the defaults the
+	// last attempt comes about 11 hours after the first.
+	MaxDelay time.Duration
+	// Timeout bounds one attempt (default 10 s).
+	Timeout time.Duration
+	// Parallel is how many subscriptions of one event are tried at once (default 8).
+	Parallel int
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 12
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 10 * time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 6 * time.Hour
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = 10 * time.Second
+	}
+	if p.Parallel <= 0 {
+		p.Parallel = 8
+	}
+	return p
+}
+
+// backoff is the wait after the n-th failed attempt (n >= 1): exponential, capped, with
+// jitter in [d/2, d] so receivers that recover are not hit by every sender at once.
+func (p Policy) backoff(n int) time.Duration {
+	d := p.BaseDelay << min(n-1, 30)
+	if d <= 0 || d > p.MaxDelay {
+		d = p.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Dispatcher delivers events to the matching subscriptions. Each (event, subscription)
+// has its own delivery record, so attempts, backoff and the final verdict are tracked per
+// subscription: a failing endpoint is retried on its own schedule and never re-sends to
+// the endpoints that already accepted the event. Safe for concurrent use.
+type Dispatcher struct {
+	subs    Subscriptions
+	records Records
+	secrets *Secrets
+	client  Doer
+	policy  Policy
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewDispatcher returns a Dispatcher. secrets may be nil.
+func NewDispatcher(subs Subscriptions, records Records, secrets *Secrets, client Doer, policy Policy, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{subs: subs, records: records, secrets: secrets, client: client, policy: policy.withDefaults(), log: log, now: time.Now}
+}
+
+// WebhookID is the delivery id of (event, subscription): the same on every attempt and
+// after restarts, so receivers can drop duplicates.
+func WebhookID(source, eventID, subscriptionID string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + eventID + "\x00" + subscriptionID))
+	return "msg_" + hex.EncodeToString(sum[:16])
+}
+
+// Deliver makes one pass over the subscriptions matching ev: it tries every delivery that
+// is due and not final. It returns done when every delivery is final; otherwise wait is
+// how long until the next one is due, and the caller must call Deliver again then (the
+// event's message is the timer). Idempotent: final deliveries are never sent again. An
+// error means the pass could not read or record state and should be retried.
+func (d *Dispatcher) Deliver(ctx context.Context, ev Event) (wait time.Duration, done bool, err error) {
+	var matching []Subscription
+	after := ""
+	for {
+		page, err := d.subs.List(ctx, ev.Tenant, after, 200)
+		if err != nil {
+			return 0, false, wrap("list subscriptions", err)
+		}
+		for _, s := range page {
+			if s.Matches(ev.Type, ev.AchievementID) {
+				matching = append(matching, s)
+			}
+		}
+		if len(page) < 200 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+
+	var (
+		mu       sync.Mutex
+		next     time.Duration = -1
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, d.policy.Parallel)
+	)
+	for _, sub := range matching {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			w, err := d.deliverOne(ctx, ev, sub)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if w >= 0 && (next < 0 || w < next) {
+				next = w
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, false, firstErr
+	}
+	if next < 0 {
+		return 0, true, nil
+	}
+	return next, false, nil
+}
+
+// deliverOne handles one (event, subscription); it returns how long until the delivery is
+// due again, or -1 when it is final.
+func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription) (time.Duration, error) {
+	id := WebhookID(ev.Source, ev.ID, sub.ID)
+	key := RecordID(sub.ID, id)
+	rec, err := d.records.Get(ctx, ev.Tenant, key)
+	if errors.Is(err, ErrNotFound) {
+		now := d.now().UTC()
+		rec, err = d.records.Create(ctx, Record{
+			Tenant: ev.Tenant, ID: key, WebhookID: id, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
+			Status: StatusPending, CreateTime: now, UpdateTime: now,
+		})
+		if errors.Is(err, ErrExists) { // another replica got there first
+			rec, err = d.records.Get(ctx, ev.Tenant, key)
+		}
+	}
+	if err != nil {
+		return 0, wrap("load delivery "+id, err)
+	}
+	if rec.Status != StatusPending {
+		return -1, nil
+	}
+	if wait := rec.NextAttempt.Sub(d.now()); wait > 0 {
+		return wait, nil
+	}
+	secret, err := d.secrets.open(sub)
+	if err != nil {
+		return 0, wrap("delivery "+id, err)
+	}
+
+	code, retryAfter, latency, sendErr := d.send(ctx, sub.URL, id, secret, ev.Body)
+	now := d.now().UTC()
+	rec.Attempts++
+	rec.LastCode, rec.LastLatency, rec.LastError, rec.UpdateTime = code, latency, "", now
+	if sendErr != nil {
+		rec.LastError = sendErr.Error()
+	}
+	log := d.log.With(slog.String("tenant", ev.Tenant), slog.String("webhook_id", id),
+		slog.String("subscription", sub.ID), slog.Int("attempt", rec.Attempts), slog.Int("status_code", code))
+	var wait time.Duration = -1
+	switch {
+	case sendErr == nil && code >= 200 && code < 300:
+		rec.Status = StatusDelivered
+	case code == http.StatusGone:
+		rec.Status = StatusDead
+		if err := deactivate(ctx, d.subs, sub, now); err != nil {
+			return 0, err
+		}
+		log.WarnContext(ctx, "webhook endpoint is gone: subscription disabled")
+	case sendErr == nil && !retryable(code):
+		rec.Status = StatusDead
+		log.WarnContext(ctx, "webhook rejected: delivery dead-lettered")
+	case rec.Attempts >= d.policy.MaxAttempts:
+		rec.Status = StatusDead
+		log.WarnContext(ctx, "webhook failed on its last attempt: delivery dead-lettered", slog.String("error", rec.LastError))
+	default:
+		wait = d.policy.backoff(rec.Attempts)
+		if retryAfter > 0 {
+			wait = min(retryAfter, d.policy.MaxDelay)
+		}
+		rec.NextAttempt = now.Add(wait)
+		log.InfoContext(ctx, "webhook failed: will retry", slog.Duration("retry_in", wait), slog.String("error", rec.LastError))
+	}
+	if _, err := d.records.Update(ctx, rec); err != nil {
+		// The attempt happened but is not recorded: the next pass tries again, which
+		// at-least-once allows (same webhook-id).
+		return 0, wrap("record delivery "+id, err)
+	}
+	return wait, nil
+}
+
+// retryable reports whether a response code is worth retrying: server errors, 429 and 408.
+func retryable(code int) bool {
+	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
+}
+
+// send makes one attempt. code is 0 when no response arrived.
+func (d *Dispatcher) send(ctx context.Context, url, id, secret string, body []byte) (code int, retryAfter, latency time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.policy.Timeout)
+	defer cancel()
+	headers, err := webhook.Headers(secret, id, d.now(), body)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("User-Agent", "Laurel-Webhooks/1")
+	start := time.Now()
+	resp, _, err := d.client.Do(req)
+	latency = time.Since(start)
+	if err != nil {
+		return 0, 0, latency, fmt.Errorf("post webhook: %w", err)
+	}
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), d.now()), latency, nil
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or invalid.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,137 @@
+// Package natsbus is the notifier's inbound event adapter: a durable consumer on the
+// LEDGER stream that turns each BadgeIssued or BadgeRevoked CloudEvent into a webhook body
+// (the CloudEvent in structured JSON, its data as proto JSON) and hands it to the delivery
+// core, mapping the core's answer to Ack or a delayed redelivery.
+//
+// The LEDGER message itself is the retry timer: the per-(event, subscription) attempt
+// state lives in the delivery records, so a redelivery only re-tries the subscriptions
+// that are due and never re-sends to those that already accepted the event. No extra
+// stream is needed, and redelivery after a crash comes from JetStream (at least once).
+package natsbus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/laurel-badges/laurel/platform/cloudevent"
+	"github.com/laurel-badges/laurel/platform/eventbus"
+	"github.com/laurel-badges/laurel/platform/subjects"
+	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
+	"github.com/laurel-badges/laurel/services/notifier/internal/delivery"
+)
+
+// Durable is the LEDGER consumer's name.
+const Durable = "notifier-webhooks"
+
+// maxDeliver bounds how often one LEDGER message is redelivered. Each redelivery is one
+// pass over the event's due deliveries, so this must exceed the attempts of all its
+// subscriptions together; a message that still reaches it is dead-lettered by the bus.
+const maxDeliver = 1000
+
+// ConsumerSpec is the durable consumer the notifier runs on LEDGER. Many events are
+// handled at once so that one slow endpoint does not hold back the others.
+func ConsumerSpec() eventbus.ConsumerSpec {
+	return eventbus.ConsumerSpec{
+		Stream:         subjects.LedgerStream,
+		Durable:        Durable,
+		FilterSubjects: []string{subjects.BadgeAll},
+		AckWait:        2 * time.Minute,
+		MaxDeliver:     maxDeliver,
+		Concurrency:    16,
+	}
+}
+
+// Deliverer is the part of the delivery core the consumer drives.
+type Deliverer interface {
+	Deliver(ctx context.Context, ev delivery.Event) (wait time.Duration, done bool, err error)
+}
+
+// Handler adapts LEDGER deliveries to a Deliverer.
+type Handler struct {
+	d Deliverer
+	// retryWait is the delay after a failure to read or record state.
+	retryWait time.Duration
+}
+
+// NewHandler returns the LEDGER handler.
+func NewHandler(d Deliverer) *Handler { return &Handler{d: d, retryWait: 2 * time.Second} }
+
+// Handle is an eventbus.Handler. Idempotent: final deliveries are never sent again.
+func (h *Handler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
+	ev, ok, err := Decode(d)
+	if err != nil {
+		return eventbus.Poison(err)
+	}
+	if !ok {
+		return eventbus.Ack() // a type no subscription can ask for
+	}
+	wait, done, err := h.d.Deliver(ctx, ev)
+	switch {
+	case err != nil:
+		return eventbus.Retry(h.retryWait, err)
+	case done:
+		return eventbus.Ack()
+	default:
+		return eventbus.Retry(wait, errors.New("webhook deliveries pending"))
+	}
+}
+
+// Decode turns a LEDGER delivery into a delivery.Event; ok is false for event types the
+// notifier does not deliver. Errors mean the message can never be delivered.
+func Decode(d eventbus.Delivery) (delivery.Event, bool, error) {
+	e := d.Event
+	var (
+		msg           proto.Message
+		achievementID string
+	)
+	switch e.Type() {
+	case subjects.TypeBadgeIssued:
+		m := &eventsv1.BadgeIssued{}
+		if err := cloudevent.UnmarshalProto(e, m); err != nil {
+			return delivery.Event{}, false, err
+		}
+		msg, achievementID = m, m.GetAchievementId()
+	case subjects.TypeBadgeRevoked:
+		m := &eventsv1.BadgeRevoked{}
+		if err := cloudevent.UnmarshalProto(e, m); err != nil {
+			return delivery.Event{}, false, err
+		}
+		msg, achievementID = m, m.GetAchievementId()
+	default:
+		return delivery.Event{}, false, nil
+	}
+	tenant, err := subjects.Tenant(d.Subject)
+	if err != nil {
+		return delivery.Event{}, false, fmt.Errorf("event %s: %w", e.ID(), err)
+	}
+	raw, err := protojson.Marshal(msg)
+	if err != nil {
+		return delivery.Event{}, false, fmt.Errorf("event %s: encode data as JSON: %w", e.ID(), err)
+	}
+	// protojson varies its whitespace on purpose; compacting makes the body the same bytes
+	// on every delivery of the event.
+	var data bytes.Buffer
+	if err := json.Compact(&data, raw); err != nil {
+		return delivery.Event{}, false, fmt.Errorf("event %s: encode data as JSON: %w", e.ID(), err)
+	}
+	// Integrators get JSON data, not protobuf bytes; dataschema named the proto type.
+	out := e.Clone()
+	out.SetDataSchema("")
+	if err := out.SetData("application/json", json.RawMessage(data.Bytes())); err != nil {
+		return delivery.Event{}, false, fmt.Errorf("event %s: %w", e.ID(), err)
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return delivery.Event{}, false, fmt.Errorf("event %s: encode structured JSON: %w", e.ID(), err)
+	}
+	return delivery.Event{
+		Tenant: tenant, ID: e.ID(), Source: e.Source(), Type: e.Type(), AchievementID: achievementID, Body: body,
+	}, true, nil
+}
