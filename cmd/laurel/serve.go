@@ -20,6 +20,7 @@ import (
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/config"
 	"github.com/laurel-badges/laurel/platform/natsembed"
+	"github.com/laurel-badges/laurel/platform/outbound"
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/platform/statestore"
 	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
@@ -45,6 +46,7 @@ const devMasterKeyFile = "dev-master-key"
 
 type devConfig struct {
 	masterKey  config.MasterKey
+	outbound   config.Outbound
 	server     config.Server
 	telemetry  config.Telemetry
 	dataDir    string
@@ -58,6 +60,7 @@ func devCommand(g *globals) *ffcli.Command {
 	c.server.Register(fs)
 	c.telemetry.Register(fs)
 	c.masterKey.Register(fs)
+	c.outbound.Register(fs)
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
@@ -99,7 +102,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if c.dataDir == "" {
 		problems = append(problems, errors.New("--data / LAUREL_DATA: must not be empty"))
 	}
-	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry))...); err != nil {
+	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry, &c.outbound))...); err != nil {
 		return usageError{err.Error()}
 	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
@@ -141,7 +144,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 		OpenStore: func(context.Context) (statestore.Store, error) {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
-		Build: buildServices(allServices, c.partitions, masterKey, true),
+		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true}),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -214,6 +217,11 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	if name == "issuer" || name == "notifier" {
 		masterKey.Register(fs)
 	}
+	// The notifier (webhooks) and verifier (remote badges) call out; the rest never do.
+	var ob config.Outbound
+	if name == "notifier" || name == "verifier" {
+		ob.Register(fs)
+	}
 	var sub []*ffcli.Command
 	if name == "rules" {
 		sub = rulesSubcommands(g)
@@ -233,7 +241,10 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 			if name == "issuer" || name == "notifier" {
 				extra = append(extra, &masterKey)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, partitions, masterKey.Bytes(), false), extra...)
+			if name == "notifier" || name == "verifier" {
+				extra = append(extra, &ob)
+			}
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow()}), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -243,9 +254,18 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	}
 }
 
-// buildServices builds the named services. dev lets the notifier and verifier reach loopback
-// addresses (local webhook receivers, the dev public address), which production refuses.
-func buildServices(names []string, partitions int, masterKey []byte, dev bool) func(context.Context, process.Env) ([]process.Component, error) {
+// serviceOptions are the settings buildServices passes to the services that take them.
+type serviceOptions struct {
+	partitions    int
+	masterKey     []byte
+	outboundAllow []string
+	// dev lets the notifier and verifier reach loopback addresses (local webhook receivers,
+	// the dev public address), which production refuses.
+	dev bool
+}
+
+// buildServices builds the named services.
+func buildServices(names []string, o serviceOptions) func(context.Context, process.Env) ([]process.Component, error) {
 	return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 		var out []process.Component
 		for _, name := range names {
@@ -256,13 +276,15 @@ func buildServices(names []string, partitions int, masterKey []byte, dev bool) f
 			log := env.Logger.With(slog.String("service", name))
 			switch name {
 			case "issuer":
-				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: masterKey})
+				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: o.masterKey})
 			case "rules":
-				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: partitions})
+				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: o.partitions})
 			case "notifier":
-				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: masterKey, AllowLoopback: dev})
+				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: o.masterKey,
+					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
 			case "verifier":
-				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL, AllowLoopback: dev})
+				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL,
+					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
 			default:
 				err = fmt.Errorf("unknown service %q", name)
 			}

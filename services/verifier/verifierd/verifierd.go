@@ -9,11 +9,9 @@ package verifierd
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/laurel-badges/laurel/openbadges/bake"
 	"github.com/laurel-badges/laurel/openbadges/verify"
@@ -108,36 +106,6 @@ func (s *Service) Start(context.Context) error { return nil }
 func (s *Service) Stop(context.Context) error {
 	s.client.CloseIdleConnections()
 	return nil
-}
-
-// OutboundFlags is the verifier's outbound configuration group (--outbound-allow,
-// LAUREL_OUTBOUND_ALLOW: comma-separated CIDRs, IPs or ip:port pairs).
-type OutboundFlags struct {
-	allow string
-}
-
-// Register adds the flags to fs.
-func (o *OutboundFlags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&o.allow, "outbound-allow", "", "comma-separated CIDRs, IPs or ip:port pairs the verifier may fetch from despite being private or loopback")
-}
-
-// Validate reports an allowlist that does not parse.
-func (o *OutboundFlags) Validate() []error {
-	if _, err := outbound.New(o.Config()); err != nil {
-		return []error{err}
-	}
-	return nil
-}
-
-// Config returns the outbound policy the flags describe.
-func (o *OutboundFlags) Config() outbound.Config {
-	var allow []string
-	for a := range strings.SplitSeq(o.allow, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			allow = append(allow, a)
-		}
-	}
-	return outbound.Config{Allow: allow}
 }
 
 // ReportResponse maps a verification report to the API's VerifyResponse, so that a local

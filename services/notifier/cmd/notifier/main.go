@@ -8,6 +8,7 @@ import (
 	"flag"
 
 	"github.com/laurel-badges/laurel/platform/config"
+	"github.com/laurel-badges/laurel/platform/outbound"
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/services/notifier/notifierd"
 )
@@ -16,10 +17,13 @@ func main() {
 	process.Main("notifier", func(fs *flag.FlagSet) (process.BuildFunc, []config.Group) {
 		// The master key seals webhook signing secrets at rest.
 		var masterKey config.MasterKey
+		var ob config.Outbound
 		masterKey.Register(fs)
+		ob.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
-			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus, JetStream: env.JetStream, MasterKey: masterKey.Bytes()})
+			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus, JetStream: env.JetStream,
+				MasterKey: masterKey.Bytes(), Outbound: outbound.Config{Allow: ob.Allow()}})
 			return []process.Component{s}, err
-		}, []config.Group{&masterKey}
+		}, []config.Group{&masterKey, &ob}
 	})
 }

@@ -8,16 +8,17 @@ import (
 	"flag"
 
 	"github.com/laurel-badges/laurel/platform/config"
+	"github.com/laurel-badges/laurel/platform/outbound"
 	"github.com/laurel-badges/laurel/platform/process"
 	"github.com/laurel-badges/laurel/services/verifier/verifierd"
 )
 
 func main() {
 	process.Main("verifier", func(fs *flag.FlagSet) (process.BuildFunc, []config.Group) {
-		var ob verifierd.OutboundFlags
+		var ob config.Outbound
 		ob.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
-			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger, PublicURL: env.PublicURL, Outbound: ob.Config()})
+			s, err := verifierd.New(ctx, verifierd.Deps{Logger: env.Logger, PublicURL: env.PublicURL, Outbound: outbound.Config{Allow: ob.Allow()}})
 			return []process.Component{s}, err
 		}, []config.Group{&ob}
 	})
