@@ -64,8 +64,11 @@ type Delivery struct {
 	Stream       string
 	StreamSeq    uint64
 	NumDelivered uint64
-	Headers      nats.Header
-	Mode         cloudevent.Mode
+	// Stored is when JetStream stored the message. Unlike the arrival of a delivery it is
+	// the same on every redelivery and replay, so it can stand in for a missing event time.
+	Stored  time.Time
+	Headers nats.Header
+	Mode    cloudevent.Mode
 
 	msg jetstream.Msg
 }
@@ -528,7 +531,7 @@ func (c *Consumer) process(msg jetstream.Msg) {
 		span.SetAttributes(semconv.CloudEventsEventID(e.ID()), semconv.CloudEventsEventType(e.Type()))
 		out = c.call(ctx, log, Delivery{
 			Event: e, Subject: msg.Subject(), Stream: md.Stream, StreamSeq: md.Sequence.Stream,
-			NumDelivered: md.NumDelivered, Headers: hdr, Mode: mode, msg: msg,
+			NumDelivered: md.NumDelivered, Stored: md.Timestamp, Headers: hdr, Mode: mode, msg: msg,
 		})
 	}
 	c.bus.metrics.handleDuration.Record(ctx, time.Since(start).Seconds(),

@@ -104,7 +104,13 @@ func toRulesEvent(d eventbus.Delivery) (rules.Event, error) {
 		return ev, fmt.Errorf("event %q has no subject (the recipient)", ev.ID)
 	}
 	if ev.Time.IsZero() {
-		return ev, fmt.Errorf("event %q has no time: rule time is event time", ev.ID)
+		// Rule time is event time. An event published without one takes the time JetStream
+		// stored it at, which every redelivery, replay and backfill sees identically (the API
+		// stamps the arrival time itself before storing).
+		ev.Time = d.Stored.UTC()
+	}
+	if ev.Time.IsZero() {
+		return ev, fmt.Errorf("event %q has no time and no stored time", ev.ID)
 	}
 	if data := e.Data(); len(data) > 0 && (e.DataContentType() == "" || e.DataContentType() == "application/json" || json.Valid(data)) {
 		var m map[string]any

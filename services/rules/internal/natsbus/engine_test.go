@@ -62,6 +62,8 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 			Award: rules.AwardSpec{AchievementID: "ach-two"}, Version: 3},
 		{Tenant: "t1", ID: "vetted", EventTypes: []string{"nominated"}, Aggregate: rules.Aggregate{Kind: rules.KindCount}, Threshold: 1,
 			Award: rules.AwardSpec{AchievementID: "ach-vetted"}, NeedsApproval: true, Version: 1},
+		{Tenant: "t1", ID: "first", EventTypes: []string{"timeless"}, Aggregate: rules.Aggregate{Kind: rules.KindCount}, Threshold: 1,
+			Award: rules.AwardSpec{AchievementID: "ach-first"}, Version: 1},
 	} {
 		c, err := rules.Compile(r)
 		if err != nil {
@@ -108,6 +110,12 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 	copyMsg.Header.Set("Nats-Msg-Id", "late-copy")
 	copyMsg.Data = []byte(`{"specversion":"1.0","id":"e2","source":"/app","type":"done","subject":"carol","time":"2026-05-01T08:00:00Z"}`)
 	if _, err := js.PublishMsg(ctx, copyMsg); err != nil {
+		t.Fatal(err)
+	}
+	// An app on NATS may leave out the optional CloudEvents time: the stored time stands in.
+	timeless := nats.NewMsg(subject)
+	timeless.Data = []byte(`{"specversion":"1.0","id":"t1","source":"/app","type":"timeless","subject":"carol"}`)
+	if _, err := js.PublishMsg(ctx, timeless); err != nil {
 		t.Fatal(err)
 	}
 	bad := nats.NewMsg(subject)
@@ -164,8 +172,15 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 			if err := cloudevent.UnmarshalProto(e, &a); err != nil {
 				t.Fatal(err)
 			}
-			if a.GetRuleVersion() != 3 || a.GetOccurrence() != 1 || len(a.GetEvidence()) != 1 || a.GetEvidence()[0].GetId() != "e2" {
-				t.Errorf("award %v", &a)
+			switch a.GetRuleId() {
+			case "two":
+				if a.GetRuleVersion() != 3 || a.GetOccurrence() != 1 || len(a.GetEvidence()) != 1 || a.GetEvidence()[0].GetId() != "e2" {
+					t.Errorf("award %v", &a)
+				}
+			case "first":
+				if len(a.GetEvidence()) != 1 || a.GetEvidence()[0].GetTime().AsTime().IsZero() || a.GetEarnedAt().AsTime().Year() < 2026 {
+					t.Errorf("award of a timeless event %v: want the stored time as event time", &a)
+				}
 			}
 			got = append(got, out{e.Type(), msg.Header.Get("Nats-Msg-Id"), a.GetRuleId(), a.GetAwardId()})
 		case subjects.TypeAwardPendingApproval:
@@ -177,7 +192,9 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 		}
 	}
 	two, vetted := rules.AwardID("t1", "two", "carol", 1), rules.AwardID("t1", "vetted", "carol", 1)
+	first := rules.AwardID("t1", "first", "carol", 1)
 	want := []out{
+		{subjects.TypeAwardRequested, first, "first", first},
 		{subjects.TypeAwardPendingApproval, "pending-" + vetted, "vetted", vetted},
 		{subjects.TypeAwardRequested, two, "two", two},
 	}
