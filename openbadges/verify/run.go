@@ -76,11 +76,9 @@ func newRun(opts Options) *run {
 		r.canon = sharedCanonicalizer()
 	}
 	if r.resolver == nil {
-		if opts.Fetcher != nil {
-			r.resolver = did.NewResolver(bodyFetcher{r})
-		} else {
-			r.resolver = did.NewResolver(nil)
-		}
+		// Even offline the resolver goes through the run's fetch, whose "no Fetcher" error
+		// keeps a key that lives at a URL undecided (Indeterminate) rather than unknown.
+		r.resolver = did.NewResolver(bodyFetcher{r})
 	}
 	return r
 }

@@ -431,6 +431,14 @@ func TestVerifyOB3(t *testing.T) {
 			checks:  proofPass,
 		},
 		{
+			name: "https issuer key offline (no fetcher) is indeterminate",
+			setup: func(t *testing.T) (verify.Input, web) {
+				return jsonInput(sign(t, mustJSON(t, credential(t, webIssue)), issuerKey.priv, webIssue+"#key-1")), nil
+			},
+			verdict: verify.Indeterminate,
+			checks:  []want{{verify.CheckOB3Proof, verify.Error, "$.proof[0]"}},
+		},
+		{
 			name: "https issuer key unreachable is indeterminate",
 			setup: func(t *testing.T) (verify.Input, web) {
 				doc := sign(t, mustJSON(t, credential(t, webIssue)), issuerKey.priv, webIssue+"#key-1")
