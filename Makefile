@@ -21,8 +21,8 @@ help: ## List the targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "} {printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Run Laurel on a laptop: `laurel dev` with embedded NATS and state store (DATA=./laurel-data).
-	go run ./cmd/laurel dev --data $(DATA) $(ARGS)
+run: ## Run Laurel on a laptop with the demo: `laurel dev --demo`, embedded NATS and state store (DATA=./laurel-data).
+	go run ./cmd/laurel dev --demo --data $(DATA) $(ARGS)
 
 .PHONY: build
 build: ## Build the static laurel binary into bin/ (what the container image ships).

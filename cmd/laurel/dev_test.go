@@ -48,6 +48,7 @@ func (b *syncBuffer) String() string {
 type devInstance struct {
 	api, public, nats, key string
 	stop                   func()
+	stdout                 *syncBuffer
 }
 
 var (
@@ -57,14 +58,14 @@ var (
 	keyLine  = regexp.MustCompile(`Dev admin API key \(tenant "dev"\): (\S+)`)
 )
 
-func startDev(t *testing.T, dataDir string) *devInstance {
+func startDev(t *testing.T, dataDir string, extra ...string) *devInstance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0",
-			"--admin-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-level", "warn"}, &stdout, &stderr)
+		done <- run(ctx, append([]string{"dev", "--data", dataDir, "--api-addr", "127.0.0.1:0", "--public-addr", "127.0.0.1:0",
+			"--admin-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-level", "warn"}, extra...), &stdout, &stderr)
 	}()
 	deadline := time.Now().Add(60 * time.Second) // hang guard only
 	for !strings.Contains(stdout.String(), "Dev admin API key") {
@@ -81,6 +82,7 @@ func startDev(t *testing.T, dataDir string) *devInstance {
 	}
 	out := stdout.String()
 	d := &devInstance{
+		stdout: &stdout,
 		api:    apiLine.FindStringSubmatch(out)[1],
 		public: pubLine.FindStringSubmatch(out)[1],
 		nats:   natsLine.FindStringSubmatch(out)[1],

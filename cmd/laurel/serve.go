@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3"
@@ -52,6 +54,8 @@ type devConfig struct {
 	dataDir    string
 	natsListen string
 	partitions int
+	demo       bool
+	demoPace   time.Duration
 }
 
 func devCommand(g *globals) *ffcli.Command {
@@ -64,6 +68,8 @@ func devCommand(g *globals) *ffcli.Command {
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
+	fs.BoolVar(&c.demo, "demo", false, "set up a demo academy (badges, rules, a webhook receiver) and play a simulated activity feed")
+	fs.DurationVar(&c.demoPace, "demo-pace", time.Second, "pause between the demo's events")
 	return &ffcli.Command{
 		Name:       "dev",
 		ShortUsage: "laurel dev [flags]",
@@ -119,6 +125,8 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	defer process.ShutdownTelemetry(tel)
 
 	var embedded *natsembed.Server
+	var demo sync.WaitGroup
+	defer demo.Wait() // the demo feed ends with the run's context; wait for it before returning
 	defer func() {
 		if embedded != nil {
 			embedded.Shutdown()
@@ -160,6 +168,13 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 				"      laurel profiles create --display-name \"Example Academy\" --url https://example.org\n"+
 				"Data is kept in %s; stop with Ctrl-C.\n\n",
 				addrs.API, addrs.Public, addrs.Admin, embedded.ClientURL(), DevTenant, key, c.dataDir)
+			if c.demo {
+				demo.Go(func() {
+					if err := runDemo(ctx, g.stdout, env.Logger, addrs.API, embedded.ClientURL(), key, c.demoPace); err != nil && ctx.Err() == nil {
+						env.Logger.Error("demo failed", "error", err)
+					}
+				})
+			}
 			return nil
 		},
 	})

@@ -97,6 +97,7 @@ func NewResolver(f Fetcher) MultiResolver {
 	if f != nil {
 		m["did:web:"] = NewWebResolver(f)
 		m["https://"] = NewURLResolver(f)
+		m["http://"] = NewURLResolver(f) // loopback hosts only: see resolvableURL
 	}
 	return m
 }

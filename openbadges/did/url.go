@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -43,8 +45,8 @@ func (r *URLResolver) ResolveVerificationMethod(ctx context.Context, id string) 
 }
 
 func (r *URLResolver) resolve(ctx context.Context, id string) (*VerificationMethod, error) {
-	if !strings.HasPrefix(id, "https://") {
-		return nil, fmt.Errorf("%w: only https verification method URLs are resolved", ErrUnsupported)
+	if !resolvableURL(id) {
+		return nil, fmt.Errorf("%w: only https verification method URLs are resolved (http only on a loopback host)", ErrUnsupported)
 	}
 	docURL, fragment := splitFragment(id)
 	raw, err := r.fetchJSON(ctx, docURL)
@@ -86,7 +88,7 @@ func (r *URLResolver) standaloneMethod(ctx context.Context, docURL string, raw m
 		return nil, fmt.Errorf("verification method document %s names no controller", docURL)
 	}
 	controllerURL, _ := splitFragment(vm.Controller)
-	if !strings.HasPrefix(controllerURL, "https://") {
+	if !resolvableURL(controllerURL) {
 		return nil, fmt.Errorf("%w: controller %s of %s is not an https URL", ErrUnsupported, vm.Controller, vm.ID)
 	}
 	craw, err := r.fetchJSON(ctx, controllerURL)
@@ -147,4 +149,31 @@ func fromJWK(id string, k map[string]any) (*VerificationMethod, error) {
 		return nil, err
 	}
 	return &VerificationMethod{ID: id, Type: "JsonWebKey", PublicKey: pub}, nil
+}
+
+// resolvableURL accepts https URLs, and plain http ones only on a loopback host: a local
+// development issuer (`laurel dev` hosts its keys on http://127.0.0.1) can then be verified
+// on the same machine, while a key anyone else serves must come over TLS. Fetching from
+// loopback is itself refused by a production verifier's outbound policy.
+func resolvableURL(u string) bool {
+	if strings.HasPrefix(u, "https://") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		return false
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -110,8 +110,11 @@ type Credential struct {
 	AwardID         string
 	AchievementID   string
 	AchievementName string
-	ProfileID       string
-	Recipient       Recipient
+	// ImageType is the media type of the achievement's image when issued, which decides
+	// whether the baked badge is a PNG or an SVG ("" when the achievement had none).
+	ImageType string
+	ProfileID string
+	Recipient Recipient
 	// Document is the signed OpenBadgeCredential JSON, exactly as hosted.
 	Document         []byte
 	IssueTime        time.Time
@@ -335,7 +338,7 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 	}
 	return Credential{
 		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: a.ID, AchievementName: a.DisplayName,
-		ProfileID: p.ID, Recipient: r.Recipient, Document: signed, IssueTime: issued, ExpireTime: until,
+		ImageType: a.ImageType, ProfileID: p.ID, Recipient: r.Recipient, Document: signed, IssueTime: issued, ExpireTime: until,
 		Fingerprint: fingerprint,
 	}, nil
 }
@@ -420,6 +423,18 @@ func identityObjects(r Recipient, plaintext bool) ([]ob3.IdentityObject, error) 
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// BakedImageExt is the extension of the credential's baked image ("png" or "svg"), or ""
+// when its achievement had no uploaded image to bake.
+func (c Credential) BakedImageExt() string {
+	switch c.ImageType {
+	case MediaTypePNG:
+		return "png"
+	case MediaTypeSVG:
+		return "svg"
+	}
+	return ""
 }
 
 // Get returns one credential of tenant.

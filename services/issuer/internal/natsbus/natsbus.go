@@ -67,7 +67,9 @@ func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
 		AchievementName: c.AchievementName, IssuerId: c.ProfileID, Recipient: recipientToProto(c.Recipient),
 		IssuedAt:      timestamppb.New(c.IssueTime),
 		CredentialUrl: p.urls.Credential(c.Tenant, c.ID),
-		ImageUrl:      p.urls.BakedImage(c.Tenant, c.ID, "png"),
+	}
+	if ext := c.BakedImageExt(); ext != "" {
+		msg.ImageUrl = p.urls.BakedImage(c.Tenant, c.ID, ext)
 	}
 	if !c.ExpireTime.IsZero() {
 		msg.ValidUntil = timestamppb.New(c.ExpireTime)

@@ -50,6 +50,7 @@ type credentialRecord struct {
 	AwardID          string             `json:"award_id"`
 	AchievementID    string             `json:"achievement_id"`
 	AchievementName  string             `json:"achievement_name"`
+	ImageType        string             `json:"image_type,omitempty"`
 	ProfileID        string             `json:"profile_id"`
 	Recipient        issuance.Recipient `json:"recipient"`
 	Document         string             `json:"document"`
@@ -63,7 +64,7 @@ type credentialRecord struct {
 func credentialToRecord(c issuance.Credential) credentialRecord {
 	return credentialRecord{
 		AwardID: c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
-		ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
+		ImageType: c.ImageType, ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
 		ExpireTime: c.ExpireTime, RevokeTime: c.RevokeTime, RevocationReason: c.RevocationReason,
 		Fingerprint: c.Fingerprint,
 	}
@@ -72,7 +73,7 @@ func credentialToRecord(c issuance.Credential) credentialRecord {
 func credentialFromRecord(tenant, id string, r credentialRecord, rev uint64) issuance.Credential {
 	return issuance.Credential{
 		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: r.AchievementID,
-		AchievementName: r.AchievementName, ProfileID: r.ProfileID, Recipient: r.Recipient,
+		AchievementName: r.AchievementName, ImageType: r.ImageType, ProfileID: r.ProfileID, Recipient: r.Recipient,
 		Document: []byte(r.Document), IssueTime: r.IssueTime, ExpireTime: r.ExpireTime,
 		RevokeTime: r.RevokeTime, RevocationReason: r.RevocationReason, Fingerprint: r.Fingerprint,
 		Revision: rev,

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevDemoAwardsTheExpectedBadges runs `laurel dev --demo`: the simulated course must
+// earn exactly the badges its rules say (Ada and Grace all three, Alan only the first), each
+// once, each delivered to the demo's webhook receiver — and a second run on the same data
+// awards nothing new.
+func TestDevDemoAwardsTheExpectedBadges(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dev := startDev(t, dir, "--demo", "--demo-pace", "20ms")
+	earned := regexp.MustCompile(`🏅 (\S+) earned "([^"]+)"`)
+	deadline := time.Now().Add(90 * time.Second) // hang guard only
+	for !strings.Contains(dev.stdout.String(), "Demo feed done") || strings.Count(dev.stdout.String(), "↪ webhook") < 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not finish:\n%s", dev.stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var got []string
+	for _, m := range earned.FindAllStringSubmatch(dev.stdout.String(), -1) {
+		got = append(got, m[1]+": "+m[2])
+	}
+	sort.Strings(got)
+	want := []string{
+		"ada@example.org: 3-day streak", "ada@example.org: Course complete", "ada@example.org: First steps",
+		"alan@example.org: First steps",
+		"grace@example.org: 3-day streak", "grace@example.org: Course complete", "grace@example.org: First steps",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("badges earned:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	code, out, _ := dev.cli(t, dev.key, "credentials", "list", "--output", "json")
+	if code != exitOK || strings.Count(out, `"name"`) != 7 {
+		t.Errorf("credentials after the demo: exit %d, %d credentials", code, strings.Count(out, `"name"`))
+	}
+	dev.stop()
+
+	// The same feed again: every event is a duplicate, every award already made.
+	dev = startDev(t, dir, "--demo", "--demo-pace", "20ms")
+	for !strings.Contains(dev.stdout.String(), "Demo feed done") {
+		if time.Now().After(deadline) {
+			t.Fatalf("second demo did not finish:\n%s", dev.stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(earned.FindAllString(dev.stdout.String(), -1)); n != 0 {
+		t.Errorf("a replayed demo earned %d badges, want 0", n)
+	}
+	code, out, _ = dev.cli(t, dev.key, "credentials", "list", "--output", "json")
+	if code != exitOK || strings.Count(out, `"name"`) != 7 {
+		t.Errorf("credentials after a second demo: %d, want 7", strings.Count(out, `"name"`))
+	}
+}
