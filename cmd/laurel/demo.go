@@ -39,7 +39,7 @@ const (
 
 type demoBadge struct {
 	id, name, description, criteria, color string
-	rule                                  *rulesv1.Rule
+	rule                                   *rulesv1.Rule
 }
 
 func demoBadges() []demoBadge {
