@@ -173,6 +173,13 @@ type ApplyResult struct {
 	Results []Result
 }
 
+// BatchResult is the outcome of one batch of [Store.ApplyAll]: what
+// [Store.Apply] would have returned for it.
+type BatchResult struct {
+	ApplyResult
+	Err error
+}
+
 // Validate reports the first problem of b as a *ValidationError (matching
 // ErrInvalid), or nil. Adapters call it before touching storage.
 func (b Batch) Validate() error {

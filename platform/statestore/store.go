@@ -50,6 +50,17 @@ type Store interface {
 	// in order, each seeing the effects of the ones before it. If an op fails
 	// ([ErrWrongType], or [ErrInvalid] for an overflow) nothing is written.
 	Apply(ctx context.Context, b Batch) (ApplyResult, error)
+	// ApplyAll applies each batch as Apply would, in order (a batch sees the
+	// effects of the batches before it), in as few round trips as the
+	// adapter can: one pipeline in Redis, one transaction in bbolt. Each
+	// batch stays atomic on its own and succeeds or fails on its own:
+	// result i holds batch i's ApplyResult and its error, which is what
+	// Apply would have returned (a conflict or invalid op in one batch does
+	// not stop the others). A transport failure can leave any subset of the
+	// batches applied; each fails with its own error, and a retry of the
+	// whole slice is safe because applied batches are recognised by their
+	// dedupe keys.
+	ApplyAll(ctx context.Context, batches []Batch) []BatchResult
 
 	// Get returns the value at key, or [ErrNotFound]. A key holding a set or
 	// sorted set fails with [ErrWrongType]. An empty value is returned as a
@@ -59,6 +70,11 @@ type Store interface {
 	// that is missing or holds a set or sorted set (as Redis MGET does).
 	// In Redis Cluster all keys must hash to one slot (see redisstore).
 	MGet(ctx context.Context, keys ...string) ([][]byte, error)
+	// MGetAll runs one MGet per key list in one round trip and returns
+	// their results in order. It fails as a whole if any list is invalid or
+	// the store is unreachable. In Redis Cluster each list must hash to one
+	// slot; different lists may live in different slots.
+	MGetAll(ctx context.Context, keyLists [][]string) ([][][]byte, error)
 	// Set stores value at key with ttl, replacing any value, any type and any
 	// previous ttl. A nil value is stored as an empty value.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error

@@ -291,6 +291,87 @@ func (s *Store) Apply(ctx context.Context, b statestore.Batch) (statestore.Apply
 	return out, nil
 }
 
+// errBatchOpFailed rolls back an ApplyAll transaction in which an op failed
+// half-way through its batch: bbolt has no savepoints, so the batches are then
+// applied again one transaction each, where a failure rolls back only its own.
+var errBatchOpFailed = errors.New("an op failed inside a batch")
+
+// ApplyAll implements statestore.Store in one write transaction (one fsync
+// for all batches). A failed precondition or a duplicate is found before its
+// batch writes anything, so it settles that batch alone; an op failing
+// half-way (wrong type, overflow) makes the whole call fall back to one
+// transaction per batch.
+func (s *Store) ApplyAll(ctx context.Context, batches []statestore.Batch) []statestore.BatchResult {
+	out := make([]statestore.BatchResult, len(batches))
+	valid := make([]bool, len(batches))
+	for i, b := range batches {
+		if err := b.Validate(); err != nil {
+			out[i].Err = fmt.Errorf("apply %q: %w", b.DedupeKey, err)
+			continue
+		}
+		valid[i] = true
+	}
+	err := s.update(ctx, func(t *txn) error {
+		for i, b := range batches {
+			if !valid[i] {
+				continue
+			}
+			out[i] = statestore.BatchResult{}
+			prev, dup, err := t.dedupeGet(b.DedupeKey)
+			if err != nil {
+				return err
+			}
+			if dup {
+				out[i].Results = prev
+				continue
+			}
+			conflict := false
+			for j, op := range b.Ops {
+				if err := t.check(op); err != nil {
+					if !errors.Is(err, statestore.ErrConflict) {
+						return errBatchOpFailed
+					}
+					out[i].Err = fmt.Errorf("apply %q: precondition ops[%d] %s on key %q: %w", b.DedupeKey, j, op.Kind, op.Key, err)
+					conflict = true
+					break
+				}
+			}
+			if conflict {
+				continue
+			}
+			var results []statestore.Result
+			if len(b.Ops) > 0 {
+				results = make([]statestore.Result, len(b.Ops))
+			}
+			for j, op := range b.Ops {
+				if results[j], err = t.run(op); err != nil {
+					return errBatchOpFailed
+				}
+			}
+			if err := t.dedupePut(b.DedupeKey, b.DedupeTTL, results); err != nil {
+				return err
+			}
+			out[i].ApplyResult = statestore.ApplyResult{Applied: true, Results: results}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errBatchOpFailed):
+		for i, b := range batches {
+			if valid[i] {
+				out[i].ApplyResult, out[i].Err = s.Apply(ctx, b)
+			}
+		}
+	case err != nil:
+		for i, b := range batches {
+			if valid[i] {
+				out[i] = statestore.BatchResult{Err: fmt.Errorf("apply %q: %w", b.DedupeKey, err)}
+			}
+		}
+	}
+	return out
+}
+
 // check evaluates a precondition op; other kinds pass.
 func (t *txn) check(op statestore.Op) error {
 	if !op.Kind.IsPrecondition() {
@@ -437,6 +518,38 @@ func (s *Store) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mget %d keys: %w", len(keys), err)
+	}
+	return out, nil
+}
+
+// MGetAll implements statestore.Store in one read transaction.
+func (s *Store) MGetAll(ctx context.Context, keyLists [][]string) ([][][]byte, error) {
+	for i, keys := range keyLists {
+		if err := statestore.ValidateKeys(fmt.Sprintf("key_lists[%d]", i), keys); err != nil {
+			return nil, fmt.Errorf("mget all: %w", err)
+		}
+	}
+	if len(keyLists) == 0 {
+		return nil, nil
+	}
+	out := make([][][]byte, len(keyLists))
+	err := s.view(ctx, func(t *txn) error {
+		for i, keys := range keyLists {
+			out[i] = make([][]byte, len(keys))
+			for j, k := range keys {
+				h, had, err := t.lookup(k)
+				if err != nil {
+					return fmt.Errorf("key %q: %w", k, err)
+				}
+				if had && h.typ == typeValue {
+					out[i][j] = append([]byte{}, h.value...)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mget all %d lists: %w", len(keyLists), err)
 	}
 	return out, nil
 }

@@ -133,4 +133,6 @@ func TestOpenMissingDirectoryFails(t *testing.T) {
 
 func BenchmarkApply(b *testing.B) { storetest.BenchApply(b, newStore(b)) }
 
+func BenchmarkApplyAll(b *testing.B) { storetest.BenchApplyAll(b, newStore(b)) }
+
 func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newStore(b)) }

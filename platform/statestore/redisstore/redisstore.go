@@ -184,6 +184,16 @@ func (s *Store) Apply(ctx context.Context, b statestore.Batch) (statestore.Apply
 	if err := b.Validate(); err != nil {
 		return statestore.ApplyResult{}, fmt.Errorf("apply %q: %w", b.DedupeKey, err)
 	}
+	keys, args := s.applyArgs(b)
+	reply, err := applyScript.Run(ctx, s.c, keys, args...).Slice()
+	if err != nil {
+		return statestore.ApplyResult{}, fmt.Errorf("apply %q: %w", b.DedupeKey, mapErr(err))
+	}
+	return decodeApplyReply(b, reply)
+}
+
+// applyArgs renders b as the apply script's KEYS and ARGV.
+func (s *Store) applyArgs(b statestore.Batch) ([]string, []any) {
 	keys := make([]string, 1, len(b.Ops)+1)
 	keys[0] = s.dedupePrefix + b.DedupeKey
 	args := make([]any, 1, 1+3*len(b.Ops))
@@ -193,11 +203,62 @@ func (s *Store) Apply(ctx context.Context, b statestore.Batch) (statestore.Apply
 		code, a, c := encodeOp(op)
 		args = append(args, code, a, c)
 	}
-	reply, err := applyScript.Run(ctx, s.c, keys, args...).Slice()
-	if err != nil {
-		return statestore.ApplyResult{}, fmt.Errorf("apply %q: %w", b.DedupeKey, mapErr(err))
+	return keys, args
+}
+
+// ApplyAll implements statestore.Store: one pipeline of EVALSHA calls, one
+// per valid batch, so each batch is still its own atomic script. Redis runs
+// a connection's commands in order, which keeps the batches in order. If the
+// server has lost the script (NOSCRIPT, nothing ran), it is loaded and the
+// batches that missed it are sent again, still in order.
+func (s *Store) ApplyAll(ctx context.Context, batches []statestore.Batch) []statestore.BatchResult {
+	out := make([]statestore.BatchResult, len(batches))
+	if err := s.live(ctx); err != nil {
+		for i, b := range batches {
+			out[i].Err = fmt.Errorf("apply %q: %w", b.DedupeKey, err)
+		}
+		return out
 	}
-	return decodeApplyReply(b, reply)
+	var todo []int
+	for i, b := range batches {
+		if err := b.Validate(); err != nil {
+			out[i].Err = fmt.Errorf("apply %q: %w", b.DedupeKey, err)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		pipe := s.c.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for j, i := range todo {
+			keys, args := s.applyArgs(batches[i])
+			cmds[j] = applyScript.EvalSha(ctx, pipe, keys, args...)
+		}
+		_, _ = pipe.Exec(ctx) // each command carries its own error
+		var missed []int
+		for j, i := range todo {
+			b := batches[i]
+			reply, err := cmds[j].Slice()
+			switch {
+			case err != nil && attempt == 0 && strings.HasPrefix(err.Error(), "NOSCRIPT"):
+				missed = append(missed, i)
+			case err != nil:
+				out[i].Err = fmt.Errorf("apply %q: %w", b.DedupeKey, mapErr(err))
+			default:
+				out[i].ApplyResult, out[i].Err = decodeApplyReply(b, reply)
+			}
+		}
+		if len(missed) > 0 {
+			if err := applyScript.Load(ctx, s.c).Err(); err != nil {
+				for _, i := range missed {
+					out[i].Err = fmt.Errorf("apply %q: load script: %w", batches[i].DedupeKey, mapErr(err))
+				}
+				break
+			}
+		}
+		todo = missed
+	}
+	return out
 }
 
 // encodeOp renders an op as the script's (code, a, b) triple.
@@ -365,6 +426,44 @@ func (s *Store) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
 			out[i] = []byte(str)
+		}
+	}
+	return out, nil
+}
+
+// MGetAll implements statestore.Store with one pipeline of MGETs.
+func (s *Store) MGetAll(ctx context.Context, keyLists [][]string) ([][][]byte, error) {
+	if err := s.live(ctx); err != nil {
+		return nil, fmt.Errorf("mget all: %w", err)
+	}
+	for i, keys := range keyLists {
+		if err := statestore.ValidateKeys(fmt.Sprintf("key_lists[%d]", i), keys); err != nil {
+			return nil, fmt.Errorf("mget all: %w", err)
+		}
+	}
+	if len(keyLists) == 0 {
+		return nil, nil
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(keyLists))
+	for i, keys := range keyLists {
+		full := make([]string, len(keys))
+		for j, k := range keys {
+			full[j] = s.key(k)
+		}
+		cmds[i] = pipe.MGet(ctx, full...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("mget all %d lists: %w", len(keyLists), mapErr(err))
+	}
+	out := make([][][]byte, len(keyLists))
+	for i, cmd := range cmds {
+		vals := cmd.Val()
+		out[i] = make([][]byte, len(vals))
+		for j, v := range vals {
+			if str, ok := v.(string); ok {
+				out[i][j] = []byte(str)
+			}
 		}
 	}
 	return out, nil

@@ -213,4 +213,6 @@ func TestUpdateGivesUpWithErrConflict(t *testing.T) {
 
 func BenchmarkApply(b *testing.B) { storetest.BenchApply(b, newFixture(b).store) }
 
+func BenchmarkApplyAll(b *testing.B) { storetest.BenchApplyAll(b, newFixture(b).store) }
+
 func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newFixture(b).store) }

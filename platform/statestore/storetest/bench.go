@@ -43,3 +43,40 @@ func BenchIncr(b *testing.B, s statestore.Store) {
 		}
 	}
 }
+
+// BenchApplyAll measures the same batch as BenchApply sent 100 at a time
+// through ApplyAll (one pipeline or one transaction per call); ns/op is per
+// batch, so it compares directly with BenchApply.
+func BenchApplyAll(b *testing.B, s statestore.Store) {
+	const per = 100
+	ctx := b.Context()
+	b.ReportAllocs()
+	batches := make([]statestore.Batch, 0, per)
+	i := 0
+	flush := func() {
+		for j, r := range s.ApplyAll(ctx, batches) {
+			if r.Err != nil || !r.Applied {
+				b.Fatalf("ApplyAll batch %d: applied=%v err=%v", j, r.Applied, r.Err)
+			}
+		}
+		batches = batches[:0]
+	}
+	for b.Loop() {
+		i++
+		batches = append(batches, statestore.Batch{
+			DedupeKey: "evt:" + strconv.Itoa(i),
+			DedupeTTL: time.Hour,
+			Ops: []statestore.Op{
+				statestore.OpIncr("progress:rule:alice", 1),
+				statestore.OpSAdd("distinct:rule:alice", strconv.Itoa(i%50)),
+				statestore.OpZIncrBy("board:rule", "alice", 1),
+			},
+		})
+		if len(batches) == per {
+			flush()
+		}
+	}
+	if len(batches) > 0 {
+		flush()
+	}
+}

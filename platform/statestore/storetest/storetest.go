@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 	t.Helper()
 	var cases []testCase
 	cases = append(cases, applyCases...)
+	cases = append(cases, applyAllCases...)
 	cases = append(cases, valueCases...)
 	cases = append(cases, counterCases...)
 	cases = append(cases, ttlCases...)
