@@ -298,7 +298,7 @@ func buildServices(names []string, o serviceOptions) func(context.Context, proce
 				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: o.masterKey,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
 			case "verifier":
-				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL,
+				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL, Store: env.Store,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
 			default:
 				err = fmt.Errorf("unknown service %q", name)

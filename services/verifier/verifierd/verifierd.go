@@ -12,13 +12,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/laurel-badges/laurel/openbadges/bake"
 	"github.com/laurel-badges/laurel/openbadges/verify"
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/grpcserver"
 	"github.com/laurel-badges/laurel/platform/outbound"
+	"github.com/laurel-badges/laurel/platform/statestore"
 	verifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/verifier/v1"
+	"github.com/laurel-badges/laurel/services/verifier/internal/doccache"
 	"github.com/laurel-badges/laurel/services/verifier/internal/grpcapi"
 	"github.com/laurel-badges/laurel/services/verifier/internal/httpfetch"
 	"github.com/laurel-badges/laurel/services/verifier/internal/verification"
@@ -37,6 +40,11 @@ type Deps struct {
 	// AllowLoopback adds loopback (127.0.0.0/8, ::1) to the outbound allowlist, for
 	// `laurel dev`, where the badges under test are served on the developer's machine.
 	AllowLoopback bool
+	// Store caches fetched remote documents as their Cache-Control allows (see
+	// internal/doccache), shared by every replica; nil fetches every time.
+	Store statestore.Store
+	// CacheMaxTTL caps how long a fetched document is cached (doccache.DefaultMaxTTL).
+	CacheMaxTTL time.Duration
 }
 
 // Service is a wired verifier.
@@ -67,7 +75,15 @@ func New(_ context.Context, d Deps) (*Service, error) {
 	if maxBody <= 0 {
 		maxBody = outbound.DefaultMaxBytes
 	}
-	f, err := httpfetch.New(client, d.PublicURL, maxBody)
+	var remote httpfetch.Remote = client
+	if d.Store != nil {
+		cache, err := doccache.New(doccache.Config{Remote: client, Store: d.Store, MaxTTL: d.CacheMaxTTL, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("verifier: %w", err)
+		}
+		remote = cache
+	}
+	f, err := httpfetch.New(remote, d.PublicURL, maxBody)
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
