@@ -4,7 +4,8 @@
 // 	protoc        (unknown)
 // source: laurel/notifier/v1/notifier_service.proto
 
-// The notifier's API: webhook subscriptions to a tenant's badge events.
+// The notifier's API: webhook subscriptions to a tenant's badge events, their
+// delivery log, and the e-mail sent to recipients of issued badges.
 
 package notifierv1
 
@@ -13,6 +14,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -107,9 +109,12 @@ type Subscription struct {
 	// When the subscription was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the subscription was last changed (including by deactivation).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Until when the previous signing secret still signs deliveries (a second
+	// v1 signature); unset when only one secret signs.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Subscription) Reset() {
@@ -194,6 +199,13 @@ func (x *Subscription) GetCreateTime() *timestamppb.Timestamp {
 func (x *Subscription) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Subscription) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
 	}
 	return nil
 }
@@ -626,7 +638,12 @@ type Delivery struct {
 	// When the delivery was first attempted.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the delivery last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Every attempt so far, oldest first (the newest 50 when there were more),
+	// replays included.
+	History []*DeliveryAttempt `protobuf:"bytes,13,rep,name=history,proto3" json:"history,omitempty"`
+	// How often the delivery was replayed.
+	Replays       int32 `protobuf:"varint,14,opt,name=replays,proto3" json:"replays,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -745,6 +762,93 @@ func (x *Delivery) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Delivery) GetHistory() []*DeliveryAttempt {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *Delivery) GetReplays() int32 {
+	if x != nil {
+		return x.Replays
+	}
+	return 0
+}
+
+// DeliveryAttempt is one try of a delivery.
+type DeliveryAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the attempt started.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// HTTP status; 0 when no response arrived.
+	StatusCode int32 `protobuf:"varint,2,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Why no response arrived.
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// How long the attempt took, in milliseconds.
+	LatencyMs     int64 `protobuf:"varint,4,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryAttempt) Reset() {
+	*x = DeliveryAttempt{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryAttempt) ProtoMessage() {}
+
+func (x *DeliveryAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryAttempt.ProtoReflect.Descriptor instead.
+func (*DeliveryAttempt) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeliveryAttempt) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *DeliveryAttempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *DeliveryAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeliveryAttempt) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
 // ListDeliveriesRequest is the input of NotifierService.ListDeliveries.
 type ListDeliveriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -760,7 +864,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -772,7 +876,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[10]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -785,7 +889,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{10}
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListDeliveriesRequest) GetParent() string {
@@ -822,7 +926,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +938,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[11]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +951,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{11}
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -875,7 +979,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +991,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[12]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1004,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{12}
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetDeliveryRequest) GetName() string {
@@ -921,7 +1025,7 @@ type GetDeliveryResponse struct {
 
 func (x *GetDeliveryResponse) Reset() {
 	*x = GetDeliveryResponse{}
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1037,7 @@ func (x *GetDeliveryResponse) String() string {
 func (*GetDeliveryResponse) ProtoMessage() {}
 
 func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[13]
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1050,7 @@ func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryResponse.ProtoReflect.Descriptor instead.
 func (*GetDeliveryResponse) Descriptor() ([]byte, []int) {
-	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{13}
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetDeliveryResponse) GetDelivery() *Delivery {
@@ -956,11 +1060,1120 @@ func (x *GetDeliveryResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+// RotateSecretRequest is the input of NotifierService.RotateSecret.
+type RotateSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the subscription, "subscriptions/{subscription}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The new secret, "whsec_" followed by the base64 of 24 to 64 random
+	// bytes. Empty: the server generates one.
+	NewSecret string `protobuf:"bytes,2,opt,name=new_secret,json=newSecret,proto3" json:"new_secret,omitempty"`
+	// How long the replaced secret keeps signing; unset means 24 hours, zero
+	// revokes it at once (a leaked secret). At most 7 days.
+	Overlap       *durationpb.Duration `protobuf:"bytes,3,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSecretRequest) Reset() {
+	*x = RotateSecretRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSecretRequest) ProtoMessage() {}
+
+func (x *RotateSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateSecretRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RotateSecretRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RotateSecretRequest) GetNewSecret() string {
+	if x != nil {
+		return x.NewSecret
+	}
+	return ""
+}
+
+func (x *RotateSecretRequest) GetOverlap() *durationpb.Duration {
+	if x != nil {
+		return x.Overlap
+	}
+	return nil
+}
+
+// RotateSecretResponse is the output of NotifierService.RotateSecret.
+type RotateSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription after the rotation.
+	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The new signing secret. Returned only here; store it now.
+	SigningSecret string `protobuf:"bytes,2,opt,name=signing_secret,json=signingSecret,proto3" json:"signing_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSecretResponse) Reset() {
+	*x = RotateSecretResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSecretResponse) ProtoMessage() {}
+
+func (x *RotateSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateSecretResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RotateSecretResponse) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+func (x *RotateSecretResponse) GetSigningSecret() string {
+	if x != nil {
+		return x.SigningSecret
+	}
+	return ""
+}
+
+// SendTestEventRequest is the input of NotifierService.SendTestEvent.
+type SendTestEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the subscription, "subscriptions/{subscription}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventRequest) Reset() {
+	*x = SendTestEventRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventRequest) ProtoMessage() {}
+
+func (x *SendTestEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventRequest.ProtoReflect.Descriptor instead.
+func (*SendTestEventRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SendTestEventRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// SendTestEventResponse is the output of NotifierService.SendTestEvent.
+type SendTestEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The `webhook-id` the test event carried (new on every call).
+	WebhookId string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// HTTP status of the answer; 0 when none arrived.
+	StatusCode int32 `protobuf:"varint,2,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Why no answer arrived (refused address, timeout, ...).
+	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// How long the attempt took, in milliseconds.
+	LatencyMs     int64 `protobuf:"varint,4,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestEventResponse) Reset() {
+	*x = SendTestEventResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestEventResponse) ProtoMessage() {}
+
+func (x *SendTestEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestEventResponse.ProtoReflect.Descriptor instead.
+func (*SendTestEventResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SendTestEventResponse) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *SendTestEventResponse) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *SendTestEventResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SendTestEventResponse) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+// ReplayDeliveryRequest is the input of NotifierService.ReplayDelivery.
+type ReplayDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the delivery, "subscriptions/{subscription}/deliveries/{webhook_id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveryRequest) Reset() {
+	*x = ReplayDeliveryRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveryRequest) ProtoMessage() {}
+
+func (x *ReplayDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReplayDeliveryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ReplayDeliveryResponse is the output of NotifierService.ReplayDelivery.
+type ReplayDeliveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery, now PENDING.
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveryResponse) Reset() {
+	*x = ReplayDeliveryResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveryResponse) ProtoMessage() {}
+
+func (x *ReplayDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ReplayDeliveryResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+// ReplayDeliveriesRequest is the input of NotifierService.ReplayDeliveries.
+type ReplayDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this subscription's deliveries, "subscriptions/{subscription}";
+	// empty means every active subscription of the tenant.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Deliveries first attempted at or after this time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Deliveries first attempted before this time; unset means now.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveriesRequest) Reset() {
+	*x = ReplayDeliveriesRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveriesRequest) ProtoMessage() {}
+
+func (x *ReplayDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReplayDeliveriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ReplayDeliveriesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ReplayDeliveriesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ReplayDeliveriesResponse is the output of NotifierService.ReplayDeliveries.
+type ReplayDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deliveries replayed, now PENDING.
+	Deliveries    []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeliveriesResponse) Reset() {
+	*x = ReplayDeliveriesResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeliveriesResponse) ProtoMessage() {}
+
+func (x *ReplayDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ReplayDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReplayDeliveriesResponse) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// EmailTemplate is the e-mail sent to the recipient of an issued badge.
+// Templates see an award: {{.RecipientName}}, {{.RecipientEmail}},
+// {{.AchievementID}}, {{.AchievementName}}, {{.IssuerID}},
+// {{.BadgePageURL}}, {{.ImageURL}}, {{.CredentialURL}}, {{.IssuedAt}}
+// (a time) and {{.UnsubscribeURL}}.
+type EmailTemplate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Achievement the template is for; "-" for the tenant's default.
+	AchievementId string `protobuf:"bytes,1,opt,name=achievement_id,json=achievementId,proto3" json:"achievement_id,omitempty"`
+	// Subject line, a text/template; rendered on one line.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// HTML body, an html/template.
+	HtmlBody string `protobuf:"bytes,3,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Plain-text body, a text/template.
+	TextBody string `protobuf:"bytes,4,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	// When the template was last stored.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailTemplate) Reset() {
+	*x = EmailTemplate{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailTemplate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailTemplate) ProtoMessage() {}
+
+func (x *EmailTemplate) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailTemplate.ProtoReflect.Descriptor instead.
+func (*EmailTemplate) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EmailTemplate) GetAchievementId() string {
+	if x != nil {
+		return x.AchievementId
+	}
+	return ""
+}
+
+func (x *EmailTemplate) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *EmailTemplate) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *EmailTemplate) GetTextBody() string {
+	if x != nil {
+		return x.TextBody
+	}
+	return ""
+}
+
+func (x *EmailTemplate) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// SetEmailTemplateRequest is the input of NotifierService.SetEmailTemplate.
+type SetEmailTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The template to store.
+	Template      *EmailTemplate `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailTemplateRequest) Reset() {
+	*x = SetEmailTemplateRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailTemplateRequest) ProtoMessage() {}
+
+func (x *SetEmailTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailTemplateRequest.ProtoReflect.Descriptor instead.
+func (*SetEmailTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SetEmailTemplateRequest) GetTemplate() *EmailTemplate {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+// SetEmailTemplateResponse is the output of NotifierService.SetEmailTemplate.
+type SetEmailTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored template.
+	Template      *EmailTemplate `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetEmailTemplateResponse) Reset() {
+	*x = SetEmailTemplateResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetEmailTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetEmailTemplateResponse) ProtoMessage() {}
+
+func (x *SetEmailTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetEmailTemplateResponse.ProtoReflect.Descriptor instead.
+func (*SetEmailTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetEmailTemplateResponse) GetTemplate() *EmailTemplate {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+// GetEmailTemplateRequest is the input of NotifierService.GetEmailTemplate.
+type GetEmailTemplateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Achievement id, or "-" for the tenant's default.
+	AchievementId string `protobuf:"bytes,1,opt,name=achievement_id,json=achievementId,proto3" json:"achievement_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEmailTemplateRequest) Reset() {
+	*x = GetEmailTemplateRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEmailTemplateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEmailTemplateRequest) ProtoMessage() {}
+
+func (x *GetEmailTemplateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEmailTemplateRequest.ProtoReflect.Descriptor instead.
+func (*GetEmailTemplateRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetEmailTemplateRequest) GetAchievementId() string {
+	if x != nil {
+		return x.AchievementId
+	}
+	return ""
+}
+
+// GetEmailTemplateResponse is the output of NotifierService.GetEmailTemplate.
+type GetEmailTemplateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The template.
+	Template      *EmailTemplate `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEmailTemplateResponse) Reset() {
+	*x = GetEmailTemplateResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEmailTemplateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEmailTemplateResponse) ProtoMessage() {}
+
+func (x *GetEmailTemplateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEmailTemplateResponse.ProtoReflect.Descriptor instead.
+func (*GetEmailTemplateResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetEmailTemplateResponse) GetTemplate() *EmailTemplate {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+// ListEmailTemplatesRequest is the input of NotifierService.ListEmailTemplates.
+type ListEmailTemplatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmailTemplatesRequest) Reset() {
+	*x = ListEmailTemplatesRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmailTemplatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmailTemplatesRequest) ProtoMessage() {}
+
+func (x *ListEmailTemplatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmailTemplatesRequest.ProtoReflect.Descriptor instead.
+func (*ListEmailTemplatesRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{28}
+}
+
+// ListEmailTemplatesResponse is the output of NotifierService.ListEmailTemplates.
+type ListEmailTemplatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every stored template, ordered by achievement id ("-" first).
+	Templates     []*EmailTemplate `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmailTemplatesResponse) Reset() {
+	*x = ListEmailTemplatesResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmailTemplatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmailTemplatesResponse) ProtoMessage() {}
+
+func (x *ListEmailTemplatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmailTemplatesResponse.ProtoReflect.Descriptor instead.
+func (*ListEmailTemplatesResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListEmailTemplatesResponse) GetTemplates() []*EmailTemplate {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+// EmailAward is the award an e-mail is rendered for.
+type EmailAward struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient's address.
+	RecipientEmail string `protobuf:"bytes,1,opt,name=recipient_email,json=recipientEmail,proto3" json:"recipient_email,omitempty"`
+	// How to address the recipient.
+	RecipientName string `protobuf:"bytes,2,opt,name=recipient_name,json=recipientName,proto3" json:"recipient_name,omitempty"`
+	// The achievement's name.
+	AchievementName string `protobuf:"bytes,3,opt,name=achievement_name,json=achievementName,proto3" json:"achievement_name,omitempty"`
+	// The issuer profile id.
+	IssuerId string `protobuf:"bytes,4,opt,name=issuer_id,json=issuerId,proto3" json:"issuer_id,omitempty"`
+	// The badge page.
+	BadgePageUrl string `protobuf:"bytes,5,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
+	// The baked image.
+	ImageUrl      string `protobuf:"bytes,6,opt,name=image_url,json=imageUrl,proto3" json:"image_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmailAward) Reset() {
+	*x = EmailAward{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmailAward) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmailAward) ProtoMessage() {}
+
+func (x *EmailAward) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmailAward.ProtoReflect.Descriptor instead.
+func (*EmailAward) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *EmailAward) GetRecipientEmail() string {
+	if x != nil {
+		return x.RecipientEmail
+	}
+	return ""
+}
+
+func (x *EmailAward) GetRecipientName() string {
+	if x != nil {
+		return x.RecipientName
+	}
+	return ""
+}
+
+func (x *EmailAward) GetAchievementName() string {
+	if x != nil {
+		return x.AchievementName
+	}
+	return ""
+}
+
+func (x *EmailAward) GetIssuerId() string {
+	if x != nil {
+		return x.IssuerId
+	}
+	return ""
+}
+
+func (x *EmailAward) GetBadgePageUrl() string {
+	if x != nil {
+		return x.BadgePageUrl
+	}
+	return ""
+}
+
+func (x *EmailAward) GetImageUrl() string {
+	if x != nil {
+		return x.ImageUrl
+	}
+	return ""
+}
+
+// PreviewEmailRequest is the input of NotifierService.PreviewEmail.
+type PreviewEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Achievement whose template to use (and that the sample award is for);
+	// "-" or empty for the tenant's default.
+	AchievementId string `protobuf:"bytes,1,opt,name=achievement_id,json=achievementId,proto3" json:"achievement_id,omitempty"`
+	// A template to try instead of the stored one; its achievement_id is
+	// ignored.
+	Template *EmailTemplate `protobuf:"bytes,2,opt,name=template,proto3" json:"template,omitempty"`
+	// Fields of the award to render with; those left empty take sample values.
+	Award         *EmailAward `protobuf:"bytes,3,opt,name=award,proto3" json:"award,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewEmailRequest) Reset() {
+	*x = PreviewEmailRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewEmailRequest) ProtoMessage() {}
+
+func (x *PreviewEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewEmailRequest.ProtoReflect.Descriptor instead.
+func (*PreviewEmailRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PreviewEmailRequest) GetAchievementId() string {
+	if x != nil {
+		return x.AchievementId
+	}
+	return ""
+}
+
+func (x *PreviewEmailRequest) GetTemplate() *EmailTemplate {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *PreviewEmailRequest) GetAward() *EmailAward {
+	if x != nil {
+		return x.Award
+	}
+	return nil
+}
+
+// PreviewEmailResponse is the output of NotifierService.PreviewEmail.
+type PreviewEmailResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rendered subject.
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The rendered HTML body.
+	HtmlBody string `protobuf:"bytes,2,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// The rendered text body.
+	TextBody      string `protobuf:"bytes,3,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewEmailResponse) Reset() {
+	*x = PreviewEmailResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewEmailResponse) ProtoMessage() {}
+
+func (x *PreviewEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewEmailResponse.ProtoReflect.Descriptor instead.
+func (*PreviewEmailResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PreviewEmailResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *PreviewEmailResponse) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *PreviewEmailResponse) GetTextBody() string {
+	if x != nil {
+		return x.TextBody
+	}
+	return ""
+}
+
+// OptOutRecipientRequest is the input of NotifierService.OptOutRecipient.
+type OptOutRecipientRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The address.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// True stops e-mail to the address; false resumes it.
+	OptOut        bool `protobuf:"varint,2,opt,name=opt_out,json=optOut,proto3" json:"opt_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptOutRecipientRequest) Reset() {
+	*x = OptOutRecipientRequest{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptOutRecipientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptOutRecipientRequest) ProtoMessage() {}
+
+func (x *OptOutRecipientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptOutRecipientRequest.ProtoReflect.Descriptor instead.
+func (*OptOutRecipientRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *OptOutRecipientRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *OptOutRecipientRequest) GetOptOut() bool {
+	if x != nil {
+		return x.OptOut
+	}
+	return false
+}
+
+// OptOutRecipientResponse is the output of NotifierService.OptOutRecipient.
+type OptOutRecipientResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OptOutRecipientResponse) Reset() {
+	*x = OptOutRecipientResponse{}
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OptOutRecipientResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OptOutRecipientResponse) ProtoMessage() {}
+
+func (x *OptOutRecipientResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_notifier_v1_notifier_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OptOutRecipientResponse.ProtoReflect.Descriptor instead.
+func (*OptOutRecipientResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{34}
+}
+
 var File_laurel_notifier_v1_notifier_service_proto protoreflect.FileDescriptor
 
 const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\n" +
-	")laurel/notifier/v1/notifier_service.proto\x12\x12laurel.notifier.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x04\n" +
+	")laurel/notifier/v1/notifier_service.proto\x12\x12laurel.notifier.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x05\n" +
 	"\fSubscription\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\xa0\x01\n" +
 	"\x03url\x18\x02 \x01(\tB\x8d\x01\xe0A\x02\xbaH\x86\x01\xba\x01{\n" +
@@ -973,7 +2186,8 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"\x9b\x01\n" +
+	"updateTime\x12^\n" +
+	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x18previousSecretExpireTime\"\x9b\x01\n" +
 	"\x19CreateSubscriptionRequest\x12O\n" +
 	"\fsubscription\x18\x01 \x01(\v2 .laurel.notifier.v1.SubscriptionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fsubscription\x12-\n" +
 	"\n" +
@@ -994,7 +2208,7 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
 	"\x19DeleteSubscriptionRequest\x12P\n" +
 	"\x04name\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"\x1c\n" +
-	"\x1aDeleteSubscriptionResponse\"\x94\x05\n" +
+	"\x1aDeleteSubscriptionResponse\"\xf7\x05\n" +
 	"\bDelivery\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\"\n" +
 	"\n" +
@@ -1013,13 +2227,22 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"V\n" +
+	"updateTime\x12B\n" +
+	"\ahistory\x18\r \x03(\v2#.laurel.notifier.v1.DeliveryAttemptB\x03\xe0A\x03R\ahistory\x12\x1d\n" +
+	"\areplays\x18\x0e \x01(\x05B\x03\xe0A\x03R\areplays\"V\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
 	"\x0fSTATE_DELIVERED\x10\x02\x12\x0e\n" +
 	"\n" +
-	"STATE_DEAD\x10\x03\"\xc5\x01\n" +
+	"STATE_DEAD\x10\x03\"\x97\x01\n" +
+	"\x0fDeliveryAttempt\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vstatus_code\x18\x02 \x01(\x05R\n" +
+	"statusCode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\x04 \x01(\x03R\tlatencyMs\"\xc5\x01\n" +
 	"\x15ListDeliveriesRequest\x12T\n" +
 	"\x06parent\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\x12*\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
@@ -1033,14 +2256,94 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\x12GetDeliveryRequest\x12l\n" +
 	"\x04name\x18\x01 \x01(\tBX\xe0A\x02\xbaHRrP2N^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/deliveries/msg_[0-9a-f]{32}$R\x04name\"O\n" +
 	"\x13GetDeliveryResponse\x128\n" +
-	"\bdelivery\x18\x01 \x01(\v2\x1c.laurel.notifier.v1.DeliveryR\bdelivery2\x96\a\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x1c.laurel.notifier.v1.DeliveryR\bdelivery\"\xff\x01\n" +
+	"\x13RotateSecretRequest\x12P\n" +
+	"\x04name\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x12N\n" +
+	"\n" +
+	"new_secret\x18\x02 \x01(\tB/\xe0A\x01\xbaH)\xd8\x01\x01r$2\"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$R\tnewSecret\x12F\n" +
+	"\aoverlap\x18\x03 \x01(\v2\x19.google.protobuf.DurationB\x11\xe0A\x01\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\aoverlap\"\x83\x01\n" +
+	"\x14RotateSecretResponse\x12D\n" +
+	"\fsubscription\x18\x01 \x01(\v2 .laurel.notifier.v1.SubscriptionR\fsubscription\x12%\n" +
+	"\x0esigning_secret\x18\x02 \x01(\tR\rsigningSecret\"h\n" +
+	"\x14SendTestEventRequest\x12P\n" +
+	"\x04name\x18\x01 \x01(\tB<\xe0A\x02\xbaH6r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"\x8c\x01\n" +
+	"\x15SendTestEventResponse\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x1f\n" +
+	"\vstatus_code\x18\x02 \x01(\x05R\n" +
+	"statusCode\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\x04 \x01(\x03R\tlatencyMs\"\x85\x01\n" +
+	"\x15ReplayDeliveryRequest\x12l\n" +
+	"\x04name\x18\x01 \x01(\tBX\xe0A\x02\xbaHRrP2N^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/deliveries/msg_[0-9a-f]{32}$R\x04name\"R\n" +
+	"\x16ReplayDeliveryResponse\x128\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x1c.laurel.notifier.v1.DeliveryR\bdelivery\"\xf4\x01\n" +
+	"\x17ReplayDeliveriesRequest\x12W\n" +
+	"\x06parent\x18\x01 \x01(\tB?\xe0A\x01\xbaH9\xd8\x01\x01r422^subscriptions/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x06parent\x12D\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tstartTime\x12:\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\aendTime\"X\n" +
+	"\x18ReplayDeliveriesResponse\x12<\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1c.laurel.notifier.v1.DeliveryR\n" +
+	"deliveries\"\xad\x02\n" +
+	"\rEmailTemplate\x12W\n" +
+	"\x0eachievement_id\x18\x01 \x01(\tB0\xe0A\x02\xbaH*r(\x10\x01\x18\x80\x012!^(-|[A-Za-z0-9_][A-Za-z0-9_=-]*)$R\rachievementId\x12'\n" +
+	"\asubject\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xe8\aR\asubject\x12+\n" +
+	"\thtml_body\x18\x03 \x01(\tB\x0e\xe0A\x02\xbaH\br\x06\x10\x01\x18\xa0\x8d\x06R\bhtmlBody\x12+\n" +
+	"\ttext_body\x18\x04 \x01(\tB\x0e\xe0A\x02\xbaH\br\x06\x10\x01\x18\xa0\x8d\x06R\btextBody\x12@\n" +
+	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"c\n" +
+	"\x17SetEmailTemplateRequest\x12H\n" +
+	"\btemplate\x18\x01 \x01(\v2!.laurel.notifier.v1.EmailTemplateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\btemplate\"Y\n" +
+	"\x18SetEmailTemplateResponse\x12=\n" +
+	"\btemplate\x18\x01 \x01(\v2!.laurel.notifier.v1.EmailTemplateR\btemplate\"O\n" +
+	"\x17GetEmailTemplateRequest\x124\n" +
+	"\x0eachievement_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rachievementId\"Y\n" +
+	"\x18GetEmailTemplateResponse\x12=\n" +
+	"\btemplate\x18\x01 \x01(\v2!.laurel.notifier.v1.EmailTemplateR\btemplate\"\x1b\n" +
+	"\x19ListEmailTemplatesRequest\"]\n" +
+	"\x1aListEmailTemplatesResponse\x12?\n" +
+	"\ttemplates\x18\x01 \x03(\v2!.laurel.notifier.v1.EmailTemplateR\ttemplates\"\xab\x02\n" +
+	"\n" +
+	"EmailAward\x123\n" +
+	"\x0frecipient_email\x18\x01 \x01(\tB\n" +
+	"\xbaH\a\xd8\x01\x01r\x02`\x01R\x0erecipientEmail\x12/\n" +
+	"\x0erecipient_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\rrecipientName\x123\n" +
+	"\x10achievement_name\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x0fachievementName\x12%\n" +
+	"\tissuer_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\bissuerId\x121\n" +
+	"\x0ebadge_page_url\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\fbadgePageUrl\x12(\n" +
+	"\timage_url\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\bimageUrl\"\xc8\x01\n" +
+	"\x13PreviewEmailRequest\x122\n" +
+	"\x0eachievement_id\x18\x01 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\rachievementId\x12B\n" +
+	"\btemplate\x18\x02 \x01(\v2!.laurel.notifier.v1.EmailTemplateB\x03\xe0A\x01R\btemplate\x129\n" +
+	"\x05award\x18\x03 \x01(\v2\x1e.laurel.notifier.v1.EmailAwardB\x03\xe0A\x01R\x05award\"j\n" +
+	"\x14PreviewEmailResponse\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x02 \x01(\tR\bhtmlBody\x12\x1b\n" +
+	"\ttext_body\x18\x03 \x01(\tR\btextBody\"X\n" +
+	"\x16OptOutRecipientRequest\x12 \n" +
+	"\x05email\x18\x01 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02`\x01R\x05email\x12\x1c\n" +
+	"\aopt_out\x18\x02 \x01(\bB\x03\xe0A\x01R\x06optOut\"\x19\n" +
+	"\x17OptOutRecipientResponse2\xf5\x11\n" +
 	"\x0fNotifierService\x12\x9c\x01\n" +
 	"\x12CreateSubscription\x12-.laurel.notifier.v1.CreateSubscriptionRequest\x1a..laurel.notifier.v1.CreateSubscriptionResponse\"'\x82\xd3\xe4\x93\x02!:\fsubscription\"\x11/v1/subscriptions\x12\x8e\x01\n" +
 	"\x0fGetSubscription\x12*.laurel.notifier.v1.GetSubscriptionRequest\x1a+.laurel.notifier.v1.GetSubscriptionResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=subscriptions/*}\x12\x8b\x01\n" +
 	"\x11ListSubscriptions\x12,.laurel.notifier.v1.ListSubscriptionsRequest\x1a-.laurel.notifier.v1.ListSubscriptionsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/subscriptions\x12\x97\x01\n" +
 	"\x12DeleteSubscription\x12-.laurel.notifier.v1.DeleteSubscriptionRequest\x1a..laurel.notifier.v1.DeleteSubscriptionResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=subscriptions/*}\x12\x98\x01\n" +
 	"\x0eListDeliveries\x12).laurel.notifier.v1.ListDeliveriesRequest\x1a*.laurel.notifier.v1.ListDeliveriesResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=subscriptions/*}/deliveries\x12\x8f\x01\n" +
-	"\vGetDelivery\x12&.laurel.notifier.v1.GetDeliveryRequest\x1a'.laurel.notifier.v1.GetDeliveryResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{name=subscriptions/*/deliveries/*}BLZJgithub.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1;notifierv1b\x06proto3"
+	"\vGetDelivery\x12&.laurel.notifier.v1.GetDeliveryRequest\x1a'.laurel.notifier.v1.GetDeliveryResponse\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{name=subscriptions/*/deliveries/*}\x12\x95\x01\n" +
+	"\fRotateSecret\x12'.laurel.notifier.v1.RotateSecretRequest\x1a(.laurel.notifier.v1.RotateSecretResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=subscriptions/*}:rotateSecret\x12\x99\x01\n" +
+	"\rSendTestEvent\x12(.laurel.notifier.v1.SendTestEventRequest\x1a).laurel.notifier.v1.SendTestEventResponse\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=subscriptions/*}:sendTestEvent\x12\xa2\x01\n" +
+	"\x0eReplayDelivery\x12).laurel.notifier.v1.ReplayDeliveryRequest\x1a*.laurel.notifier.v1.ReplayDeliveryResponse\"9\x82\xd3\xe4\x93\x023:\x01*\"./v1/{name=subscriptions/*/deliveries/*}:replay\x12\x8f\x01\n" +
+	"\x10ReplayDeliveries\x12+.laurel.notifier.v1.ReplayDeliveriesRequest\x1a,.laurel.notifier.v1.ReplayDeliveriesResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/deliveries:replay\x12\xad\x01\n" +
+	"\x10SetEmailTemplate\x12+.laurel.notifier.v1.SetEmailTemplateRequest\x1a,.laurel.notifier.v1.SetEmailTemplateResponse\">\x82\xd3\xe4\x93\x028:\btemplate\x1a,/v1/emailTemplates/{template.achievement_id}\x12\x9a\x01\n" +
+	"\x10GetEmailTemplate\x12+.laurel.notifier.v1.GetEmailTemplateRequest\x1a,.laurel.notifier.v1.GetEmailTemplateResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/emailTemplates/{achievement_id}\x12\x8f\x01\n" +
+	"\x12ListEmailTemplates\x12-.laurel.notifier.v1.ListEmailTemplatesRequest\x1a..laurel.notifier.v1.ListEmailTemplatesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/emailTemplates\x12\x88\x01\n" +
+	"\fPreviewEmail\x12'.laurel.notifier.v1.PreviewEmailRequest\x1a(.laurel.notifier.v1.PreviewEmailResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/emailTemplates:preview\x12\x87\x01\n" +
+	"\x0fOptOutRecipient\x12*.laurel.notifier.v1.OptOutRecipientRequest\x1a+.laurel.notifier.v1.OptOutRecipientResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/emailOptOutsBLZJgithub.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_laurel_notifier_v1_notifier_service_proto_rawDescOnce sync.Once
@@ -1055,7 +2358,7 @@ func file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP() []byte {
 }
 
 var file_laurel_notifier_v1_notifier_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_laurel_notifier_v1_notifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_laurel_notifier_v1_notifier_service_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_laurel_notifier_v1_notifier_service_proto_goTypes = []any{
 	(Delivery_State)(0),                // 0: laurel.notifier.v1.Delivery.State
 	(*Subscription)(nil),               // 1: laurel.notifier.v1.Subscription
@@ -1068,42 +2371,98 @@ var file_laurel_notifier_v1_notifier_service_proto_goTypes = []any{
 	(*DeleteSubscriptionRequest)(nil),  // 8: laurel.notifier.v1.DeleteSubscriptionRequest
 	(*DeleteSubscriptionResponse)(nil), // 9: laurel.notifier.v1.DeleteSubscriptionResponse
 	(*Delivery)(nil),                   // 10: laurel.notifier.v1.Delivery
-	(*ListDeliveriesRequest)(nil),      // 11: laurel.notifier.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),     // 12: laurel.notifier.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),         // 13: laurel.notifier.v1.GetDeliveryRequest
-	(*GetDeliveryResponse)(nil),        // 14: laurel.notifier.v1.GetDeliveryResponse
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*DeliveryAttempt)(nil),            // 11: laurel.notifier.v1.DeliveryAttempt
+	(*ListDeliveriesRequest)(nil),      // 12: laurel.notifier.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),     // 13: laurel.notifier.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),         // 14: laurel.notifier.v1.GetDeliveryRequest
+	(*GetDeliveryResponse)(nil),        // 15: laurel.notifier.v1.GetDeliveryResponse
+	(*RotateSecretRequest)(nil),        // 16: laurel.notifier.v1.RotateSecretRequest
+	(*RotateSecretResponse)(nil),       // 17: laurel.notifier.v1.RotateSecretResponse
+	(*SendTestEventRequest)(nil),       // 18: laurel.notifier.v1.SendTestEventRequest
+	(*SendTestEventResponse)(nil),      // 19: laurel.notifier.v1.SendTestEventResponse
+	(*ReplayDeliveryRequest)(nil),      // 20: laurel.notifier.v1.ReplayDeliveryRequest
+	(*ReplayDeliveryResponse)(nil),     // 21: laurel.notifier.v1.ReplayDeliveryResponse
+	(*ReplayDeliveriesRequest)(nil),    // 22: laurel.notifier.v1.ReplayDeliveriesRequest
+	(*ReplayDeliveriesResponse)(nil),   // 23: laurel.notifier.v1.ReplayDeliveriesResponse
+	(*EmailTemplate)(nil),              // 24: laurel.notifier.v1.EmailTemplate
+	(*SetEmailTemplateRequest)(nil),    // 25: laurel.notifier.v1.SetEmailTemplateRequest
+	(*SetEmailTemplateResponse)(nil),   // 26: laurel.notifier.v1.SetEmailTemplateResponse
+	(*GetEmailTemplateRequest)(nil),    // 27: laurel.notifier.v1.GetEmailTemplateRequest
+	(*GetEmailTemplateResponse)(nil),   // 28: laurel.notifier.v1.GetEmailTemplateResponse
+	(*ListEmailTemplatesRequest)(nil),  // 29: laurel.notifier.v1.ListEmailTemplatesRequest
+	(*ListEmailTemplatesResponse)(nil), // 30: laurel.notifier.v1.ListEmailTemplatesResponse
+	(*EmailAward)(nil),                 // 31: laurel.notifier.v1.EmailAward
+	(*PreviewEmailRequest)(nil),        // 32: laurel.notifier.v1.PreviewEmailRequest
+	(*PreviewEmailResponse)(nil),       // 33: laurel.notifier.v1.PreviewEmailResponse
+	(*OptOutRecipientRequest)(nil),     // 34: laurel.notifier.v1.OptOutRecipientRequest
+	(*OptOutRecipientResponse)(nil),    // 35: laurel.notifier.v1.OptOutRecipientResponse
+	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 37: google.protobuf.Duration
 }
 var file_laurel_notifier_v1_notifier_service_proto_depIdxs = []int32{
-	15, // 0: laurel.notifier.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
-	15, // 1: laurel.notifier.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: laurel.notifier.v1.CreateSubscriptionRequest.subscription:type_name -> laurel.notifier.v1.Subscription
-	1,  // 3: laurel.notifier.v1.CreateSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
-	1,  // 4: laurel.notifier.v1.GetSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
-	1,  // 5: laurel.notifier.v1.ListSubscriptionsResponse.subscriptions:type_name -> laurel.notifier.v1.Subscription
-	0,  // 6: laurel.notifier.v1.Delivery.state:type_name -> laurel.notifier.v1.Delivery.State
-	15, // 7: laurel.notifier.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	15, // 8: laurel.notifier.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	15, // 9: laurel.notifier.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
-	10, // 10: laurel.notifier.v1.ListDeliveriesResponse.deliveries:type_name -> laurel.notifier.v1.Delivery
-	10, // 11: laurel.notifier.v1.GetDeliveryResponse.delivery:type_name -> laurel.notifier.v1.Delivery
-	2,  // 12: laurel.notifier.v1.NotifierService.CreateSubscription:input_type -> laurel.notifier.v1.CreateSubscriptionRequest
-	4,  // 13: laurel.notifier.v1.NotifierService.GetSubscription:input_type -> laurel.notifier.v1.GetSubscriptionRequest
-	6,  // 14: laurel.notifier.v1.NotifierService.ListSubscriptions:input_type -> laurel.notifier.v1.ListSubscriptionsRequest
-	8,  // 15: laurel.notifier.v1.NotifierService.DeleteSubscription:input_type -> laurel.notifier.v1.DeleteSubscriptionRequest
-	11, // 16: laurel.notifier.v1.NotifierService.ListDeliveries:input_type -> laurel.notifier.v1.ListDeliveriesRequest
-	13, // 17: laurel.notifier.v1.NotifierService.GetDelivery:input_type -> laurel.notifier.v1.GetDeliveryRequest
-	3,  // 18: laurel.notifier.v1.NotifierService.CreateSubscription:output_type -> laurel.notifier.v1.CreateSubscriptionResponse
-	5,  // 19: laurel.notifier.v1.NotifierService.GetSubscription:output_type -> laurel.notifier.v1.GetSubscriptionResponse
-	7,  // 20: laurel.notifier.v1.NotifierService.ListSubscriptions:output_type -> laurel.notifier.v1.ListSubscriptionsResponse
-	9,  // 21: laurel.notifier.v1.NotifierService.DeleteSubscription:output_type -> laurel.notifier.v1.DeleteSubscriptionResponse
-	12, // 22: laurel.notifier.v1.NotifierService.ListDeliveries:output_type -> laurel.notifier.v1.ListDeliveriesResponse
-	14, // 23: laurel.notifier.v1.NotifierService.GetDelivery:output_type -> laurel.notifier.v1.GetDeliveryResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	36, // 0: laurel.notifier.v1.Subscription.create_time:type_name -> google.protobuf.Timestamp
+	36, // 1: laurel.notifier.v1.Subscription.update_time:type_name -> google.protobuf.Timestamp
+	36, // 2: laurel.notifier.v1.Subscription.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 3: laurel.notifier.v1.CreateSubscriptionRequest.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 4: laurel.notifier.v1.CreateSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 5: laurel.notifier.v1.GetSubscriptionResponse.subscription:type_name -> laurel.notifier.v1.Subscription
+	1,  // 6: laurel.notifier.v1.ListSubscriptionsResponse.subscriptions:type_name -> laurel.notifier.v1.Subscription
+	0,  // 7: laurel.notifier.v1.Delivery.state:type_name -> laurel.notifier.v1.Delivery.State
+	36, // 8: laurel.notifier.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	36, // 9: laurel.notifier.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	36, // 10: laurel.notifier.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	11, // 11: laurel.notifier.v1.Delivery.history:type_name -> laurel.notifier.v1.DeliveryAttempt
+	36, // 12: laurel.notifier.v1.DeliveryAttempt.time:type_name -> google.protobuf.Timestamp
+	10, // 13: laurel.notifier.v1.ListDeliveriesResponse.deliveries:type_name -> laurel.notifier.v1.Delivery
+	10, // 14: laurel.notifier.v1.GetDeliveryResponse.delivery:type_name -> laurel.notifier.v1.Delivery
+	37, // 15: laurel.notifier.v1.RotateSecretRequest.overlap:type_name -> google.protobuf.Duration
+	1,  // 16: laurel.notifier.v1.RotateSecretResponse.subscription:type_name -> laurel.notifier.v1.Subscription
+	10, // 17: laurel.notifier.v1.ReplayDeliveryResponse.delivery:type_name -> laurel.notifier.v1.Delivery
+	36, // 18: laurel.notifier.v1.ReplayDeliveriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	36, // 19: laurel.notifier.v1.ReplayDeliveriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	10, // 20: laurel.notifier.v1.ReplayDeliveriesResponse.deliveries:type_name -> laurel.notifier.v1.Delivery
+	36, // 21: laurel.notifier.v1.EmailTemplate.update_time:type_name -> google.protobuf.Timestamp
+	24, // 22: laurel.notifier.v1.SetEmailTemplateRequest.template:type_name -> laurel.notifier.v1.EmailTemplate
+	24, // 23: laurel.notifier.v1.SetEmailTemplateResponse.template:type_name -> laurel.notifier.v1.EmailTemplate
+	24, // 24: laurel.notifier.v1.GetEmailTemplateResponse.template:type_name -> laurel.notifier.v1.EmailTemplate
+	24, // 25: laurel.notifier.v1.ListEmailTemplatesResponse.templates:type_name -> laurel.notifier.v1.EmailTemplate
+	24, // 26: laurel.notifier.v1.PreviewEmailRequest.template:type_name -> laurel.notifier.v1.EmailTemplate
+	31, // 27: laurel.notifier.v1.PreviewEmailRequest.award:type_name -> laurel.notifier.v1.EmailAward
+	2,  // 28: laurel.notifier.v1.NotifierService.CreateSubscription:input_type -> laurel.notifier.v1.CreateSubscriptionRequest
+	4,  // 29: laurel.notifier.v1.NotifierService.GetSubscription:input_type -> laurel.notifier.v1.GetSubscriptionRequest
+	6,  // 30: laurel.notifier.v1.NotifierService.ListSubscriptions:input_type -> laurel.notifier.v1.ListSubscriptionsRequest
+	8,  // 31: laurel.notifier.v1.NotifierService.DeleteSubscription:input_type -> laurel.notifier.v1.DeleteSubscriptionRequest
+	12, // 32: laurel.notifier.v1.NotifierService.ListDeliveries:input_type -> laurel.notifier.v1.ListDeliveriesRequest
+	14, // 33: laurel.notifier.v1.NotifierService.GetDelivery:input_type -> laurel.notifier.v1.GetDeliveryRequest
+	16, // 34: laurel.notifier.v1.NotifierService.RotateSecret:input_type -> laurel.notifier.v1.RotateSecretRequest
+	18, // 35: laurel.notifier.v1.NotifierService.SendTestEvent:input_type -> laurel.notifier.v1.SendTestEventRequest
+	20, // 36: laurel.notifier.v1.NotifierService.ReplayDelivery:input_type -> laurel.notifier.v1.ReplayDeliveryRequest
+	22, // 37: laurel.notifier.v1.NotifierService.ReplayDeliveries:input_type -> laurel.notifier.v1.ReplayDeliveriesRequest
+	25, // 38: laurel.notifier.v1.NotifierService.SetEmailTemplate:input_type -> laurel.notifier.v1.SetEmailTemplateRequest
+	27, // 39: laurel.notifier.v1.NotifierService.GetEmailTemplate:input_type -> laurel.notifier.v1.GetEmailTemplateRequest
+	29, // 40: laurel.notifier.v1.NotifierService.ListEmailTemplates:input_type -> laurel.notifier.v1.ListEmailTemplatesRequest
+	32, // 41: laurel.notifier.v1.NotifierService.PreviewEmail:input_type -> laurel.notifier.v1.PreviewEmailRequest
+	34, // 42: laurel.notifier.v1.NotifierService.OptOutRecipient:input_type -> laurel.notifier.v1.OptOutRecipientRequest
+	3,  // 43: laurel.notifier.v1.NotifierService.CreateSubscription:output_type -> laurel.notifier.v1.CreateSubscriptionResponse
+	5,  // 44: laurel.notifier.v1.NotifierService.GetSubscription:output_type -> laurel.notifier.v1.GetSubscriptionResponse
+	7,  // 45: laurel.notifier.v1.NotifierService.ListSubscriptions:output_type -> laurel.notifier.v1.ListSubscriptionsResponse
+	9,  // 46: laurel.notifier.v1.NotifierService.DeleteSubscription:output_type -> laurel.notifier.v1.DeleteSubscriptionResponse
+	13, // 47: laurel.notifier.v1.NotifierService.ListDeliveries:output_type -> laurel.notifier.v1.ListDeliveriesResponse
+	15, // 48: laurel.notifier.v1.NotifierService.GetDelivery:output_type -> laurel.notifier.v1.GetDeliveryResponse
+	17, // 49: laurel.notifier.v1.NotifierService.RotateSecret:output_type -> laurel.notifier.v1.RotateSecretResponse
+	19, // 50: laurel.notifier.v1.NotifierService.SendTestEvent:output_type -> laurel.notifier.v1.SendTestEventResponse
+	21, // 51: laurel.notifier.v1.NotifierService.ReplayDelivery:output_type -> laurel.notifier.v1.ReplayDeliveryResponse
+	23, // 52: laurel.notifier.v1.NotifierService.ReplayDeliveries:output_type -> laurel.notifier.v1.ReplayDeliveriesResponse
+	26, // 53: laurel.notifier.v1.NotifierService.SetEmailTemplate:output_type -> laurel.notifier.v1.SetEmailTemplateResponse
+	28, // 54: laurel.notifier.v1.NotifierService.GetEmailTemplate:output_type -> laurel.notifier.v1.GetEmailTemplateResponse
+	30, // 55: laurel.notifier.v1.NotifierService.ListEmailTemplates:output_type -> laurel.notifier.v1.ListEmailTemplatesResponse
+	33, // 56: laurel.notifier.v1.NotifierService.PreviewEmail:output_type -> laurel.notifier.v1.PreviewEmailResponse
+	35, // 57: laurel.notifier.v1.NotifierService.OptOutRecipient:output_type -> laurel.notifier.v1.OptOutRecipientResponse
+	43, // [43:58] is the sub-list for method output_type
+	28, // [28:43] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_laurel_notifier_v1_notifier_service_proto_init() }
@@ -1117,7 +2476,7 @@ func file_laurel_notifier_v1_notifier_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_notifier_v1_notifier_service_proto_rawDesc), len(file_laurel_notifier_v1_notifier_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

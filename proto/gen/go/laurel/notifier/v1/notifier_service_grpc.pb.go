@@ -4,7 +4,8 @@
 // - protoc             (unknown)
 // source: laurel/notifier/v1/notifier_service.proto
 
-// The notifier's API: webhook subscriptions to a tenant's badge events.
+// The notifier's API: webhook subscriptions to a tenant's badge events, their
+// delivery log, and the e-mail sent to recipients of issued badges.
 
 package notifierv1
 
@@ -27,6 +28,15 @@ const (
 	NotifierService_DeleteSubscription_FullMethodName = "/laurel.notifier.v1.NotifierService/DeleteSubscription"
 	NotifierService_ListDeliveries_FullMethodName     = "/laurel.notifier.v1.NotifierService/ListDeliveries"
 	NotifierService_GetDelivery_FullMethodName        = "/laurel.notifier.v1.NotifierService/GetDelivery"
+	NotifierService_RotateSecret_FullMethodName       = "/laurel.notifier.v1.NotifierService/RotateSecret"
+	NotifierService_SendTestEvent_FullMethodName      = "/laurel.notifier.v1.NotifierService/SendTestEvent"
+	NotifierService_ReplayDelivery_FullMethodName     = "/laurel.notifier.v1.NotifierService/ReplayDelivery"
+	NotifierService_ReplayDeliveries_FullMethodName   = "/laurel.notifier.v1.NotifierService/ReplayDeliveries"
+	NotifierService_SetEmailTemplate_FullMethodName   = "/laurel.notifier.v1.NotifierService/SetEmailTemplate"
+	NotifierService_GetEmailTemplate_FullMethodName   = "/laurel.notifier.v1.NotifierService/GetEmailTemplate"
+	NotifierService_ListEmailTemplates_FullMethodName = "/laurel.notifier.v1.NotifierService/ListEmailTemplates"
+	NotifierService_PreviewEmail_FullMethodName       = "/laurel.notifier.v1.NotifierService/PreviewEmail"
+	NotifierService_OptOutRecipient_FullMethodName    = "/laurel.notifier.v1.NotifierService/OptOutRecipient"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -56,6 +66,53 @@ type NotifierServiceClient interface {
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
 	// GetDelivery returns one delivery. Errors: NOT_FOUND.
 	GetDelivery(ctx context.Context, in *GetDeliveryRequest, opts ...grpc.CallOption) (*GetDeliveryResponse, error)
+	// RotateSecret gives the subscription a new signing secret (generated, or
+	// the one given) and returns it, once. The secret it replaces stays valid
+	// for `overlap` (default 24 hours): until then every delivery carries two
+	// v1 signatures, one per secret, so the endpoint can switch at its own
+	// pace. A secret still in its overlap from an earlier rotation is dropped.
+	// Errors: NOT_FOUND; INVALID_ARGUMENT for a malformed secret.
+	RotateSecret(ctx context.Context, in *RotateSecretRequest, opts ...grpc.CallOption) (*RotateSecretResponse, error)
+	// SendTestEvent posts one signed test event (type
+	// "dev.laurel.webhook.test") to the subscription's endpoint now, once,
+	// without retries and whether or not the subscription is active, and
+	// reports the answer. It is not recorded in the delivery log. Errors:
+	// NOT_FOUND.
+	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
+	// ReplayDelivery sends a delivery again, with the same `webhook-id` and
+	// body: the delivery becomes PENDING with a fresh retry budget, its
+	// earlier attempts kept in its history. Replaying a PENDING delivery only
+	// makes its next attempt due now. Errors: NOT_FOUND; FAILED_PRECONDITION
+	// when the subscription is disabled or its event is no longer stored.
+	ReplayDelivery(ctx context.Context, in *ReplayDeliveryRequest, opts ...grpc.CallOption) (*ReplayDeliveryResponse, error)
+	// ReplayDeliveries replays every DEAD delivery first attempted in a time
+	// range, of one subscription or of all the tenant's active ones.
+	// Idempotent per delivery state: a delivery already PENDING is not
+	// replayed twice. Errors: INVALID_ARGUMENT for an empty range; NOT_FOUND
+	// for a missing subscription.
+	ReplayDeliveries(ctx context.Context, in *ReplayDeliveriesRequest, opts ...grpc.CallOption) (*ReplayDeliveriesResponse, error)
+	// SetEmailTemplate creates or replaces the e-mail sent when a badge is
+	// issued: the tenant's default, or one achievement's. Subject and text body
+	// are Go text/template, the HTML body html/template; all three are parsed
+	// and rendered with a sample award before anything is stored. Errors:
+	// INVALID_ARGUMENT naming the field and the template error.
+	SetEmailTemplate(ctx context.Context, in *SetEmailTemplateRequest, opts ...grpc.CallOption) (*SetEmailTemplateResponse, error)
+	// GetEmailTemplate returns the template stored for an achievement, or the
+	// tenant's default for "-". Errors: NOT_FOUND.
+	GetEmailTemplate(ctx context.Context, in *GetEmailTemplateRequest, opts ...grpc.CallOption) (*GetEmailTemplateResponse, error)
+	// ListEmailTemplates lists the tenant's stored templates (the default,
+	// "-", first).
+	ListEmailTemplates(ctx context.Context, in *ListEmailTemplatesRequest, opts ...grpc.CallOption) (*ListEmailTemplatesResponse, error)
+	// PreviewEmail renders the e-mail an award would get, with the template
+	// given (or else the one that would be used for the achievement: its own,
+	// the tenant's default, or the built-in one) and the award given (or else
+	// a sample). Nothing is sent. Errors: INVALID_ARGUMENT for a template that
+	// does not parse or render.
+	PreviewEmail(ctx context.Context, in *PreviewEmailRequest, opts ...grpc.CallOption) (*PreviewEmailResponse, error)
+	// OptOutRecipient stops (or, with `opt_out` false, resumes) badge e-mail
+	// to an address, for the tenant of the caller. Recipients opt out
+	// themselves through the unsubscribe link in every e-mail.
+	OptOutRecipient(ctx context.Context, in *OptOutRecipientRequest, opts ...grpc.CallOption) (*OptOutRecipientResponse, error)
 }
 
 type notifierServiceClient struct {
@@ -126,6 +183,96 @@ func (c *notifierServiceClient) GetDelivery(ctx context.Context, in *GetDelivery
 	return out, nil
 }
 
+func (c *notifierServiceClient) RotateSecret(ctx context.Context, in *RotateSecretRequest, opts ...grpc.CallOption) (*RotateSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSecretResponse)
+	err := c.cc.Invoke(ctx, NotifierService_RotateSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendTestEventResponse)
+	err := c.cc.Invoke(ctx, NotifierService_SendTestEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) ReplayDelivery(ctx context.Context, in *ReplayDeliveryRequest, opts ...grpc.CallOption) (*ReplayDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayDeliveryResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ReplayDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) ReplayDeliveries(ctx context.Context, in *ReplayDeliveriesRequest, opts ...grpc.CallOption) (*ReplayDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayDeliveriesResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ReplayDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) SetEmailTemplate(ctx context.Context, in *SetEmailTemplateRequest, opts ...grpc.CallOption) (*SetEmailTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetEmailTemplateResponse)
+	err := c.cc.Invoke(ctx, NotifierService_SetEmailTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) GetEmailTemplate(ctx context.Context, in *GetEmailTemplateRequest, opts ...grpc.CallOption) (*GetEmailTemplateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEmailTemplateResponse)
+	err := c.cc.Invoke(ctx, NotifierService_GetEmailTemplate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) ListEmailTemplates(ctx context.Context, in *ListEmailTemplatesRequest, opts ...grpc.CallOption) (*ListEmailTemplatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEmailTemplatesResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ListEmailTemplates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) PreviewEmail(ctx context.Context, in *PreviewEmailRequest, opts ...grpc.CallOption) (*PreviewEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewEmailResponse)
+	err := c.cc.Invoke(ctx, NotifierService_PreviewEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) OptOutRecipient(ctx context.Context, in *OptOutRecipientRequest, opts ...grpc.CallOption) (*OptOutRecipientResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OptOutRecipientResponse)
+	err := c.cc.Invoke(ctx, NotifierService_OptOutRecipient_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -153,6 +300,53 @@ type NotifierServiceServer interface {
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
 	// GetDelivery returns one delivery. Errors: NOT_FOUND.
 	GetDelivery(context.Context, *GetDeliveryRequest) (*GetDeliveryResponse, error)
+	// RotateSecret gives the subscription a new signing secret (generated, or
+	// the one given) and returns it, once. The secret it replaces stays valid
+	// for `overlap` (default 24 hours): until then every delivery carries two
+	// v1 signatures, one per secret, so the endpoint can switch at its own
+	// pace. A secret still in its overlap from an earlier rotation is dropped.
+	// Errors: NOT_FOUND; INVALID_ARGUMENT for a malformed secret.
+	RotateSecret(context.Context, *RotateSecretRequest) (*RotateSecretResponse, error)
+	// SendTestEvent posts one signed test event (type
+	// "dev.laurel.webhook.test") to the subscription's endpoint now, once,
+	// without retries and whether or not the subscription is active, and
+	// reports the answer. It is not recorded in the delivery log. Errors:
+	// NOT_FOUND.
+	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)
+	// ReplayDelivery sends a delivery again, with the same `webhook-id` and
+	// body: the delivery becomes PENDING with a fresh retry budget, its
+	// earlier attempts kept in its history. Replaying a PENDING delivery only
+	// makes its next attempt due now. Errors: NOT_FOUND; FAILED_PRECONDITION
+	// when the subscription is disabled or its event is no longer stored.
+	ReplayDelivery(context.Context, *ReplayDeliveryRequest) (*ReplayDeliveryResponse, error)
+	// ReplayDeliveries replays every DEAD delivery first attempted in a time
+	// range, of one subscription or of all the tenant's active ones.
+	// Idempotent per delivery state: a delivery already PENDING is not
+	// replayed twice. Errors: INVALID_ARGUMENT for an empty range; NOT_FOUND
+	// for a missing subscription.
+	ReplayDeliveries(context.Context, *ReplayDeliveriesRequest) (*ReplayDeliveriesResponse, error)
+	// SetEmailTemplate creates or replaces the e-mail sent when a badge is
+	// issued: the tenant's default, or one achievement's. Subject and text body
+	// are Go text/template, the HTML body html/template; all three are parsed
+	// and rendered with a sample award before anything is stored. Errors:
+	// INVALID_ARGUMENT naming the field and the template error.
+	SetEmailTemplate(context.Context, *SetEmailTemplateRequest) (*SetEmailTemplateResponse, error)
+	// GetEmailTemplate returns the template stored for an achievement, or the
+	// tenant's default for "-". Errors: NOT_FOUND.
+	GetEmailTemplate(context.Context, *GetEmailTemplateRequest) (*GetEmailTemplateResponse, error)
+	// ListEmailTemplates lists the tenant's stored templates (the default,
+	// "-", first).
+	ListEmailTemplates(context.Context, *ListEmailTemplatesRequest) (*ListEmailTemplatesResponse, error)
+	// PreviewEmail renders the e-mail an award would get, with the template
+	// given (or else the one that would be used for the achievement: its own,
+	// the tenant's default, or the built-in one) and the award given (or else
+	// a sample). Nothing is sent. Errors: INVALID_ARGUMENT for a template that
+	// does not parse or render.
+	PreviewEmail(context.Context, *PreviewEmailRequest) (*PreviewEmailResponse, error)
+	// OptOutRecipient stops (or, with `opt_out` false, resumes) badge e-mail
+	// to an address, for the tenant of the caller. Recipients opt out
+	// themselves through the unsubscribe link in every e-mail.
+	OptOutRecipient(context.Context, *OptOutRecipientRequest) (*OptOutRecipientResponse, error)
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -180,6 +374,33 @@ func (UnimplementedNotifierServiceServer) ListDeliveries(context.Context, *ListD
 }
 func (UnimplementedNotifierServiceServer) GetDelivery(context.Context, *GetDeliveryRequest) (*GetDeliveryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDelivery not implemented")
+}
+func (UnimplementedNotifierServiceServer) RotateSecret(context.Context, *RotateSecretRequest) (*RotateSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSecret not implemented")
+}
+func (UnimplementedNotifierServiceServer) SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendTestEvent not implemented")
+}
+func (UnimplementedNotifierServiceServer) ReplayDelivery(context.Context, *ReplayDeliveryRequest) (*ReplayDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayDelivery not implemented")
+}
+func (UnimplementedNotifierServiceServer) ReplayDeliveries(context.Context, *ReplayDeliveriesRequest) (*ReplayDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayDeliveries not implemented")
+}
+func (UnimplementedNotifierServiceServer) SetEmailTemplate(context.Context, *SetEmailTemplateRequest) (*SetEmailTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetEmailTemplate not implemented")
+}
+func (UnimplementedNotifierServiceServer) GetEmailTemplate(context.Context, *GetEmailTemplateRequest) (*GetEmailTemplateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEmailTemplate not implemented")
+}
+func (UnimplementedNotifierServiceServer) ListEmailTemplates(context.Context, *ListEmailTemplatesRequest) (*ListEmailTemplatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEmailTemplates not implemented")
+}
+func (UnimplementedNotifierServiceServer) PreviewEmail(context.Context, *PreviewEmailRequest) (*PreviewEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewEmail not implemented")
+}
+func (UnimplementedNotifierServiceServer) OptOutRecipient(context.Context, *OptOutRecipientRequest) (*OptOutRecipientResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OptOutRecipient not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -310,6 +531,168 @@ func _NotifierService_GetDelivery_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifierService_RotateSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).RotateSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_RotateSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).RotateSecret(ctx, req.(*RotateSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_SendTestEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendTestEventRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).SendTestEvent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_SendTestEvent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).SendTestEvent(ctx, req.(*SendTestEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_ReplayDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ReplayDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ReplayDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ReplayDelivery(ctx, req.(*ReplayDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_ReplayDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplayDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ReplayDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ReplayDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ReplayDeliveries(ctx, req.(*ReplayDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_SetEmailTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetEmailTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).SetEmailTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_SetEmailTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).SetEmailTemplate(ctx, req.(*SetEmailTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_GetEmailTemplate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEmailTemplateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).GetEmailTemplate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_GetEmailTemplate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).GetEmailTemplate(ctx, req.(*GetEmailTemplateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_ListEmailTemplates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEmailTemplatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ListEmailTemplates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ListEmailTemplates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ListEmailTemplates(ctx, req.(*ListEmailTemplatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_PreviewEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).PreviewEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_PreviewEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).PreviewEmail(ctx, req.(*PreviewEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_OptOutRecipient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OptOutRecipientRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).OptOutRecipient(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_OptOutRecipient_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).OptOutRecipient(ctx, req.(*OptOutRecipientRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -340,6 +723,42 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDelivery",
 			Handler:    _NotifierService_GetDelivery_Handler,
+		},
+		{
+			MethodName: "RotateSecret",
+			Handler:    _NotifierService_RotateSecret_Handler,
+		},
+		{
+			MethodName: "SendTestEvent",
+			Handler:    _NotifierService_SendTestEvent_Handler,
+		},
+		{
+			MethodName: "ReplayDelivery",
+			Handler:    _NotifierService_ReplayDelivery_Handler,
+		},
+		{
+			MethodName: "ReplayDeliveries",
+			Handler:    _NotifierService_ReplayDeliveries_Handler,
+		},
+		{
+			MethodName: "SetEmailTemplate",
+			Handler:    _NotifierService_SetEmailTemplate_Handler,
+		},
+		{
+			MethodName: "GetEmailTemplate",
+			Handler:    _NotifierService_GetEmailTemplate_Handler,
+		},
+		{
+			MethodName: "ListEmailTemplates",
+			Handler:    _NotifierService_ListEmailTemplates_Handler,
+		},
+		{
+			MethodName: "PreviewEmail",
+			Handler:    _NotifierService_PreviewEmail_Handler,
+		},
+		{
+			MethodName: "OptOutRecipient",
+			Handler:    _NotifierService_OptOutRecipient_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
