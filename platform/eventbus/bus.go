@@ -212,12 +212,25 @@ func (b *Bus) Publish(ctx context.Context, subject string, e event.Event, opts .
 }
 
 func (b *Bus) publish(ctx context.Context, subject string, e event.Event, cfg publishConfig) (PublishResult, error) {
+	msg, jsOpts, err := b.encode(ctx, subject, e, cfg)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	ack, err := b.js.PublishMsg(ctx, msg, jsOpts...)
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("publish event %q to %s: %w", e.ID(), subject, err)
+	}
+	return PublishResult{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// encode builds the NATS message of a publish, with its id and trace headers.
+func (b *Bus) encode(ctx context.Context, subject string, e event.Event, cfg publishConfig) (*nats.Msg, []jetstream.PublishOpt, error) {
 	if cfg.msgID == "" {
-		return PublishResult{}, fmt.Errorf("publish event to %s: empty Nats-Msg-Id", subject)
+		return nil, nil, fmt.Errorf("publish event to %s: empty Nats-Msg-Id", subject)
 	}
 	msg, err := cloudevent.Encode(subject, e, cfg.mode)
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish event %q to %s: %w", e.ID(), subject, err)
+		return nil, nil, fmt.Errorf("publish event %q to %s: %w", e.ID(), subject, err)
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, cfg.msgID)
 	b.prop.Inject(ctx, headerCarrier(msg.Header))
@@ -225,11 +238,86 @@ func (b *Bus) publish(ctx context.Context, subject string, e event.Event, cfg pu
 	if cfg.expectStream != "" {
 		jsOpts = append(jsOpts, jetstream.WithExpectStream(cfg.expectStream))
 	}
-	ack, err := b.js.PublishMsg(ctx, msg, jsOpts...)
-	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish event %q to %s: %w", e.ID(), subject, err)
+	return msg, jsOpts, nil
+}
+
+// PendingPublish is a publish started by PublishAsync whose acknowledgement
+// has not been awaited yet.
+type PendingPublish struct {
+	bus     *Bus
+	span    trace.Span
+	future  jetstream.PubAckFuture
+	id      string
+	subject string
+}
+
+// PublishAsync starts a publish like Publish but returns as soon as the message
+// is handed to the connection, so many publishes share the round trip to the
+// server. The message is stored only once Wait reports success: a caller that
+// must not go on before that (e.g. to acknowledge the input that produced it)
+// waits for every PendingPublish first. Errors returned here are those of an
+// invalid event or of a client that cannot take more pending publishes.
+func (b *Bus) PublishAsync(ctx context.Context, subject string, e event.Event, opts ...PublishOption) (*PendingPublish, error) {
+	cfg := publishConfig{msgID: e.ID(), mode: cloudevent.Binary}
+	for _, o := range opts {
+		o(&cfg)
 	}
-	return PublishResult{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	ctx, span := b.tracer.Start(ctx, "send", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			messagingSystem,
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("send"),
+			semconv.MessagingDestinationName(subject),
+			semconv.MessagingMessageID(cfg.msgID),
+			semconv.CloudEventsEventID(e.ID()),
+			semconv.CloudEventsEventType(e.Type()),
+		))
+	msg, jsOpts, err := b.encode(ctx, subject, e, cfg)
+	if err == nil {
+		var f jetstream.PubAckFuture
+		if f, err = b.js.PublishMsgAsync(msg, jsOpts...); err == nil {
+			return &PendingPublish{bus: b, span: span, future: f, id: e.ID(), subject: subject}, nil
+		}
+		err = fmt.Errorf("publish event %q to %s: %w", e.ID(), subject, err)
+	}
+	span.RecordError(err)
+	span.SetStatus(codes.Error, "publish failed")
+	span.End()
+	b.metrics.published.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "error")))
+	return nil, err
+}
+
+// Wait waits for JetStream's acknowledgement of the publish, or for ctx to
+// end, and returns what Publish would have. Call it once.
+func (p *PendingPublish) Wait(ctx context.Context) (PublishResult, error) {
+	defer p.span.End()
+	var (
+		res PublishResult
+		err error
+	)
+	select {
+	case ack := <-p.future.Ok():
+		res = PublishResult{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}
+	case err = <-p.future.Err():
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		err = fmt.Errorf("publish event %q to %s: %w", p.id, p.subject, err)
+		p.span.RecordError(err)
+		p.span.SetStatus(codes.Error, "publish failed")
+		p.bus.metrics.published.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "error")))
+		return PublishResult{}, err
+	}
+	p.span.SetAttributes(attribute.String("messaging.nats.stream", res.Stream),
+		attribute.Int64("messaging.nats.stream_sequence", int64(res.Sequence)),
+		attribute.Bool("messaging.nats.duplicate", res.Duplicate))
+	result := "stored"
+	if res.Duplicate {
+		result = "duplicate"
+	}
+	p.bus.metrics.published.Add(ctx, 1, metric.WithAttributes(attribute.String("result", result), attribute.String("stream", res.Stream)))
+	return res, nil
 }
 
 var messagingSystem = semconv.MessagingSystemKey.String("nats")

@@ -69,6 +69,10 @@ type Delivery struct {
 	Stored  time.Time
 	Headers nats.Header
 	Mode    cloudevent.Mode
+	// Span is the consumer span of this delivery (a child of the publisher's).
+	// A BatchHandler gets one ctx for many deliveries, so it parents the work
+	// it does for one of them with trace.ContextWithSpanContext(ctx, d.Span).
+	Span trace.SpanContext
 
 	msg jetstream.Msg
 }
@@ -230,10 +234,11 @@ func (s ConsumerSpec) config() jetstream.ConsumerConfig {
 // Consumer is a running durable pull consumer. Stop it before closing the
 // NATS connection.
 type Consumer struct {
-	bus     *Bus
-	spec    ConsumerSpec
-	handler Handler
-	log     *slog.Logger
+	bus          *Bus
+	spec         ConsumerSpec
+	handler      Handler      // Consume
+	batchHandler BatchHandler // ConsumeBatch
+	log          *slog.Logger
 
 	baseCtx     context.Context // handler contexts derive from it
 	cancel      context.CancelFunc
@@ -273,6 +278,18 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consu
 	if err != nil {
 		return nil, fmt.Errorf("consume %s/%s: %w", spec.Stream, spec.Durable, err)
 	}
+	c, err := b.newConsumer(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.handler = h
+	go c.run()
+	return c, nil
+}
+
+// newConsumer creates or updates the durable consumer of spec (with defaults
+// applied) and returns a Consumer that is not running yet.
+func (b *Bus) newConsumer(ctx context.Context, spec ConsumerSpec) (*Consumer, error) {
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.config())
 	if err != nil {
 		return nil, fmt.Errorf("consume %s/%s: create or update consumer: %w", spec.Stream, spec.Durable, err)
@@ -282,7 +299,6 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consu
 	c := &Consumer{
 		bus:         b,
 		spec:        spec,
-		handler:     h,
 		log:         b.log.With(slog.String("stream", spec.Stream), slog.String("consumer", spec.Durable)),
 		baseCtx:     baseCtx,
 		cancel:      cancel,
@@ -294,7 +310,6 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Consu
 		abort:       make(chan struct{}),
 		done:        make(chan struct{}),
 	}
-	go c.run()
 	return c, nil
 }
 
@@ -531,7 +546,8 @@ func (c *Consumer) process(msg jetstream.Msg) {
 		span.SetAttributes(semconv.CloudEventsEventID(e.ID()), semconv.CloudEventsEventType(e.Type()))
 		out = c.call(ctx, log, Delivery{
 			Event: e, Subject: msg.Subject(), Stream: md.Stream, StreamSeq: md.Sequence.Stream,
-			NumDelivered: md.NumDelivered, Stored: md.Timestamp, Headers: hdr, Mode: mode, msg: msg,
+			NumDelivered: md.NumDelivered, Stored: md.Timestamp, Headers: hdr, Mode: mode,
+			Span: span.SpanContext(), msg: msg,
 		})
 	}
 	c.bus.metrics.handleDuration.Record(ctx, time.Since(start).Seconds(),
