@@ -1,7 +1,9 @@
 // Package verifierd assembles the verifier service, for its own binary (cmd/verifier) and
 // the all-in-one `laurel` binary alike. The verifier owns nothing durable: it verifies
 // badges (internal/verification over openbadges/verify), bakes and unbakes images, and
-// fetches remote documents only through the guarded platform/outbound client.
+// fetches remote documents only through the guarded platform/outbound client, caching
+// them in the state store as their Cache-Control allows (internal/doccache). It also
+// serves the public verification page (internal/page) on the public HTTP address.
 //
 // The API contract (Verify, Bake, Unbake) is defined in proto/laurel/verifier/v1; every
 // RPC is public (no API key), since checking a badge must not need an account.
@@ -24,6 +26,7 @@ import (
 	"github.com/laurel-badges/laurel/services/verifier/internal/doccache"
 	"github.com/laurel-badges/laurel/services/verifier/internal/grpcapi"
 	"github.com/laurel-badges/laurel/services/verifier/internal/httpfetch"
+	"github.com/laurel-badges/laurel/services/verifier/internal/page"
 	"github.com/laurel-badges/laurel/services/verifier/internal/verification"
 )
 
@@ -50,6 +53,7 @@ type Deps struct {
 // Service is a wired verifier.
 type Service struct {
 	api     *grpcapi.Server
+	page    *page.Handler
 	fetcher *httpfetch.Fetcher
 	client  *outbound.Client
 }
@@ -88,7 +92,12 @@ func New(_ context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	core := verification.New(verification.Config{Fetcher: f, Logger: log})
-	return &Service{api: grpcapi.New(core, log), fetcher: f, client: client}, nil
+	return &Service{
+		api:     grpcapi.New(core, log),
+		page:    page.New(page.Config{Verifier: core, PublicURL: d.PublicURL, Logger: log}),
+		fetcher: f,
+		client:  client,
+	}, nil
 }
 
 // Name is the service's short name, as in `laurel verifier`.
@@ -111,9 +120,13 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	return srv.RegisterGateway(ctx, verifierv1.RegisterVerifierServiceHandler)
 }
 
-// RegisterPublic keeps the process's public mux so that documents this process hosts are
-// fetched from it directly (the verification page comes in a later slice).
-func (s *Service) RegisterPublic(mux *http.ServeMux) { s.fetcher.SetLocal(mux) }
+// RegisterPublic serves the public verification page (GET and POST /verify, no login)
+// on the process's public mux, and keeps the mux so that documents this process hosts are
+// fetched from it directly.
+func (s *Service) RegisterPublic(mux *http.ServeMux) {
+	s.page.Register(mux)
+	s.fetcher.SetLocal(mux, page.Path)
+}
 
 // Start begins background work; the verifier has none.
 func (s *Service) Start(context.Context) error { return nil }

@@ -30,7 +30,13 @@ type Fetcher struct {
 	remote   Remote
 	base     *url.URL
 	maxBytes int
-	local    atomic.Pointer[http.ServeMux]
+	local    atomic.Pointer[localHandler]
+}
+
+// localHandler is the process's public handler and the paths never fetched from it.
+type localHandler struct {
+	mux    *http.ServeMux
+	except []string
 }
 
 var _ verify.Fetcher = (*Fetcher)(nil)
@@ -50,8 +56,12 @@ func New(remote Remote, publicBaseURL string, maxBytes int) (*Fetcher, error) {
 }
 
 // SetLocal installs the process's public handler; until then (and when it has no route
-// for a path) every fetch goes to Remote.
-func (f *Fetcher) SetLocal(mux *http.ServeMux) { f.local.Store(mux) }
+// for a path) every fetch goes to Remote. Paths equal to or under an except entry are
+// never served locally: the verification page lives on the same handler, and a badge URL
+// that points back at it must not make a verification start another one in-process.
+func (f *Fetcher) SetLocal(mux *http.ServeMux, except ...string) {
+	f.local.Store(&localHandler{mux: mux, except: except})
+}
 
 // Fetch implements verify.Fetcher.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (int, []byte, http.Header, error) {
@@ -71,10 +81,11 @@ type response struct {
 
 // serveLocal answers rawURL from the local handler; ok is false when it is not local.
 func (f *Fetcher) serveLocal(ctx context.Context, rawURL string) (r response, ok bool) {
-	mux := f.local.Load()
-	if mux == nil || f.base == nil {
+	lh := f.local.Load()
+	if lh == nil || f.base == nil {
 		return response{}, false
 	}
+	mux := lh.mux
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != f.base.Scheme || u.Host != f.base.Host || u.User != nil {
 		return response{}, false
@@ -86,6 +97,11 @@ func (f *Fetcher) serveLocal(ctx context.Context, rawURL string) (r response, ok
 	local.Path = strings.TrimPrefix(u.Path, f.base.Path)
 	local.RawPath = ""
 	local.Fragment = ""
+	for _, p := range lh.except {
+		if local.Path == p || strings.HasPrefix(local.Path, p+"/") {
+			return response{}, false
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, local.String(), nil)
 	if err != nil {
 		return response{}, false
