@@ -46,8 +46,13 @@ type Subscription struct {
 	Active         bool     `json:"active"`
 	// Secret is the signing secret as stored: sealed under the master key when the
 	// service has one (see Secrets), else the "whsec_" string itself.
-	Secret     []byte    `json:"secret"`
-	Sealed     bool      `json:"sealed,omitempty"`
+	Secret []byte `json:"secret"`
+	Sealed bool   `json:"sealed,omitempty"`
+	// PreviousSecret is the secret the last rotation replaced, stored like Secret; it
+	// still signs (a second signature) until PreviousUntil.
+	PreviousSecret []byte    `json:"previous_secret,omitempty"`
+	PreviousSealed bool      `json:"previous_sealed,omitempty"`
+	PreviousUntil  time.Time `json:"previous_until,omitzero"`
 	RequestID  string    `json:"request_id,omitempty"`
 	CreateTime time.Time `json:"create_time"`
 	UpdateTime time.Time `json:"update_time"`

@@ -188,12 +188,12 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	if wait := rec.NextAttempt.Sub(d.now()); wait > 0 {
 		return wait, nil
 	}
-	secret, err := d.secrets.open(sub)
+	secrets, err := d.secrets.signing(sub, d.now())
 	if err != nil {
 		return 0, wrap("delivery "+id, err)
 	}
 
-	code, retryAfter, latency, sendErr := d.send(ctx, sub.URL, id, secret, ev.Body)
+	code, retryAfter, latency, sendErr := d.send(ctx, sub.URL, id, secrets, ev.Body)
 	now := d.now().UTC()
 	rec.Attempts++
 	rec.LastCode, rec.LastLatency, rec.LastError, rec.UpdateTime = code, latency, "", now
@@ -240,10 +240,10 @@ func retryable(code int) bool {
 }
 
 // send makes one attempt. code is 0 when no response arrived.
-func (d *Dispatcher) send(ctx context.Context, url, id, secret string, body []byte) (code int, retryAfter, latency time.Duration, err error) {
+func (d *Dispatcher) send(ctx context.Context, url, id string, secrets []string, body []byte) (code int, retryAfter, latency time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.policy.Timeout)
 	defer cancel()
-	headers, err := webhook.Headers(secret, id, d.now(), body)
+	headers, err := webhook.Headers(secrets, id, d.now(), body)
 	if err != nil {
 		return 0, 0, 0, err
 	}

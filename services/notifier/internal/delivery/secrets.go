@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
+	"time"
 )
 
 // Secrets seals signing secrets at rest. A secret must be usable to sign, so it cannot be
@@ -46,17 +47,38 @@ func (s *Secrets) seal(secret, tenant, id string) ([]byte, bool) {
 
 // open returns the secret of a stored subscription, or ErrSealed.
 func (s *Secrets) open(sub Subscription) (string, error) {
-	if !sub.Sealed {
-		return string(sub.Secret), nil
+	return s.openStored(sub.Secret, sub.Sealed, sub.Tenant, sub.ID)
+}
+
+// signing returns the secrets that sign a delivery at now: the current one, then the
+// previous one while its rotation overlap lasts.
+func (s *Secrets) signing(sub Subscription, now time.Time) ([]string, error) {
+	current, err := s.open(sub)
+	if err != nil {
+		return nil, err
+	}
+	if len(sub.PreviousSecret) == 0 || !now.Before(sub.PreviousUntil) {
+		return []string{current}, nil
+	}
+	previous, err := s.openStored(sub.PreviousSecret, sub.PreviousSealed, sub.Tenant, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	return []string{current, previous}, nil
+}
+
+func (s *Secrets) openStored(stored []byte, sealed bool, tenant, id string) (string, error) {
+	if !sealed {
+		return string(stored), nil
 	}
 	if s == nil {
 		return "", ErrSealed
 	}
 	n := s.aead.NonceSize()
-	if len(sub.Secret) < n {
+	if len(stored) < n {
 		return "", ErrSealed
 	}
-	plain, err := s.aead.Open(nil, sub.Secret[:n], sub.Secret[n:], aad(sub.Tenant, sub.ID))
+	plain, err := s.aead.Open(nil, stored[:n], stored[n:], aad(tenant, id))
 	if err != nil {
 		return "", ErrSealed
 	}

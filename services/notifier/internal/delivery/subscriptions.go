@@ -141,6 +141,53 @@ func (m *Manager) Delete(ctx context.Context, tenant, id string) error {
 	return m.subs.Delete(ctx, tenant, id)
 }
 
+// DefaultOverlap is how long a rotated-out signing secret keeps signing when the caller
+// does not say.
+const DefaultOverlap = 24 * time.Hour
+
+// RotateSecret replaces a subscription's signing secret with newSecret (a fresh one when
+// empty) and returns the subscription and the new secret. The replaced secret keeps
+// signing for overlap (DefaultOverlap when nil; zero drops it at once); a secret left
+// from an earlier rotation is dropped. Errors: ErrNotFound, *ValidationError,
+// ErrConflict when the subscription keeps changing underneath.
+func (m *Manager) RotateSecret(ctx context.Context, tenant, id, newSecret string, overlap *time.Duration) (Subscription, string, error) {
+	if newSecret != "" && !webhook.ValidSecret(newSecret) {
+		return Subscription{}, "", &ValidationError{Violations: []Violation{{Field: "new_secret", Description: `must be "whsec_" followed by the base64 of 24 to 64 bytes`}}}
+	}
+	keep := DefaultOverlap
+	if overlap != nil {
+		keep = *overlap
+	}
+	if newSecret == "" {
+		var err error
+		if newSecret, err = webhook.NewSecret(); err != nil {
+			return Subscription{}, "", err
+		}
+	}
+	for range 5 {
+		sub, err := m.subs.Get(ctx, tenant, id)
+		if err != nil {
+			return Subscription{}, "", err
+		}
+		now := m.now().UTC()
+		sub.PreviousSecret, sub.PreviousSealed, sub.PreviousUntil = nil, false, time.Time{}
+		if keep > 0 {
+			sub.PreviousSecret, sub.PreviousSealed, sub.PreviousUntil = sub.Secret, sub.Sealed, now.Add(keep)
+		}
+		sub.Secret, sub.Sealed = m.secrets.seal(newSecret, tenant, id)
+		sub.UpdateTime = now
+		updated, err := m.subs.Update(ctx, sub)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Subscription{}, "", wrap("rotate secret of "+id, err)
+		}
+		return updated, newSecret, nil
+	}
+	return Subscription{}, "", wrap("rotate secret of "+id, ErrConflict)
+}
+
 // deactivate marks a subscription inactive (its endpoint answered 410 Gone). Idempotent;
 // a deleted subscription is not an error.
 func deactivate(ctx context.Context, subs Subscriptions, sub Subscription, now time.Time) error {

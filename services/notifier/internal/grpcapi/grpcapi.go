@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -109,6 +110,24 @@ func (s *Server) DeleteSubscription(ctx context.Context, req *notifierv1.DeleteS
 		return nil, s.toStatus(ctx, err)
 	}
 	return &notifierv1.DeleteSubscriptionResponse{}, nil
+}
+
+// RotateSecret implements notifierv1.NotifierServiceServer.
+func (s *Server) RotateSecret(ctx context.Context, req *notifierv1.RotateSecretRequest) (*notifierv1.RotateSecretResponse, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var overlap *time.Duration
+	if req.GetOverlap() != nil {
+		d := req.GetOverlap().AsDuration()
+		overlap = &d
+	}
+	sub, secret, err := s.subs.RotateSecret(ctx, tenant, strings.TrimPrefix(req.GetName(), subscriptionPrefix), req.GetNewSecret(), overlap)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &notifierv1.RotateSecretResponse{Subscription: toProto(sub), SigningSecret: secret}, nil
 }
 
 // ListDeliveries implements notifierv1.NotifierServiceServer. The page token is the last
@@ -224,7 +243,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 }
 
 func toProto(s delivery.Subscription) *notifierv1.Subscription {
-	return &notifierv1.Subscription{
+	out := &notifierv1.Subscription{
 		Name:           subscriptionPrefix + s.ID,
 		Url:            s.URL,
 		EventTypes:     s.EventTypes,
@@ -234,4 +253,8 @@ func toProto(s delivery.Subscription) *notifierv1.Subscription {
 		CreateTime:     timestamppb.New(s.CreateTime),
 		UpdateTime:     timestamppb.New(s.UpdateTime),
 	}
+	if len(s.PreviousSecret) > 0 && time.Now().Before(s.PreviousUntil) {
+		out.PreviousSecretExpireTime = timestamppb.New(s.PreviousUntil)
+	}
+	return out
 }

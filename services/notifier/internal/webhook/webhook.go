@@ -69,15 +69,34 @@ func Sign(secret, id string, timestamp time.Time, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
 }
 
-// Headers returns the three Standard Webhooks headers of one attempt.
-func Headers(secret, id string, timestamp time.Time, body []byte) (map[string]string, error) {
-	sig, err := Sign(secret, id, timestamp, body)
-	if err != nil {
-		return nil, err
+// Headers returns the three Standard Webhooks headers of one attempt, signed with every
+// secret given (space-separated signatures, as the specification has it for rotation: a
+// receiver accepts the message when any one verifies).
+func Headers(secrets []string, id string, timestamp time.Time, body []byte) (map[string]string, error) {
+	if len(secrets) == 0 {
+		return nil, ErrInvalidSecret
+	}
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		sig, err := Sign(secret, id, timestamp, body)
+		if err != nil {
+			return nil, err
+		}
+		sigs[i] = sig
 	}
 	return map[string]string{
 		HeaderID:        id,
 		HeaderTimestamp: strconv.FormatInt(timestamp.Unix(), 10),
-		HeaderSignature: sig,
+		HeaderSignature: strings.Join(sigs, " "),
 	}, nil
+}
+
+// ValidSecret reports whether secret is a usable Standard Webhooks secret: "whsec_"
+// followed by the base64 of 24 to 64 bytes.
+func ValidSecret(secret string) bool {
+	if !strings.HasPrefix(secret, secretPrefix) {
+		return false
+	}
+	key, err := decodeSecret(secret)
+	return err == nil && len(key) >= 24 && len(key) <= 64
 }

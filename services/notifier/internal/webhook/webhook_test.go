@@ -27,28 +27,54 @@ func TestSignMatchesSpecificationExample(t *testing.T) {
 
 func TestReferenceLibraryVerifiesHeaders(t *testing.T) {
 	t.Parallel()
-	secret, err := NewSecret()
-	if err != nil {
-		t.Fatal(err)
+	current, errA := NewSecret()
+	previous, errB := NewSecret()
+	stranger, errC := NewSecret()
+	if errA != nil || errB != nil || errC != nil {
+		t.Fatal(errA, errB, errC)
 	}
 	body := []byte(`{"specversion":"1.0","id":"e1"}`)
-	hs, err := Headers(secret, "msg_1", time.Now(), body)
-	if err != nil {
-		t.Fatal(err)
+	for _, signers := range [][]string{{current}, {current, previous}} {
+		hs, err := Headers(signers, "msg_1", time.Now(), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		for k, v := range hs {
+			h.Set(k, v)
+		}
+		if got := len(strings.Fields(h.Get(HeaderSignature))); got != len(signers) {
+			t.Errorf("%d signatures for %d secrets: %q", got, len(signers), h.Get(HeaderSignature))
+		}
+		for _, secret := range signers {
+			wh, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.Verify(body, h); err != nil {
+				t.Fatalf("reference library rejects our signature: %v", err)
+			}
+			if err := wh.Verify(append(body, ' '), h); err == nil {
+				t.Fatal("reference library accepts a tampered body")
+			}
+		}
+		wh, _ := standardwebhooks.NewWebhook(stranger)
+		if err := wh.Verify(body, h); err == nil {
+			t.Fatal("a secret that did not sign verifies")
+		}
 	}
-	h := http.Header{}
-	for k, v := range hs {
-		h.Set(k, v)
-	}
-	wh, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wh.Verify(body, h); err != nil {
-		t.Fatalf("reference library rejects our signature: %v", err)
-	}
-	if err := wh.Verify(append(body, ' '), h); err == nil {
-		t.Fatal("reference library accepts a tampered body")
+}
+
+func TestValidSecret(t *testing.T) {
+	t.Parallel()
+	fresh, _ := NewSecret()
+	for s, want := range map[string]bool{
+		fresh: true, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw": true, // 24 bytes, the specification's example
+		"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw": false, "whsec_c2hvcnQ=": false, "whsec_!!": false, "": false,
+	} {
+		if got := ValidSecret(s); got != want {
+			t.Errorf("ValidSecret(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 
