@@ -19,7 +19,9 @@ import (
 // Store is the part of the state store the engine uses.
 type Store interface {
 	Apply(ctx context.Context, b statestore.Batch) (statestore.ApplyResult, error)
+	ApplyAll(ctx context.Context, batches []statestore.Batch) []statestore.BatchResult
 	MGet(ctx context.Context, keys ...string) ([][]byte, error)
+	MGetAll(ctx context.Context, keyLists [][]string) ([][][]byte, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 }
 
@@ -171,90 +173,67 @@ func AwardID(tenant, ruleID, recipient string, n int) string {
 // the same awards and changes nothing. Errors are transient (store unavailable, lost
 // conflicts) and the event should be retried.
 func (e *Engine) Process(ctx context.Context, tenant, dedupeID string, ev Event) (Outcome, error) {
-	var matched []*Compiled
-	for _, c := range e.rules.Rules(tenant) {
-		if c.matches(&ev) {
-			matched = append(matched, c)
-		}
-	}
-	out := Outcome{Matched: len(matched)}
-	if len(matched) == 0 {
-		return out, nil
-	}
-	k := keysFor(tenant, ev.Subject)
-	for attempt := 0; ; attempt++ {
-		batch, rec, err := e.plan(ctx, k, dedupeID, ev, matched)
-		if err != nil {
-			return out, err
-		}
-		res, err := e.store.Apply(ctx, batch)
-		if errors.Is(err, statestore.ErrConflict) && attempt < maxConflictRetries {
-			continue
-		}
-		if err != nil {
-			return out, fmt.Errorf("apply event %q: %w", dedupeID, err)
-		}
-		if !res.Applied {
-			out.Duplicate = true
-			raw, err := e.store.Get(ctx, k.record(dedupeID))
-			if errors.Is(err, statestore.ErrNotFound) {
-				e.logger.WarnContext(ctx, "duplicate event without decision record; nothing re-published", "event", dedupeID)
-				return out, nil
-			}
-			if err != nil {
-				return out, fmt.Errorf("load decision of %q: %w", dedupeID, err)
-			}
-			rec = record{}
-			if err := json.Unmarshal(raw, &rec); err != nil {
-				return out, fmt.Errorf("decode decision of %q: %w", dedupeID, err)
-			}
-		}
-		out.Awards = decide(tenant, ev.Subject, rec, res.Results)
-		if err := e.markAwarded(ctx, k, dedupeID, rec, res.Results, out.Awards); err != nil {
-			return out, err
-		}
-		return out, nil
-	}
+	r := e.ProcessBatch(ctx, []Input{{Tenant: tenant, DedupeID: dedupeID, Event: ev}})[0]
+	return r.Outcome, r.Err
 }
 
-// markAwarded advances the awarded counters of blind rules to the awards just decided.
-// It is a second Apply with its own dedupe key: a crash before it is repaired by the
-// redelivery (the first Apply then returns its original results, so the same awards
-// are decided and this step runs), and a repeat after it changes nothing. The counters
-// only move forward, guarded by preconditions, so two workers racing on one recipient
-// during a takeover decide overlapping award ids at worst, never skip one.
-func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, rec record, results []statestore.Result, awards []Award) error {
+// Awarded counters of blind rules are advanced to the awards just decided by a
+// second Apply with its own dedupe key (see awardedBatch). A crash before it is
+// repaired by the redelivery (the first Apply then returns its original results, so
+// the same awards are decided and this step runs), and a repeat after it changes
+// nothing. The counters only move forward, guarded by preconditions, so two workers
+// racing on one recipient during a takeover decide overlapping award ids at worst,
+// never skip one.
+
+// pendingAward is one awarded counter to move from made to due.
+type pendingAward struct {
+	key    string
+	made   int
+	due    int
+	absent bool
+}
+
+// awardedTodo lists the awarded counters that awards (decided from rec and its
+// results) move forward.
+func awardedTodo(k keys, rec record, results []statestore.Result, awards []Award) []pendingAward {
 	due := map[string]int{}
 	for _, a := range awards {
 		due[a.RuleID] = max(due[a.RuleID], a.Occurrence)
 	}
-	type pending struct {
-		key    string
-		made   int
-		due    int
-		absent bool
-	}
-	var todo []pending
+	var todo []pendingAward
 	for _, rr := range rec.Rules {
 		if rr.Off < 0 || rr.Off+1 >= len(results) {
 			continue
 		}
 		if made := int(results[rr.Off+1].Int); due[rr.ID] > made {
-			todo = append(todo, pending{key: k.awarded(rr.ID), made: made, due: due[rr.ID]})
+			todo = append(todo, pendingAward{key: k.awarded(rr.ID), made: made, due: due[rr.ID]})
 		}
 	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		ops := make([]statestore.Op, 0, 2*len(todo))
-		for _, p := range todo {
-			expect := statestore.OpExpectValue(p.key, []byte(strconv.Itoa(p.made)))
-			if p.absent {
-				expect = statestore.OpExpectAbsent(p.key)
-			}
-			ops = append(ops, expect, statestore.OpSet(p.key, []byte(strconv.Itoa(p.due)), 0))
+	return todo
+}
+
+// awardedBatch moves the counters of todo, each guarded by its expected value.
+func (e *Engine) awardedBatch(k keys, dedupeID string, todo []pendingAward) statestore.Batch {
+	ops := make([]statestore.Op, 0, 2*len(todo))
+	for _, p := range todo {
+		expect := statestore.OpExpectValue(p.key, []byte(strconv.Itoa(p.made)))
+		if p.absent {
+			expect = statestore.OpExpectAbsent(p.key)
 		}
-		_, err := e.store.Apply(ctx, statestore.Batch{DedupeKey: k.dedupe(dedupeID) + "#awarded", DedupeTTL: e.dedupeTTL, Ops: ops})
-		if err == nil {
-			return nil
+		ops = append(ops, expect, statestore.OpSet(p.key, []byte(strconv.Itoa(p.due)), 0))
+	}
+	return statestore.Batch{DedupeKey: k.dedupe(dedupeID) + "#awarded", DedupeTTL: e.dedupeTTL, Ops: ops}
+}
+
+// markAwarded finishes an awardedBatch whose first attempt failed with err: after a
+// lost race it re-reads the counters and tries again until each is at least where
+// todo wants it.
+func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, todo []pendingAward, err error) error {
+	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt > 0 {
+			if _, err = e.store.Apply(ctx, e.awardedBatch(k, dedupeID, todo)); err == nil {
+				return nil
+			}
 		}
 		if !errors.Is(err, statestore.ErrConflict) || attempt >= maxConflictRetries {
 			return fmt.Errorf("record awards of %q: %w", dedupeID, err)
@@ -263,9 +242,9 @@ func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, rec r
 		for i, p := range todo {
 			keys[i] = p.key
 		}
-		vals, err := e.store.MGet(ctx, keys...)
-		if err != nil {
-			return fmt.Errorf("record awards of %q: %w", dedupeID, err)
+		vals, rerr := e.store.MGet(ctx, keys...)
+		if rerr != nil {
+			return fmt.Errorf("record awards of %q: %w", dedupeID, rerr)
 		}
 		next := todo[:0]
 		for i, p := range todo {
@@ -280,14 +259,15 @@ func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, rec r
 	return nil
 }
 
-// plan reads what the stateful rules need and builds the batch and its record.
-func (e *Engine) plan(ctx context.Context, k keys, dedupeID string, ev Event, matched []*Compiled) (statestore.Batch, record, error) {
+// readKeys lists, per matched rule, the state key the plan must read first ("" for
+// none): the distinct marker of the event's value, or a stateful aggregate's state.
+func readKeys(k keys, ev *Event, matched []*Compiled) []string {
 	var readKeys []string
 	for _, c := range matched {
 		switch c.Aggregate.Kind {
 		case KindDistinct:
 			// Key of the marker for this value; "" when the value cannot be computed.
-			if v, err := c.distinctValue(&ev); err == nil {
+			if v, err := c.distinctValue(ev); err == nil {
 				readKeys = append(readKeys, k.rule(c, "d:"+hashHex(v)))
 			} else {
 				readKeys = append(readKeys, "")
@@ -298,20 +278,23 @@ func (e *Engine) plan(ctx context.Context, k keys, dedupeID string, ev Event, ma
 			readKeys = append(readKeys, "")
 		}
 	}
-	var vals [][]byte
-	var nonEmpty []string
+	return readKeys
+}
+
+// nonEmpty drops the "" entries of readKeys: the keys one MGet reads.
+func nonEmpty(readKeys []string) []string {
+	var out []string
 	for _, rk := range readKeys {
 		if rk != "" {
-			nonEmpty = append(nonEmpty, rk)
+			out = append(out, rk)
 		}
 	}
-	if len(nonEmpty) > 0 {
-		got, err := e.store.MGet(ctx, nonEmpty...)
-		if err != nil {
-			return statestore.Batch{}, record{}, fmt.Errorf("read rule state: %w", err)
-		}
-		vals = got
-	}
+	return out
+}
+
+// plan builds the batch of one event and its decision record from the state read
+// for it: vals holds the values of nonEmpty(readKeys), in order.
+func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, readKeys []string, vals [][]byte) (statestore.Batch, record, error) {
 	ref := EventRef{ID: ev.ID, Source: ev.Source, Type: ev.Type, Time: ev.Time.UTC()}
 	rec := record{Event: ref}
 	ops := []statestore.Op{{}} // the record op goes first, filled in below
@@ -329,7 +312,7 @@ func (e *Engine) plan(ctx context.Context, k keys, dedupeID string, ev Event, ma
 			rr.Off = len(ops)
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1), statestore.OpIncr(k.awarded(c.ID), 0))
 		case KindSum:
-			micros, err := c.sumMicros(&ev)
+			micros, err := c.sumMicros(ev)
 			if err != nil || micros == 0 {
 				continue
 			}
@@ -351,7 +334,7 @@ func (e *Engine) plan(ctx context.Context, k keys, dedupeID string, ev Event, ma
 			}
 			b := bufEvent{T: ev.Time.UnixNano(), ID: ev.ID, Src: ev.Source, Typ: ev.Type}
 			if c.Aggregate.Kind == KindSequence {
-				if b.Mask = c.stepMask(&ev); b.Mask == 0 {
+				if b.Mask = c.stepMask(ev); b.Mask == 0 {
 					continue
 				}
 			}

@@ -472,6 +472,53 @@ func reference(rules []Rule, events []Event) []string {
 // delivered twice, count/distinct/sum events in random order, window, streak and
 // sequence events in time order (their out-of-order rule is covered above). The award sets equal the
 // reference's and each award is produced exactly once per first delivery.
+// randomScenario returns random rules, random events and the order to feed them in:
+// shuffled, or by time when a rule's result depends on order (streak, window, sequence).
+func randomScenario(seed uint64) (rules []Rule, events, order []Event) {
+	rng := rand.New(rand.NewPCG(seed, 42))
+	kinds := []AggregateKind{KindCount, KindDistinct, KindSum, KindWindow, KindStreak, KindSequence}
+	for i := range 4 {
+		k := kinds[rng.IntN(len(kinds))]
+		r := Rule{Tenant: tenant, ID: fmt.Sprintf("r%d", i), EventTypes: []string{fmt.Sprintf("t%d", rng.IntN(2))},
+			Aggregate: Aggregate{Kind: k}, Threshold: float64(1 + rng.IntN(5)), Award: AwardSpec{AchievementID: "a"}, Version: 1}
+		switch k {
+		case KindDistinct:
+			r.Aggregate.Expression = "event.data.course"
+		case KindSum:
+			r.Aggregate.Expression = "event.data.points"
+			r.Threshold *= 10
+		case KindWindow:
+			r.Aggregate.Count, r.Aggregate.Duration = 2+rng.IntN(2), time.Duration(1+rng.IntN(3))*time.Hour
+		case KindStreak:
+			r.Aggregate.Days = 1 + rng.IntN(3)
+		case KindSequence:
+			for i := range 2 + rng.IntN(2) {
+				r.Aggregate.Steps = append(r.Aggregate.Steps, Step{Condition: fmt.Sprintf("event.data.course == %q", fmt.Sprint(i))})
+			}
+		}
+		switch rng.IntN(3) {
+		case 1:
+			r.Award.Repeat, r.Award.N = RepeatEvery, 1+rng.IntN(3)
+		case 2:
+			r.Award.Repeat, r.Award.N = RepeatAtMost, 1+rng.IntN(3)
+		}
+		rules = append(rules, r)
+	}
+	for i := range 60 {
+		events = append(events, Event{ID: fmt.Sprint(i), Source: "/s", Type: fmt.Sprintf("t%d", rng.IntN(2)),
+			Subject: fmt.Sprintf("u%d", rng.IntN(3)), Time: t0.Add(time.Duration(rng.IntN(6*24*60)) * time.Minute),
+			Data: map[string]any{"course": fmt.Sprint(rng.IntN(4)), "points": float64(rng.IntN(30) - 5)}})
+	}
+	hasWindow := slices.ContainsFunc(rules, func(r Rule) bool { return !r.Aggregate.Kind.blind() })
+	order = slices.Clone(events)
+	if hasWindow {
+		slices.SortFunc(order, byTime)
+	} else {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	return rules, events, order
+}
+
 func TestMatchesReference(t *testing.T) {
 	t.Parallel()
 	for _, sc := range stores {
@@ -479,49 +526,7 @@ func TestMatchesReference(t *testing.T) {
 			t.Parallel()
 			kindsAwarded := map[AggregateKind]bool{}
 			for seed := uint64(1); seed <= 20; seed++ {
-				rng := rand.New(rand.NewPCG(seed, 42))
-				var rules []Rule
-				kinds := []AggregateKind{KindCount, KindDistinct, KindSum, KindWindow, KindStreak, KindSequence}
-				for i := range 4 {
-					k := kinds[rng.IntN(len(kinds))]
-					r := Rule{Tenant: tenant, ID: fmt.Sprintf("r%d", i), EventTypes: []string{fmt.Sprintf("t%d", rng.IntN(2))},
-						Aggregate: Aggregate{Kind: k}, Threshold: float64(1 + rng.IntN(5)), Award: AwardSpec{AchievementID: "a"}, Version: 1}
-					switch k {
-					case KindDistinct:
-						r.Aggregate.Expression = "event.data.course"
-					case KindSum:
-						r.Aggregate.Expression = "event.data.points"
-						r.Threshold *= 10
-					case KindWindow:
-						r.Aggregate.Count, r.Aggregate.Duration = 2+rng.IntN(2), time.Duration(1+rng.IntN(3))*time.Hour
-					case KindStreak:
-						r.Aggregate.Days = 1 + rng.IntN(3)
-					case KindSequence:
-						for i := range 2 + rng.IntN(2) {
-							r.Aggregate.Steps = append(r.Aggregate.Steps, Step{Condition: fmt.Sprintf("event.data.course == %q", fmt.Sprint(i))})
-						}
-					}
-					switch rng.IntN(3) {
-					case 1:
-						r.Award.Repeat, r.Award.N = RepeatEvery, 1+rng.IntN(3)
-					case 2:
-						r.Award.Repeat, r.Award.N = RepeatAtMost, 1+rng.IntN(3)
-					}
-					rules = append(rules, r)
-				}
-				var events []Event
-				for i := range 60 {
-					events = append(events, Event{ID: fmt.Sprint(i), Source: "/s", Type: fmt.Sprintf("t%d", rng.IntN(2)),
-						Subject: fmt.Sprintf("u%d", rng.IntN(3)), Time: t0.Add(time.Duration(rng.IntN(6*24*60)) * time.Minute),
-						Data: map[string]any{"course": fmt.Sprint(rng.IntN(4)), "points": float64(rng.IntN(30) - 5)}})
-				}
-				hasWindow := slices.ContainsFunc(rules, func(r Rule) bool { return !r.Aggregate.Kind.blind() })
-				order := slices.Clone(events)
-				if hasWindow {
-					slices.SortFunc(order, byTime)
-				} else {
-					rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-				}
+				rules, events, order := randomScenario(seed)
 				var compiled []*Compiled
 				for _, r := range rules {
 					compiled = append(compiled, mustCompile(t, r))
