@@ -202,7 +202,9 @@ func TestBatchStoreFailureIsRetriedWhole(t *testing.T) {
 					gotAwards = append(gotAwards, got{a.RuleID, a.Recipient, a.Occurrence, []string{a.Evidence[0].ID}})
 				}
 			}
-			sortGot := func(a, b got) int { return strings.Compare(a.Recipient+fmt.Sprint(a.Occurrence), b.Recipient+fmt.Sprint(b.Occurrence)) }
+			sortGot := func(a, b got) int {
+				return strings.Compare(a.Recipient+fmt.Sprint(a.Occurrence), b.Recipient+fmt.Sprint(b.Occurrence))
+			}
 			slices.SortFunc(want, sortGot)
 			slices.SortFunc(gotAwards, sortGot)
 			if diff := cmp.Diff(want, gotAwards); diff != "" {
