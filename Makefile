@@ -48,6 +48,33 @@ node-deps: ## Install the pinned npm packages the interoperability tests use (fr
 		if [ ! -d "$$d/node_modules" ]; then echo "== npm ci $$d"; npm ci --prefix "$$d" --no-audit --no-fund --loglevel=error; fi; \
 	done
 
+# Generated reference pages: docs/reference/api.md from the proto comments (buf keeps them in
+# the descriptor set; the generated Go code drops them) and docs/configuration.md from the
+# commands' real flag sets. `make generate` refreshes the API page too, since it reads the
+# same .proto files; check-generate fails when either page is stale.
+.PHONY: generate-docs generate-api-docs check-docs
+generate-docs: generate-api-docs ## Regenerate docs/reference/api.md (proto comments), docs/configuration.md (flags) and the snippets in docs/clients.md.
+	cd cmd/laurel && go test -count=1 -run '^(TestConfigurationReference|TestClientsDocEmbedsSnippets)$$' . -args -update-docs
+
+generate-api-docs:
+	cd proto && $(PROTO_BUF) build --as-file-descriptor-set -o - | \
+		(cd $(CURDIR)/cmd/laurel && go run ./internal/docgen/apiref -o $(CURDIR)/docs/reference/api.md)
+
+check-docs: ## Fail when a page generate-docs writes (API, configuration, client snippets) is stale.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd proto && $(PROTO_BUF) build --as-file-descriptor-set -o -) | (cd cmd/laurel && go run ./internal/docgen/apiref -o "$$tmp/api.md") && \
+	if diff -u "$$tmp/api.md" docs/reference/api.md >"$$tmp/diff"; then \
+		echo "docs/reference/api.md is up to date"; \
+	else \
+		head -n 100 "$$tmp/diff"; \
+		echo "check-docs: docs/reference/api.md is stale (diff above: - generated, + in tree); run 'make generate-docs' and commit it" >&2; \
+		exit 1; \
+	fi
+	cd cmd/laurel && go test -count=1 -run '^(TestConfigurationReference|TestClientsDocEmbedsSnippets)$$' .
+
+generate: generate-api-docs
+check-generate: check-docs
+
 .PHONY: lint
 lint: buf-lint lint-deploy ## gofmt, go vet, buf lint and staticcheck on every module.
 	@out=$$(git ls-files '*.go' | grep -v '^proto/gen/' | xargs gofmt -l); \
