@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -109,20 +110,41 @@ func credentialsIssue(g *globals) *ffcli.Command {
 
 func credentialsGet(g *globals) *ffcli.Command {
 	var c clientFlags
+	var format string
 	fs := registerFlags("laurel credentials get", &c)
+	fs.StringVar(&format, "format", "", "print only the badge document: ob3 (signed OB 3.0 JSON), ob2 (hosted OB 2.0 Assertion) or ob2-jws (signed OB 2.0 assertion)")
 	return &ffcli.Command{
-		Name: "get", ShortUsage: "laurel credentials get ID", ShortHelp: "show one credential", FlagSet: fs, Options: apiOptions(),
+		Name: "get", ShortUsage: "laurel credentials get ID [--format ob3|ob2|ob2-jws]", ShortHelp: "show one credential", FlagSet: fs, Options: apiOptions(),
 		Exec: func(ctx context.Context, args []string) error {
 			args, err := positionals(fs, args, 1, "credentials get takes one credential id")
 			if err != nil {
 				return err
+			}
+			switch format {
+			case "", "ob3", "ob2", "ob2-jws":
+			default:
+				return usagef("--format must be ob3, ob2 or ob2-jws, got %q", format)
 			}
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
 				resp, err := issuerv1.NewIssuerServiceClient(conn).GetCredential(ctx, &issuerv1.GetCredentialRequest{Name: resourceName("credentials/", args[0])})
 				if err != nil {
 					return err
 				}
-				return printCredentials(g, c, resp, resp.GetCredential())
+				cr := resp.GetCredential()
+				switch format {
+				case "ob3":
+					g.printf("%s\n", cr.GetOb3Json())
+				case "ob2":
+					g.printf("%s\n", cr.GetOb2AssertionJson())
+				case "ob2-jws":
+					if cr.GetOb2Jws() == "" {
+						return errors.New("the issuer returned no signed OB 2.0 assertion: it has no master key to sign with")
+					}
+					g.printf("%s\n", cr.GetOb2Jws())
+				default:
+					return printCredentials(g, c, resp, cr)
+				}
+				return nil
 			})
 		},
 	}

@@ -94,8 +94,17 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
+	statusRepo, err := natskv.OpenStatusLists(ctx, d.JetStream, natskv.StatusAllocatorsBucket, natskv.StatusListsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	ob2Keys, err := natskv.OpenOB2Keys(ctx, d.JetStream, natskv.OB2KeysBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	urls := issuance.NewURLs(d.PublicURL)
 	keys := issuance.NewKeys(rings, profiles, sealer, audit)
+	statusLists := issuance.NewStatusLists(statusRepo, keys, urls, 0)
 	profileUses := issuance.NewProfiles(profiles)
 	profileUses.GuardDeletes(achievements, rings)
 	core := grpcapi.Core{
@@ -104,13 +113,14 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		Keys:         keys,
 		Credentials: issuance.NewCredentials(issuance.CredentialsDeps{
 			Repo: credentials, Achievements: achievements, Profiles: profiles, Keys: keys,
-			Publisher: natsbus.NewPublisher(d.Bus, urls), Audit: audit, URLs: urls,
+			Publisher: natsbus.NewPublisher(d.Bus, urls), Audit: audit, URLs: urls, StatusLists: statusLists,
 		}),
 		URLs: urls,
 	}
+	core.OB2 = issuance.NewOB2(credentials, achievements, profiles, statusLists, ob2Keys, sealer, urls)
 	return &Service{
 		api:    grpcapi.New(core, d.Logger),
-		public: hosting.New(publicStore{core}, urls, d.Logger),
+		public: hosting.New(publicStore{core: core, status: statusLists}, core.OB2, urls, d.Logger),
 		bus:    d.Bus,
 		awards: natsbus.NewAwardHandler(core.Credentials, d.Logger),
 		log:    d.Logger,
@@ -169,7 +179,10 @@ func (s *Service) Stop(ctx context.Context) error {
 }
 
 // publicStore adapts the core use cases to what hosting reads.
-type publicStore struct{ core grpcapi.Core }
+type publicStore struct {
+	core   grpcapi.Core
+	status *issuance.StatusLists
+}
 
 func (p publicStore) Profile(ctx context.Context, tenant, id string) (issuance.Profile, error) {
 	return p.core.Profiles.Get(ctx, tenant, id)
@@ -189,4 +202,8 @@ func (p publicStore) AchievementImage(ctx context.Context, tenant, id string) (i
 
 func (p publicStore) Credential(ctx context.Context, tenant, id string) (issuance.Credential, error) {
 	return p.core.Credentials.Get(ctx, tenant, id)
+}
+
+func (p publicStore) StatusList(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error) {
+	return p.status.Document(ctx, tenant, profileID, number)
 }

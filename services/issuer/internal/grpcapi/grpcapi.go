@@ -26,6 +26,7 @@ type Server struct {
 	achievements *issuance.Achievements
 	keys         *issuance.Keys
 	credentials  *issuance.Credentials
+	ob2          *issuance.OB2
 	urls         issuance.URLs
 	logger       *slog.Logger
 }
@@ -36,14 +37,16 @@ type Core struct {
 	Achievements *issuance.Achievements
 	Keys         *issuance.Keys
 	Credentials  *issuance.Credentials
-	URLs         issuance.URLs
+	// OB2 derives the Open Badges 2.0 twin GetCredential returns; nil leaves it out.
+	OB2  *issuance.OB2
+	URLs issuance.URLs
 }
 
 // New returns the adapter over the core use cases.
 func New(core Core, logger *slog.Logger) *Server {
 	return &Server{
 		profiles: core.Profiles, achievements: core.Achievements, keys: core.Keys,
-		credentials: core.Credentials, urls: core.URLs, logger: logger,
+		credentials: core.Credentials, ob2: core.OB2, urls: core.URLs, logger: logger,
 	}
 }
 

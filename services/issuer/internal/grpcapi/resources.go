@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -242,7 +243,24 @@ func (s *Server) GetCredential(ctx context.Context, req *issuerv1.GetCredentialR
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &issuerv1.GetCredentialResponse{Credential: s.credentialToProto(c)}, nil
+	p := s.credentialToProto(c)
+	if s.ob2 != nil {
+		assertion, _, err := s.ob2.Assertion(ctx, tenant, c.ID)
+		if err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		p.Ob2AssertionJson = string(assertion)
+		jws, err := s.ob2.Signed(ctx, tenant, c.ID)
+		switch {
+		case errors.Is(err, issuance.ErrSealed):
+			// Reading a credential needs no master key; only its signed OB 2.0 form does.
+		case err != nil:
+			return nil, s.toStatus(ctx, err)
+		default:
+			p.Ob2Jws = jws
+		}
+	}
+	return &issuerv1.GetCredentialResponse{Credential: p}, nil
 }
 
 // ListCredentials implements issuerv1.IssuerServiceServer.
@@ -291,6 +309,8 @@ func (s *Server) credentialToProto(c issuance.Credential) *issuerv1.Credential {
 		},
 		Ob3Json:          string(c.Document),
 		CredentialUrl:    s.urls.Credential(c.Tenant, c.ID),
+		Ob2AssertionUrl:  s.urls.OB2Assertion(c.Tenant, c.ID),
+		BadgePageUrl:     s.urls.BadgePage(c.Tenant, c.ID),
 		IssueTime:        timestamppb.New(c.IssueTime),
 		RevocationReason: c.RevocationReason,
 	}

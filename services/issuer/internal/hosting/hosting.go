@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/laurel-badges/laurel/openbadges/bake"
@@ -27,18 +28,35 @@ type Store interface {
 	Achievement(ctx context.Context, tenant, id string) (issuance.Achievement, error)
 	AchievementImage(ctx context.Context, tenant, id string) (issuance.Image, error)
 	Credential(ctx context.Context, tenant, id string) (issuance.Credential, error)
+	// StatusList returns a signed BitstringStatusListCredential (ErrNotFound when no
+	// credential points into that list).
+	StatusList(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error)
+}
+
+// OB2Documents derives the Open Badges 2.0 documents (*issuance.OB2 is one). Each returns
+// issuance.ErrNotFound for what the tenant does not have.
+type OB2Documents interface {
+	// Assertion returns the hosted Assertion and the credential it is the twin of.
+	Assertion(ctx context.Context, tenant, id string) ([]byte, issuance.Credential, error)
+	// Signed returns the signed assertion as a compact JWS.
+	Signed(ctx context.Context, tenant, id string) (string, error)
+	BadgeClass(ctx context.Context, tenant, id string) ([]byte, error)
+	Issuer(ctx context.Context, tenant, profileID string) ([]byte, error)
+	RevocationList(ctx context.Context, tenant, profileID string) ([]byte, error)
+	Key(ctx context.Context, tenant, profileID, keyID string) ([]byte, error)
 }
 
 // Handler serves the public documents. Safe for concurrent use.
 type Handler struct {
 	store Store
+	ob2   OB2Documents
 	urls  issuance.URLs
 	log   *slog.Logger
 }
 
 // New returns the handler; urls must be the ones credentials were issued with.
-func New(store Store, urls issuance.URLs, log *slog.Logger) *Handler {
-	return &Handler{store: store, urls: urls, log: log}
+func New(store Store, ob2 OB2Documents, urls issuance.URLs, log *slog.Logger) *Handler {
+	return &Handler{store: store, ob2: ob2, urls: urls, log: log}
 }
 
 // Content types of served documents.
@@ -53,6 +71,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}", h.achievement)
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}/image", h.achievementImage)
 	mux.HandleFunc("GET /credentials/{tenant}/{file}", h.credential)
+	mux.HandleFunc("GET /status/{tenant}/{profile}/{list}", h.statusList)
+	mux.HandleFunc("GET /ob2/assertions/{tenant}/{file}", h.ob2Assertion)
+	mux.HandleFunc("GET /ob2/badges/{tenant}/{achievement}", h.ob2BadgeClass)
+	mux.HandleFunc("GET /ob2/issuers/{tenant}/{profile}", h.ob2Issuer)
+	mux.HandleFunc("GET /ob2/issuers/{tenant}/{profile}/revocations", h.ob2RevocationList)
+	mux.HandleFunc("GET /ob2/issuers/{tenant}/{profile}/keys/{key}", h.ob2Key)
 }
 
 // lookup reports a failed read: 404 for anything not found (including another tenant's
@@ -242,4 +266,24 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// statusList serves a profile's BitstringStatusListCredential. It is re-signed whenever an
+// entry is set, so the short cache lifetime is what bounds how long a revocation takes to
+// reach verifiers that cache.
+func (h *Handler) statusList(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := tenantOf(w, r)
+	if !ok {
+		return
+	}
+	number, err := strconv.ParseUint(r.PathValue("list"), 10, 32)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	doc, err := h.store.StatusList(r.Context(), tenant, r.PathValue("profile"), number)
+	if !h.lookup(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, jsonType(r, ContentTypeCredential), "public, max-age=300", doc)
 }

@@ -121,6 +121,9 @@ type Credential struct {
 	ExpireTime       time.Time
 	RevokeTime       time.Time
 	RevocationReason string
+	// StatusIndex is the credential's entry in its profile's status lists (the
+	// credentialStatus it was signed with), or NoStatus.
+	StatusIndex int64
 	// Fingerprint is the issuing request's fingerprint (see IssueRequest).
 	Fingerprint string
 	Revision    uint64
@@ -163,6 +166,7 @@ type Credentials struct {
 	publisher    EventPublisher
 	audit        AuditLog
 	urls         URLs
+	status       *StatusLists
 	suite        *dataintegrity.Suite
 	now          func() time.Time
 }
@@ -176,6 +180,9 @@ type CredentialsDeps struct {
 	Publisher    EventPublisher
 	Audit        AuditLog
 	URLs         URLs
+	// StatusLists gives every new credential a revocation entry; nil issues credentials
+	// without credentialStatus.
+	StatusLists *StatusLists
 	// Clock defaults to the wall clock (UTC, millisecond precision).
 	Clock func() time.Time
 }
@@ -188,7 +195,7 @@ func NewCredentials(d CredentialsDeps) *Credentials {
 	}
 	return &Credentials{
 		repo: d.Repo, achievements: d.Achievements, profiles: d.Profiles, keys: d.Keys,
-		publisher: d.Publisher, audit: d.Audit, urls: d.URLs, now: now,
+		publisher: d.Publisher, audit: d.Audit, urls: d.URLs, status: d.StatusLists, now: now,
 		suite: dataintegrity.New(dataintegrity.WithClock(func() time.Time { return now() })),
 	}
 }
@@ -325,7 +332,18 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 	}
 	issued := s.now().Truncate(time.Second)
 	until := a.Expiry.until(issued)
-	doc, err := s.document(tenant, id, a, p, r, issued, until)
+	statusIndex, entry := NoStatus, (*ob3.CredentialStatus)(nil)
+	if s.status != nil {
+		// Allocated before signing, since the entry is part of what is signed. Should the
+		// store below lose to a concurrent delivery of the same award, the index stays
+		// unused: indexes are never handed out again.
+		index, err := s.status.allocate(ctx, tenant, p.ID)
+		if err != nil {
+			return Credential{}, err
+		}
+		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index)
+	}
+	doc, err := s.document(tenant, id, a, p, r, issued, until, entry)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -339,11 +357,11 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 	return Credential{
 		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: a.ID, AchievementName: a.DisplayName,
 		ImageType: a.ImageType, ProfileID: p.ID, Recipient: r.Recipient, Document: signed, IssueTime: issued, ExpireTime: until,
-		Fingerprint: fingerprint,
+		StatusIndex: statusIndex, Fingerprint: fingerprint,
 	}, nil
 }
 
-func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time) ([]byte, error) {
+func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus) ([]byte, error) {
 	identifiers, err := identityObjects(r.Recipient, a.PlaintextIdentity)
 	if err != nil {
 		return nil, err
@@ -380,6 +398,7 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 			Achievement: achievement,
 			Narrative:   r.Narrative,
 		},
+		CredentialStatus: status,
 	}
 	if !until.IsZero() {
 		cred.ValidUntil = ob3.NewTime(until)
@@ -463,9 +482,11 @@ func (s *Credentials) List(ctx context.Context, tenant string, f CredentialFilte
 	return out, next, nil
 }
 
-// Revoke marks a credential revoked with reason and publishes BadgeRevoked. Revoking again
-// returns the credential unchanged (and republishes, which the publisher deduplicates).
-// Errors: *ValidationError (empty reason), ErrNotFound.
+// Revoke marks a credential revoked with reason, sets its status list entry (re-signing
+// the list) and publishes BadgeRevoked. Revoking again returns the credential unchanged and
+// repeats the list update and the publication, which are idempotent, so a revoke that
+// failed half-way is completed by retrying it. Errors: *ValidationError (empty reason),
+// ErrNotFound.
 func (s *Credentials) Revoke(ctx context.Context, tenant, id, reason, actor string) (Credential, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Credential{}, invalid("reason", "is required")
@@ -482,6 +503,11 @@ func (s *Credentials) Revoke(ctx context.Context, tenant, id, reason, actor stri
 				continue
 			}
 			if err != nil {
+				return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
+			}
+		}
+		if s.status != nil && c.StatusIndex != NoStatus {
+			if err := s.status.Revoke(ctx, tenant, c.ProfileID, uint64(c.StatusIndex), c.ID, c.RevocationReason); err != nil {
 				return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
 			}
 		}

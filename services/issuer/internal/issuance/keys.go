@@ -50,6 +50,26 @@ func (s *Sealer) seal(priv ed25519.PrivateKey, tenant, profile, keyID string) []
 	return s.aead.Seal(nonce, nonce, priv.Seed(), keyAAD(tenant, profile, keyID))
 }
 
+// sealBytes returns nonce || ciphertext of plain, bound to aad.
+func (s *Sealer) sealBytes(plain, aad []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	_, _ = rand.Read(nonce) // never fails (Go ≥ 1.24)
+	return s.aead.Seal(nonce, nonce, plain, aad)
+}
+
+// openBytes reverses sealBytes; any mismatch (other master key, other aad) is ErrSealed.
+func (s *Sealer) openBytes(sealed, aad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrSealed
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil {
+		return nil, ErrSealed
+	}
+	return plain, nil
+}
+
 func (s *Sealer) open(sealed []byte, tenant, profile, keyID string) (ed25519.PrivateKey, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n {

@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -44,3 +45,32 @@ func (u URLs) Credential(tenant, id string) string { return u.join("credentials"
 
 // BakedImage is the public URL of a credential's baked image; ext is "png" or "svg".
 func (u URLs) BakedImage(tenant, id, ext string) string { return u.Credential(tenant, id) + "." + ext }
+
+// StatusList is the id and public URL of a profile's number-th BitstringStatusListCredential.
+func (u URLs) StatusList(tenant, profileID string, number uint64) string {
+	return u.join("status", tenant, profileID, strconv.FormatUint(number, 10))
+}
+
+// OB2Assertion is the id and hosted URL of a credential's Open Badges 2.0 Assertion.
+func (u URLs) OB2Assertion(tenant, id string) string { return u.join("ob2", "assertions", tenant, id) }
+
+// OB2BadgeClass is the id and URL of an achievement's OB 2.0 BadgeClass.
+func (u URLs) OB2BadgeClass(tenant, id string) string { return u.join("ob2", "badges", tenant, id) }
+
+// OB2Issuer is the id and URL of a profile's OB 2.0 issuer Profile.
+func (u URLs) OB2Issuer(tenant, profileID string) string {
+	return u.join("ob2", "issuers", tenant, profileID)
+}
+
+// OB2RevocationList is the id and URL of a profile's OB 2.0 RevocationList.
+func (u URLs) OB2RevocationList(tenant, profileID string) string {
+	return u.OB2Issuer(tenant, profileID) + "/revocations"
+}
+
+// OB2Key is the id and URL of a profile's OB 2.0 CryptographicKey.
+func (u URLs) OB2Key(tenant, profileID, keyID string) string {
+	return u.OB2Issuer(tenant, profileID) + "/keys/" + url.PathEscape(keyID)
+}
+
+// BadgePage is the URL of a credential's human-readable page.
+func (u URLs) BadgePage(tenant, id string) string { return u.join("badges", tenant, id) }

@@ -58,12 +58,19 @@ type credentialRecord struct {
 	ExpireTime       time.Time          `json:"expire_time,omitzero"`
 	RevokeTime       time.Time          `json:"revoke_time,omitzero"`
 	RevocationReason string             `json:"revocation_reason,omitempty"`
-	Fingerprint      string             `json:"fingerprint,omitempty"`
+	// StatusIndex is absent on records written before credentials had status entries.
+	StatusIndex *int64 `json:"status_index,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 func credentialToRecord(c issuance.Credential) credentialRecord {
+	var status *int64
+	if c.StatusIndex != issuance.NoStatus {
+		status = &c.StatusIndex
+	}
 	return credentialRecord{
-		AwardID: c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
+		StatusIndex: status,
+		AwardID:     c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
 		ImageType: c.ImageType, ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
 		ExpireTime: c.ExpireTime, RevokeTime: c.RevokeTime, RevocationReason: c.RevocationReason,
 		Fingerprint: c.Fingerprint,
@@ -71,8 +78,13 @@ func credentialToRecord(c issuance.Credential) credentialRecord {
 }
 
 func credentialFromRecord(tenant, id string, r credentialRecord, rev uint64) issuance.Credential {
+	status := issuance.NoStatus
+	if r.StatusIndex != nil {
+		status = *r.StatusIndex
+	}
 	return issuance.Credential{
-		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: r.AchievementID,
+		StatusIndex: status,
+		Tenant:      tenant, ID: id, AwardID: r.AwardID, AchievementID: r.AchievementID,
 		AchievementName: r.AchievementName, ImageType: r.ImageType, ProfileID: r.ProfileID, Recipient: r.Recipient,
 		Document: []byte(r.Document), IssueTime: r.IssueTime, ExpireTime: r.ExpireTime,
 		RevokeTime: r.RevokeTime, RevocationReason: r.RevocationReason, Fingerprint: r.Fingerprint,

@@ -51,8 +51,20 @@ type Credential struct {
 	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// Why it was revoked.
 	RevocationReason string `protobuf:"bytes,11,opt,name=revocation_reason,json=revocationReason,proto3" json:"revocation_reason,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The Open Badges 2.0 twin: the hosted Assertion (JSON) as served at ob2_assertion_url
+	// (for a revoked credential, the {"revoked": true} body served with 410 Gone). Set by
+	// GetCredential only.
+	Ob2AssertionJson string `protobuf:"bytes,12,opt,name=ob2_assertion_json,json=ob2AssertionJson,proto3" json:"ob2_assertion_json,omitempty"`
+	// The OB 2.0 signed assertion, a compact JWS (RS256) verified with the issuer profile's
+	// OB 2.0 key. Set by GetCredential only, and empty when the issuer has no master key to
+	// sign with.
+	Ob2Jws string `protobuf:"bytes,13,opt,name=ob2_jws,json=ob2Jws,proto3" json:"ob2_jws,omitempty"`
+	// Public URL of the hosted OB 2.0 Assertion.
+	Ob2AssertionUrl string `protobuf:"bytes,14,opt,name=ob2_assertion_url,json=ob2AssertionUrl,proto3" json:"ob2_assertion_url,omitempty"`
+	// Public URL of the human-readable badge page.
+	BadgePageUrl  string `protobuf:"bytes,15,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Credential) Reset() {
@@ -162,11 +174,39 @@ func (x *Credential) GetRevocationReason() string {
 	return ""
 }
 
+func (x *Credential) GetOb2AssertionJson() string {
+	if x != nil {
+		return x.Ob2AssertionJson
+	}
+	return ""
+}
+
+func (x *Credential) GetOb2Jws() string {
+	if x != nil {
+		return x.Ob2Jws
+	}
+	return ""
+}
+
+func (x *Credential) GetOb2AssertionUrl() string {
+	if x != nil {
+		return x.Ob2AssertionUrl
+	}
+	return ""
+}
+
+func (x *Credential) GetBadgePageUrl() string {
+	if x != nil {
+		return x.BadgePageUrl
+	}
+	return ""
+}
+
 var File_laurel_issuer_v1_credential_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\n" +
-	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\x8d\x04\n" +
+	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\xba\x05\n" +
 	"\n" +
 	"Credential\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12%\n" +
@@ -183,7 +223,11 @@ const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\vrevoke_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"revokeTime\x120\n" +
-	"\x11revocation_reason\x18\v \x01(\tB\x03\xe0A\x03R\x10revocationReasonBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
+	"\x11revocation_reason\x18\v \x01(\tB\x03\xe0A\x03R\x10revocationReason\x121\n" +
+	"\x12ob2_assertion_json\x18\f \x01(\tB\x03\xe0A\x03R\x10ob2AssertionJson\x12\x1c\n" +
+	"\aob2_jws\x18\r \x01(\tB\x03\xe0A\x03R\x06ob2Jws\x12/\n" +
+	"\x11ob2_assertion_url\x18\x0e \x01(\tB\x03\xe0A\x03R\x0fob2AssertionUrl\x12)\n" +
+	"\x0ebadge_page_url\x18\x0f \x01(\tB\x03\xe0A\x03R\fbadgePageUrlBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
 
 var (
 	file_laurel_issuer_v1_credential_proto_rawDescOnce sync.Once

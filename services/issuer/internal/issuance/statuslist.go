@@ -1,0 +1,269 @@
+package issuance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/laurel-badges/laurel/openbadges/dataintegrity"
+	"github.com/laurel-badges/laurel/openbadges/ob3"
+	"github.com/laurel-badges/laurel/openbadges/verify"
+)
+
+// StatusListSize is the number of entries of one status list: the W3C Bitstring Status
+// List's minimum (16 KB of bits), so that fetching a list does not tell the issuer which
+// of many credentials a verifier is looking at.
+const StatusListSize = 131072
+
+// statusPurpose is the only purpose Laurel sets: revocation is permanent, so an index is
+// never cleared and never reused.
+const statusPurpose = "revocation"
+
+// NoStatus is the StatusIndex of a credential issued before status lists existed.
+const NoStatus int64 = -1
+
+// RevokedEntry is one set bit of a status list and what it revoked, so the list also
+// yields the issuer's OB 2.0 RevocationList.
+type RevokedEntry struct {
+	Index        uint64
+	CredentialID string
+	Reason       string
+}
+
+// StatusList is one published list of a profile: the Number-th block of StatusListSize
+// entries, the entries set in it, and its signed BitstringStatusListCredential. Document
+// is re-signed in the same write that sets a bit, so what is served always matches Revoked.
+type StatusList struct {
+	Tenant    string
+	ProfileID string
+	Number    uint64
+	Revoked   []RevokedEntry
+	Document  []byte
+	Revision  uint64
+}
+
+// StatusListRepository stores status lists and the per-profile index allocator.
+type StatusListRepository interface {
+	// Reserve atomically advances the allocator of (tenant, profile) by n and returns the
+	// first index reserved. No index is ever returned twice, across replicas and restarts.
+	Reserve(ctx context.Context, tenant, profileID string, n uint64) (uint64, error)
+	// Allocated returns the allocator's next index: every index below it may be in use.
+	Allocated(ctx context.Context, tenant, profileID string) (uint64, error)
+	// Get returns ErrNotFound when the list was never written.
+	Get(ctx context.Context, tenant, profileID string, number uint64) (StatusList, error)
+	// Create is create-if-absent: ErrAlreadyExists when the list exists.
+	Create(ctx context.Context, l StatusList) (StatusList, error)
+	// Update replaces l if its stored revision is still l.Revision, else ErrConflict.
+	Update(ctx context.Context, l StatusList) (StatusList, error)
+}
+
+// StatusLists allocates status list entries to new credentials and publishes the signed
+// lists. Safe for concurrent use.
+type StatusLists struct {
+	repo  StatusListRepository
+	keys  *Keys
+	urls  URLs
+	suite *dataintegrity.Suite
+	now   func() time.Time
+	block uint64
+
+	mu    sync.Mutex
+	pools map[string]*indexPool
+}
+
+// indexPool is the block of indexes this process reserved and has not handed out yet.
+type indexPool struct {
+	mu         sync.Mutex
+	next, stop uint64
+}
+
+// DefaultIndexBlock is how many indexes a process reserves per allocator write: one
+// compare-and-set per block instead of per credential keeps issuing fast, and at most one
+// block per process restart goes unused (never reused, so never a wrong revocation).
+const DefaultIndexBlock = 64
+
+// NewStatusLists returns the status list use cases; block ≤ 0 means DefaultIndexBlock.
+func NewStatusLists(repo StatusListRepository, keys *Keys, urls URLs, block int) *StatusLists {
+	if block <= 0 {
+		block = DefaultIndexBlock
+	}
+	return &StatusLists{
+		repo: repo, keys: keys, urls: urls, now: defaultClock, block: uint64(block),
+		suite: dataintegrity.New(dataintegrity.WithClock(func() time.Time { return defaultClock() })),
+		pools: map[string]*indexPool{},
+	}
+}
+
+// allocate returns a fresh index of the profile's status lists.
+func (s *StatusLists) allocate(ctx context.Context, tenant, profileID string) (uint64, error) {
+	s.mu.Lock()
+	pool, ok := s.pools[tenant+"\x00"+profileID]
+	if !ok {
+		pool = &indexPool{}
+		s.pools[tenant+"\x00"+profileID] = pool
+	}
+	s.mu.Unlock()
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.next == pool.stop {
+		first, err := s.repo.Reserve(ctx, tenant, profileID, s.block)
+		if err != nil {
+			return 0, fmt.Errorf("reserve status list entries of profile %s: %w", profileID, err)
+		}
+		pool.next, pool.stop = first, first+s.block
+	}
+	i := pool.next
+	pool.next++
+	return i, nil
+}
+
+// entry is the credentialStatus of the credential holding index.
+func (s *StatusLists) entry(tenant, profileID string, index uint64) *ob3.CredentialStatus {
+	list := s.urls.StatusList(tenant, profileID, index/StatusListSize)
+	pos := strconv.FormatUint(index%StatusListSize, 10)
+	return &ob3.CredentialStatus{
+		ID: list + "#" + pos, Type: ob3.TypeBitstringStatusEntry, StatusPurpose: statusPurpose,
+		StatusListIndex: pos, StatusListCredential: list,
+	}
+}
+
+// Document returns the signed BitstringStatusListCredential of the profile's number-th
+// list. A list no credential points into yet is ErrNotFound; one that has entries but was
+// never revoked into is signed (with the profile's active key) and stored on first read.
+func (s *StatusLists) Document(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error) {
+	l, err := s.list(ctx, tenant, profileID, number)
+	if err != nil {
+		return nil, err
+	}
+	return l.Document, nil
+}
+
+// list reads a list, creating the empty signed list when its entries are allocated.
+func (s *StatusLists) list(ctx context.Context, tenant, profileID string, number uint64) (StatusList, error) {
+	if !idPattern.MatchString(profileID) {
+		return StatusList{}, fmt.Errorf("status list of profile %q: %w", profileID, ErrNotFound)
+	}
+	l, err := s.repo.Get(ctx, tenant, profileID, number)
+	if !errors.Is(err, ErrNotFound) {
+		return l, err
+	}
+	allocated, err := s.repo.Allocated(ctx, tenant, profileID)
+	if err != nil {
+		return StatusList{}, err
+	}
+	if number >= (allocated+StatusListSize-1)/StatusListSize {
+		return StatusList{}, fmt.Errorf("status list %d of profile %s: %w", number, profileID, ErrNotFound)
+	}
+	l = StatusList{Tenant: tenant, ProfileID: profileID, Number: number}
+	if l.Document, err = s.sign(ctx, l); err != nil {
+		return StatusList{}, err
+	}
+	created, err := s.repo.Create(ctx, l)
+	if errors.Is(err, ErrAlreadyExists) {
+		return s.repo.Get(ctx, tenant, profileID, number) // a concurrent reader created it
+	}
+	return created, err
+}
+
+// Revoke sets the entry at index of the profile's lists and re-signs the list, recording
+// which credential it revokes and why. Setting an entry already set changes nothing.
+func (s *StatusLists) Revoke(ctx context.Context, tenant, profileID string, index uint64, credentialID, reason string) error {
+	number := index / StatusListSize
+	for attempt := 0; ; attempt++ {
+		l, err := s.list(ctx, tenant, profileID, number)
+		if err != nil {
+			return fmt.Errorf("revoke status entry %d of profile %s: %w", index, profileID, err)
+		}
+		if slices.ContainsFunc(l.Revoked, func(e RevokedEntry) bool { return e.Index == index }) {
+			return nil
+		}
+		l.Revoked = append(l.Revoked, RevokedEntry{Index: index, CredentialID: credentialID, Reason: reason})
+		slices.SortFunc(l.Revoked, func(a, b RevokedEntry) int { return compareUint(a.Index, b.Index) })
+		if l.Document, err = s.sign(ctx, l); err != nil {
+			return err
+		}
+		_, err = s.repo.Update(ctx, l)
+		if errors.Is(err, ErrConflict) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("revoke status entry %d of profile %s: %w", index, profileID, err)
+		}
+		return nil
+	}
+}
+
+// Revocations returns every revoked entry of the profile's lists, in index order.
+func (s *StatusLists) Revocations(ctx context.Context, tenant, profileID string) ([]RevokedEntry, error) {
+	allocated, err := s.repo.Allocated(ctx, tenant, profileID)
+	if err != nil {
+		return nil, fmt.Errorf("revocations of profile %s: %w", profileID, err)
+	}
+	var out []RevokedEntry
+	for n := range (allocated + StatusListSize - 1) / StatusListSize {
+		l, err := s.repo.Get(ctx, tenant, profileID, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // nothing revoked into it yet
+		}
+		if err != nil {
+			return nil, fmt.Errorf("revocations of profile %s: %w", profileID, err)
+		}
+		out = append(out, l.Revoked...)
+	}
+	return out, nil
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// sign builds and signs the list's BitstringStatusListCredential with the profile's
+// active key. The credential has no validUntil: it stays valid until replaced, and the
+// short cache lifetime it is served with bounds how stale a verifier's copy can be.
+func (s *StatusLists) sign(ctx context.Context, l StatusList) ([]byte, error) {
+	set := make([]int, len(l.Revoked))
+	for i, e := range l.Revoked {
+		set[i] = int(e.Index % StatusListSize)
+	}
+	encoded, err := verify.EncodeBitstring(StatusListSize, set...)
+	if err != nil {
+		return nil, fmt.Errorf("encode status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+	}
+	keyID, priv, err := s.keys.activeSigner(ctx, l.Tenant, l.ProfileID)
+	if err != nil {
+		return nil, err
+	}
+	id := s.urls.StatusList(l.Tenant, l.ProfileID, l.Number)
+	now := s.now().Truncate(time.Second)
+	doc, err := json.Marshal(map[string]any{
+		"@context":  []string{ob3.ContextVCv2},
+		"id":        id,
+		"type":      []string{"VerifiableCredential", "BitstringStatusListCredential"},
+		"issuer":    s.urls.Issuer(l.Tenant, l.ProfileID),
+		"validFrom": now.Format(time.RFC3339),
+		"credentialSubject": map[string]any{
+			"id": id + "#list", "type": "BitstringStatusList", "statusPurpose": statusPurpose, "encodedList": encoded,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+	}
+	signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
+		VerificationMethod: s.urls.VerificationMethod(l.Tenant, l.ProfileID, keyID), Created: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+	}
+	return signed, nil
+}
