@@ -54,6 +54,7 @@ type devConfig struct {
 	dataDir    string
 	natsListen string
 	partitions int
+	ingest     rulesd.RateLimit
 	demo       bool
 	demoPace   time.Duration
 }
@@ -68,6 +69,7 @@ func devCommand(g *globals) *ffcli.Command {
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
+	c.ingest.Register(fs)
 	fs.BoolVar(&c.demo, "demo", false, "set up a demo academy (badges, rules, a webhook receiver) and play a simulated activity feed")
 	fs.DurationVar(&c.demoPace, "demo-pace", time.Second, "pause between the demo's events")
 	return &ffcli.Command{
@@ -152,7 +154,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 		OpenStore: func(context.Context) (statestore.Store, error) {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
-		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true}),
+		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, ingest: c.ingest, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true}),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -222,10 +224,12 @@ func ensureDevKey(ctx context.Context, keys auth.KeyStore, dataDir string) (stri
 func serviceCommand(g *globals, name string) *ffcli.Command {
 	var c process.ServiceConfig
 	partitions := rulesd.DefaultPartitions
+	var ingestLimit rulesd.RateLimit
 	fs := flag.NewFlagSet("laurel "+name, flag.ContinueOnError)
 	c.Register(fs)
 	if name == "rules" {
 		fs.IntVar(&partitions, "partitions", partitions, "activity partitions per tenant")
+		ingestLimit.Register(fs)
 	}
 	// The issuer seals signing keys and the notifier webhook secrets with the master key.
 	var masterKey config.MasterKey
@@ -259,7 +263,7 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 			if name == "notifier" || name == "verifier" {
 				extra = append(extra, &ob)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow()}), extra...)
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, ingest: ingestLimit, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow()}), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -272,6 +276,7 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 // serviceOptions are the settings buildServices passes to the services that take them.
 type serviceOptions struct {
 	partitions    int
+	ingest        rulesd.RateLimit
 	masterKey     []byte
 	outboundAllow []string
 	// dev lets the notifier and verifier reach loopback addresses (local webhook receivers,
@@ -293,7 +298,7 @@ func buildServices(names []string, o serviceOptions) func(context.Context, proce
 			case "issuer":
 				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: o.masterKey})
 			case "rules":
-				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: o.partitions})
+				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: o.partitions, IngestLimit: o.ingest})
 			case "notifier":
 				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: o.masterKey,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})

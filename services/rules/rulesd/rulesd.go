@@ -5,6 +5,7 @@ package rulesd
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"sync"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/laurel-badges/laurel/services/rules/internal/natsbus"
 	"github.com/laurel-badges/laurel/services/rules/internal/natskv"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
+	"github.com/laurel-badges/laurel/services/rules/internal/xapi"
+	"github.com/laurel-badges/laurel/services/rules/internal/xapi/xapikv"
 )
 
 // DefaultPartitions is how many partitions each tenant's activity is split into; one rules
@@ -38,6 +41,42 @@ type Deps struct {
 	Partitions int                 // 0 means DefaultPartitions
 	// RulesBucket names the rules KV bucket; empty means natskv.RulesBucket.
 	RulesBucket string
+	// XapiBucket names the xAPI mappings KV bucket; empty means xapikv.Bucket.
+	XapiBucket string
+	// IngestLimit limits each tenant's events over the API (PublishEvent(s), HTTP
+	// CloudEvents, xAPI); the zero value means the defaults.
+	IngestLimit RateLimit
+}
+
+// Default ingest rate limit per tenant and rules replica. The burst takes a full batch
+// (1000 events) at once.
+const (
+	DefaultIngestRate  = 1000
+	DefaultIngestBurst = 2000
+)
+
+// RateLimit is a per-tenant token bucket: PerSecond events a second, bursts of Burst.
+// PerSecond < 0 means no limit; zero fields take the defaults.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Register adds --ingest-rate and --ingest-burst (LAUREL_INGEST_RATE, LAUREL_INGEST_BURST).
+func (l *RateLimit) Register(fs *flag.FlagSet) {
+	fs.Float64Var(&l.PerSecond, "ingest-rate", DefaultIngestRate, "events per second each tenant may send over the API (per rules replica); negative: no limit")
+	fs.IntVar(&l.Burst, "ingest-burst", DefaultIngestBurst, "events a tenant may send at once above --ingest-rate (at least one batch of 1000)")
+}
+
+func (l RateLimit) ingest() ingest.RateLimit {
+	out := ingest.RateLimit{PerSecond: l.PerSecond, Burst: l.Burst}
+	if out.PerSecond == 0 {
+		out.PerSecond = DefaultIngestRate
+	}
+	if out.Burst <= 0 {
+		out.Burst = DefaultIngestBurst
+	}
+	return out
 }
 
 // Service is a wired rules service.
@@ -78,9 +117,17 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 	catalog := rules.NewCatalog()
 	engine := rules.NewEngine(d.Store, catalog, d.Logger, 0)
-	in := ingest.New(natsbus.NewActivityPublisher(d.Bus), subjects.Partition, partitions)
+	in := ingest.New(natsbus.NewActivityPublisher(d.Bus), subjects.Partition, partitions, ingest.WithRateLimit(d.IngestLimit.ingest()))
+	xapiBucket := d.XapiBucket
+	if xapiBucket == "" {
+		xapiBucket = xapikv.Bucket
+	}
+	mappings, err := xapikv.Open(ctx, d.JetStream, xapiBucket)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
 	return &Service{
-		api:  grpcapi.New(in, rules.NewManager(repo), engine, d.Logger),
+		api:  grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)),
 		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine,
 	}, nil
 }
@@ -100,6 +147,9 @@ func (s *Service) Public() []string { return nil }
 // Register adds the gRPC service and its JSON gateway to srv.
 func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	rulesv1.RegisterRulesServiceServer(srv.GRPC(), s.api)
+	if err := srv.RegisterGateway(ctx, grpcapi.RegisterHTTP); err != nil {
+		return err
+	}
 	return srv.RegisterGateway(ctx, rulesv1.RegisterRulesServiceHandler)
 }
 

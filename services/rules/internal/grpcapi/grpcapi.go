@@ -15,6 +15,7 @@ import (
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
+	"github.com/laurel-badges/laurel/services/rules/internal/xapi"
 )
 
 // Server implements rulesv1.RulesServiceServer.
@@ -24,6 +25,7 @@ type Server struct {
 	rules    *rules.Manager
 	progress Progressor
 	logger   *slog.Logger
+	xapi     *xapi.Service // nil until WithXapi
 }
 
 // Progressor reports a recipient's progress; rules.Engine implements it.
@@ -50,6 +52,11 @@ func Policy() map[string]auth.Role {
 		svc + "ListRules":    auth.RoleIssuer,
 		svc + "ValidateRule": auth.RoleIssuer,
 		svc + "GetProgress":  auth.RoleIssuer,
+		// The xAPI mapping decides which statements count, like a rule: a creator's.
+		svc + "PublishEvents":         auth.RoleIssuer,
+		svc + "PublishXapiStatements": auth.RoleIssuer,
+		svc + "SetXapiMapping":        auth.RoleCreator,
+		svc + "GetXapiMapping":        auth.RoleIssuer,
 	}
 }
 
@@ -87,6 +94,9 @@ func (s *Server) PublishEvent(ctx context.Context, req *rulesv1.PublishEventRequ
 
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	if st, ok := rulesStatus(err); ok {
+		return st
+	}
+	if st, ok := ingestStatus(err); ok {
 		return st
 	}
 	var verr *ingest.ValidationError

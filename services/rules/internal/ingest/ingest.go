@@ -50,12 +50,26 @@ type Ingest struct {
 	pub        Publisher
 	partition  Partitioner
 	partitions int
+	limits     *limiters
 	now        func() time.Time
 }
 
-// New returns an Ingest writing to partitions partitions through pub.
-func New(pub Publisher, partition Partitioner, partitions int) *Ingest {
-	return &Ingest{pub: pub, partition: partition, partitions: partitions, now: time.Now}
+// Option configures New.
+type Option func(*Ingest)
+
+// WithRateLimit limits how fast each tenant may publish (see RateLimit).
+func WithRateLimit(l RateLimit) Option {
+	return func(i *Ingest) { i.limits = newLimiters(l) }
+}
+
+// New returns an Ingest writing to partitions partitions through pub. Without
+// WithRateLimit nothing is rate-limited.
+func New(pub Publisher, partition Partitioner, partitions int, opts ...Option) *Ingest {
+	i := &Ingest{pub: pub, partition: partition, partitions: partitions, now: time.Now}
+	for _, o := range opts {
+		o(i)
+	}
+	return i
 }
 
 // FieldViolation names one invalid attribute of an event.
@@ -90,16 +104,30 @@ const maxDataBytes = 64 << 10
 
 // Publish validates e and appends it to tenant's activity. An event without a time is
 // stamped with the arrival time once, here, so every later replay sees the same time.
+// It fails with *RateLimitedError, before publishing anything, when the tenant is over its
+// rate.
 func (i *Ingest) Publish(ctx context.Context, tenant string, e Event) (Receipt, error) {
 	if err := validate(e); err != nil {
 		return Receipt{}, err
 	}
+	if err := i.limits.take(tenant, 1, i.now()); err != nil {
+		return Receipt{}, err
+	}
+	return i.publish(ctx, tenant, i.complete(e))
+}
+
+// complete fills the attributes Publish defaults.
+func (i *Ingest) complete(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = i.now().UTC()
 	}
 	if e.DataContentType == "" && len(e.Data) > 0 {
 		e.DataContentType = "application/json"
 	}
+	return e
+}
+
+func (i *Ingest) publish(ctx context.Context, tenant string, e Event) (Receipt, error) {
 	p := i.partition(e.Subject, i.partitions)
 	r, err := i.pub.PublishActivity(ctx, tenant, p, e)
 	if err != nil {
@@ -108,7 +136,7 @@ func (i *Ingest) Publish(ctx context.Context, tenant string, e Event) (Receipt, 
 	return r, nil
 }
 
-func validate(e Event) error {
+func validate(e Event) *ValidationError {
 	var v []FieldViolation
 	add := func(field, desc string) { v = append(v, FieldViolation{Field: field, Description: desc}) }
 	required := map[string]string{"event.id": e.ID, "event.source": e.Source, "event.type": e.Type, "event.subject": e.Subject}

@@ -28,6 +28,117 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UnmappedVerb says what happens to a statement whose verb has no event type.
+type UnmappedVerb int32
+
+const (
+	// Same as UNMAPPED_VERB_REJECT.
+	UnmappedVerb_UNMAPPED_VERB_UNSPECIFIED UnmappedVerb = 0
+	// The whole request fails with INVALID_ARGUMENT naming the verb; nothing
+	// is appended.
+	UnmappedVerb_UNMAPPED_VERB_REJECT UnmappedVerb = 1
+	// The statement is accepted (its id is returned) but not turned into an
+	// event.
+	UnmappedVerb_UNMAPPED_VERB_IGNORE UnmappedVerb = 2
+)
+
+// Enum value maps for UnmappedVerb.
+var (
+	UnmappedVerb_name = map[int32]string{
+		0: "UNMAPPED_VERB_UNSPECIFIED",
+		1: "UNMAPPED_VERB_REJECT",
+		2: "UNMAPPED_VERB_IGNORE",
+	}
+	UnmappedVerb_value = map[string]int32{
+		"UNMAPPED_VERB_UNSPECIFIED": 0,
+		"UNMAPPED_VERB_REJECT":      1,
+		"UNMAPPED_VERB_IGNORE":      2,
+	}
+)
+
+func (x UnmappedVerb) Enum() *UnmappedVerb {
+	p := new(UnmappedVerb)
+	*p = x
+	return p
+}
+
+func (x UnmappedVerb) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnmappedVerb) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_rules_v1_rules_service_proto_enumTypes[0].Descriptor()
+}
+
+func (UnmappedVerb) Type() protoreflect.EnumType {
+	return &file_laurel_rules_v1_rules_service_proto_enumTypes[0]
+}
+
+func (x UnmappedVerb) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnmappedVerb.Descriptor instead.
+func (UnmappedVerb) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{0}
+}
+
+// AccountSubject says how an actor's account {homePage, name} names the
+// recipient. An actor with `mbox` is always the e-mail address, one with
+// `openid` the URL.
+type AccountSubject int32
+
+const (
+	// Same as ACCOUNT_SUBJECT_NAME.
+	AccountSubject_ACCOUNT_SUBJECT_UNSPECIFIED AccountSubject = 0
+	// The account name, e.g. "learner-42".
+	AccountSubject_ACCOUNT_SUBJECT_NAME AccountSubject = 1
+	// The home page URL joined with the escaped name, e.g.
+	// "https://lms.example.com/learner-42".
+	AccountSubject_ACCOUNT_SUBJECT_URL AccountSubject = 2
+)
+
+// Enum value maps for AccountSubject.
+var (
+	AccountSubject_name = map[int32]string{
+		0: "ACCOUNT_SUBJECT_UNSPECIFIED",
+		1: "ACCOUNT_SUBJECT_NAME",
+		2: "ACCOUNT_SUBJECT_URL",
+	}
+	AccountSubject_value = map[string]int32{
+		"ACCOUNT_SUBJECT_UNSPECIFIED": 0,
+		"ACCOUNT_SUBJECT_NAME":        1,
+		"ACCOUNT_SUBJECT_URL":         2,
+	}
+)
+
+func (x AccountSubject) Enum() *AccountSubject {
+	p := new(AccountSubject)
+	*p = x
+	return p
+}
+
+func (x AccountSubject) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AccountSubject) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_rules_v1_rules_service_proto_enumTypes[1].Descriptor()
+}
+
+func (AccountSubject) Type() protoreflect.EnumType {
+	return &file_laurel_rules_v1_rules_service_proto_enumTypes[1]
+}
+
+func (x AccountSubject) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AccountSubject.Descriptor instead.
+func (AccountSubject) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{1}
+}
+
 // CloudEvent is an activity event in the CloudEvents 1.0 model (spec version
 // "1.0" is implied). `subject` is mandatory here although optional in the
 // spec, because it names the person the activity is about.
@@ -922,6 +1033,566 @@ func (x *GetProgressResponse) GetProgress() []*Progress {
 	return nil
 }
 
+// PublishEventsRequest is the input of RulesService.PublishEvents.
+type PublishEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, appended in this order.
+	Events        []*CloudEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsRequest) Reset() {
+	*x = PublishEventsRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsRequest) ProtoMessage() {}
+
+func (x *PublishEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsRequest.ProtoReflect.Descriptor instead.
+func (*PublishEventsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PublishEventsRequest) GetEvents() []*CloudEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// PublishEventsResponse is the output of RulesService.PublishEvents.
+type PublishEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per event, in request order.
+	Results       []*PublishEventResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsResponse) Reset() {
+	*x = PublishEventsResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsResponse) ProtoMessage() {}
+
+func (x *PublishEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsResponse.ProtoReflect.Descriptor instead.
+func (*PublishEventsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PublishEventsResponse) GetResults() []*PublishEventResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// PublishEventResult is what happened to one event of a batch.
+type PublishEventResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event's id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// True when the same (`source`, `id`) was accepted within the stream's
+	// duplicate window; the event was not appended again.
+	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// Sequence of the event in the ACTIVITY stream.
+	StreamSequence uint64 `protobuf:"varint,3,opt,name=stream_sequence,json=streamSequence,proto3" json:"stream_sequence,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PublishEventResult) Reset() {
+	*x = PublishEventResult{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventResult) ProtoMessage() {}
+
+func (x *PublishEventResult) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventResult.ProtoReflect.Descriptor instead.
+func (*PublishEventResult) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PublishEventResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PublishEventResult) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *PublishEventResult) GetStreamSequence() uint64 {
+	if x != nil {
+		return x.StreamSequence
+	}
+	return 0
+}
+
+// PublishXapiStatementsRequest is the input of
+// RulesService.PublishXapiStatements.
+type PublishXapiStatementsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// xAPI 1.0.3 statements, each the JSON object the xAPI specification
+	// defines.
+	Statements    []*structpb.Struct `protobuf:"bytes,1,rep,name=statements,proto3" json:"statements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishXapiStatementsRequest) Reset() {
+	*x = PublishXapiStatementsRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishXapiStatementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishXapiStatementsRequest) ProtoMessage() {}
+
+func (x *PublishXapiStatementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishXapiStatementsRequest.ProtoReflect.Descriptor instead.
+func (*PublishXapiStatementsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PublishXapiStatementsRequest) GetStatements() []*structpb.Struct {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+// PublishXapiStatementsResponse is the output of
+// RulesService.PublishXapiStatements.
+type PublishXapiStatementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The statement ids, in request order (generated ones included), as the
+	// xAPI statements resource returns them.
+	StatementIds []string `protobuf:"bytes,1,rep,name=statement_ids,json=statementIds,proto3" json:"statement_ids,omitempty"`
+	// One result per statement, in request order. A statement ignored because
+	// its verb is unmapped (with UNMAPPED_VERB_IGNORE) has a result with an
+	// empty `id`.
+	Results       []*PublishEventResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishXapiStatementsResponse) Reset() {
+	*x = PublishXapiStatementsResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishXapiStatementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishXapiStatementsResponse) ProtoMessage() {}
+
+func (x *PublishXapiStatementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishXapiStatementsResponse.ProtoReflect.Descriptor instead.
+func (*PublishXapiStatementsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PublishXapiStatementsResponse) GetStatementIds() []string {
+	if x != nil {
+		return x.StatementIds
+	}
+	return nil
+}
+
+func (x *PublishXapiStatementsResponse) GetResults() []*PublishEventResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// XapiMapping says how the tenant's xAPI statements become activity events:
+// the verb gives the event type, the actor the subject (the recipient), the
+// statement id the event id, the statement timestamp the event time, and
+// `data` the event data.
+type XapiMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Always "xapiMapping": a tenant has one mapping. Empty is accepted on
+	// input.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Event type per verb IRI, for example
+	// "http://adlnet.gov/expapi/verbs/completed" -> "com.example.module.completed".
+	VerbTypes map[string]string `protobuf:"bytes,2,rep,name=verb_types,json=verbTypes,proto3" json:"verb_types,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What happens to a statement whose verb is not in `verb_types`.
+	UnmappedVerb UnmappedVerb `protobuf:"varint,3,opt,name=unmapped_verb,json=unmappedVerb,proto3,enum=laurel.rules.v1.UnmappedVerb" json:"unmapped_verb,omitempty"`
+	// The events' `source`; empty means "/xapi".
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// How an actor identified by an account becomes a subject.
+	AccountSubject AccountSubject `protobuf:"varint,5,opt,name=account_subject,json=accountSubject,proto3,enum=laurel.rules.v1.AccountSubject" json:"account_subject,omitempty"`
+	// Event data member name -> path in the statement, for example
+	// "course" -> "object.id", "score" -> "result.score.scaled",
+	// "minutes" -> "context.extensions.https://example.com/xapi/minutes".
+	// A path is dot-separated; after a segment named "extensions" the rest
+	// is one extension IRI. A path absent from a statement leaves its member
+	// out. Empty means: object -> object.id, score -> result.score.scaled,
+	// raw_score -> result.score.raw, success -> result.success, completion ->
+	// result.completion.
+	Data map[string]string `protobuf:"bytes,6,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When the mapping was last set.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XapiMapping) Reset() {
+	*x = XapiMapping{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XapiMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XapiMapping) ProtoMessage() {}
+
+func (x *XapiMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XapiMapping.ProtoReflect.Descriptor instead.
+func (*XapiMapping) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *XapiMapping) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *XapiMapping) GetVerbTypes() map[string]string {
+	if x != nil {
+		return x.VerbTypes
+	}
+	return nil
+}
+
+func (x *XapiMapping) GetUnmappedVerb() UnmappedVerb {
+	if x != nil {
+		return x.UnmappedVerb
+	}
+	return UnmappedVerb_UNMAPPED_VERB_UNSPECIFIED
+}
+
+func (x *XapiMapping) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *XapiMapping) GetAccountSubject() AccountSubject {
+	if x != nil {
+		return x.AccountSubject
+	}
+	return AccountSubject_ACCOUNT_SUBJECT_UNSPECIFIED
+}
+
+func (x *XapiMapping) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *XapiMapping) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// SetXapiMappingRequest is the input of RulesService.SetXapiMapping.
+type SetXapiMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mapping; output-only fields are ignored.
+	Mapping       *XapiMapping `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetXapiMappingRequest) Reset() {
+	*x = SetXapiMappingRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetXapiMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetXapiMappingRequest) ProtoMessage() {}
+
+func (x *SetXapiMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetXapiMappingRequest.ProtoReflect.Descriptor instead.
+func (*SetXapiMappingRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetXapiMappingRequest) GetMapping() *XapiMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+// SetXapiMappingResponse is the output of RulesService.SetXapiMapping.
+type SetXapiMappingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored mapping.
+	Mapping       *XapiMapping `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetXapiMappingResponse) Reset() {
+	*x = SetXapiMappingResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetXapiMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetXapiMappingResponse) ProtoMessage() {}
+
+func (x *SetXapiMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetXapiMappingResponse.ProtoReflect.Descriptor instead.
+func (*SetXapiMappingResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SetXapiMappingResponse) GetMapping() *XapiMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+// GetXapiMappingRequest is the input of RulesService.GetXapiMapping.
+type GetXapiMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "xapiMapping" or empty: a tenant has one mapping.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetXapiMappingRequest) Reset() {
+	*x = GetXapiMappingRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetXapiMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetXapiMappingRequest) ProtoMessage() {}
+
+func (x *GetXapiMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetXapiMappingRequest.ProtoReflect.Descriptor instead.
+func (*GetXapiMappingRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetXapiMappingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetXapiMappingResponse is the output of RulesService.GetXapiMapping.
+type GetXapiMappingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mapping.
+	Mapping       *XapiMapping `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetXapiMappingResponse) Reset() {
+	*x = GetXapiMappingResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetXapiMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetXapiMappingResponse) ProtoMessage() {}
+
+func (x *GetXapiMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetXapiMappingResponse.ProtoReflect.Descriptor instead.
+func (*GetXapiMappingResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetXapiMappingResponse) GetMapping() *XapiMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
 var File_laurel_rules_v1_rules_service_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
@@ -981,7 +1652,55 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x12GetProgressRequest\x12+\n" +
 	"\trecipient\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x02R\trecipient\"L\n" +
 	"\x13GetProgressResponse\x125\n" +
-	"\bprogress\x18\x01 \x03(\v2\x19.laurel.rules.v1.ProgressR\bprogress2\xa9\a\n" +
+	"\bprogress\x18\x01 \x03(\v2\x19.laurel.rules.v1.ProgressR\bprogress\"[\n" +
+	"\x14PublishEventsRequest\x12C\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.laurel.rules.v1.CloudEventB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x06events\"V\n" +
+	"\x15PublishEventsResponse\x12=\n" +
+	"\aresults\x18\x01 \x03(\v2#.laurel.rules.v1.PublishEventResultR\aresults\"k\n" +
+	"\x12PublishEventResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12'\n" +
+	"\x0fstream_sequence\x18\x03 \x01(\x04R\x0estreamSequence\"g\n" +
+	"\x1cPublishXapiStatementsRequest\x12G\n" +
+	"\n" +
+	"statements\x18\x01 \x03(\v2\x17.google.protobuf.StructB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\n" +
+	"statements\"\x83\x01\n" +
+	"\x1dPublishXapiStatementsResponse\x12#\n" +
+	"\rstatement_ids\x18\x01 \x03(\tR\fstatementIds\x12=\n" +
+	"\aresults\x18\x02 \x03(\v2#.laurel.rules.v1.PublishEventResultR\aresults\"\x94\x05\n" +
+	"\vXapiMapping\x12(\n" +
+	"\x04name\x18\x01 \x01(\tB\x14\xbaH\x11r\x0fR\x00R\vxapiMappingR\x04name\x12o\n" +
+	"\n" +
+	"verb_types\x18\x02 \x03(\v2+.laurel.rules.v1.XapiMapping.VerbTypesEntryB#\xe0A\x02\xbaH\x1d\x9a\x01\x1a\b\x01\x10\x80\x02\"\n" +
+	"r\b\x10\x01\x18\x80\b\x88\x01\x01*\ar\x05\x10\x01\x18\x80\x02R\tverbTypes\x12L\n" +
+	"\runmapped_verb\x18\x03 \x01(\x0e2\x1d.laurel.rules.v1.UnmappedVerbB\b\xbaH\x05\x82\x01\x02\x10\x01R\funmappedVerb\x12#\n" +
+	"\x06source\x18\x04 \x01(\tB\v\xbaH\br\x06\x18\x80\b\x90\x01\x01R\x06source\x12R\n" +
+	"\x0faccount_subject\x18\x05 \x01(\x0e2\x1f.laurel.rules.v1.AccountSubjectB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eaccountSubject\x12j\n" +
+	"\x04data\x18\x06 \x03(\v2&.laurel.rules.v1.XapiMapping.DataEntryB.\xbaH+\x9a\x01(\x10@\"\x1br\x192\x17^[a-z_][a-z0-9_]{0,63}$*\ar\x05\x10\x01\x18\x80\bR\x04data\x12@\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x1a<\n" +
+	"\x0eVerbTypesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
+	"\x15SetXapiMappingRequest\x12A\n" +
+	"\amapping\x18\x01 \x01(\v2\x1c.laurel.rules.v1.XapiMappingB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\amapping\"P\n" +
+	"\x16SetXapiMappingResponse\x126\n" +
+	"\amapping\x18\x01 \x01(\v2\x1c.laurel.rules.v1.XapiMappingR\amapping\"A\n" +
+	"\x15GetXapiMappingRequest\x12(\n" +
+	"\x04name\x18\x01 \x01(\tB\x14\xbaH\x11r\x0fR\x00R\vxapiMappingR\x04name\"P\n" +
+	"\x16GetXapiMappingResponse\x126\n" +
+	"\amapping\x18\x01 \x01(\v2\x1c.laurel.rules.v1.XapiMappingR\amapping*a\n" +
+	"\fUnmappedVerb\x12\x1d\n" +
+	"\x19UNMAPPED_VERB_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14UNMAPPED_VERB_REJECT\x10\x01\x12\x18\n" +
+	"\x14UNMAPPED_VERB_IGNORE\x10\x02*d\n" +
+	"\x0eAccountSubject\x12\x1f\n" +
+	"\x1bACCOUNT_SUBJECT_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ACCOUNT_SUBJECT_NAME\x10\x01\x12\x17\n" +
+	"\x13ACCOUNT_SUBJECT_URL\x10\x022\xd1\v\n" +
 	"\fRulesService\x12z\n" +
 	"\fPublishEvent\x12$.laurel.rules.v1.PublishEventRequest\x1a%.laurel.rules.v1.PublishEventResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/events:publish\x12n\n" +
 	"\n" +
@@ -993,7 +1712,11 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\n" +
 	"DeleteRule\x12\".laurel.rules.v1.DeleteRuleRequest\x1a#.laurel.rules.v1.DeleteRuleResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/rules/{rule_id}\x12}\n" +
 	"\fValidateRule\x12$.laurel.rules.v1.ValidateRuleRequest\x1a%.laurel.rules.v1.ValidateRuleResponse\" \x82\xd3\xe4\x93\x02\x1a:\x04rule\"\x12/v1/rules:validate\x12n\n" +
-	"\vGetProgress\x12#.laurel.rules.v1.GetProgressRequest\x1a$.laurel.rules.v1.GetProgressResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/progressBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
+	"\vGetProgress\x12#.laurel.rules.v1.GetProgressRequest\x1a$.laurel.rules.v1.GetProgressResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/progress\x12\x82\x01\n" +
+	"\rPublishEvents\x12%.laurel.rules.v1.PublishEventsRequest\x1a&.laurel.rules.v1.PublishEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events:batchPublish\x12\x9e\x01\n" +
+	"\x15PublishXapiStatements\x12-.laurel.rules.v1.PublishXapiStatementsRequest\x1a..laurel.rules.v1.PublishXapiStatementsResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/xapi/statements:publish\x12\x83\x01\n" +
+	"\x0eSetXapiMapping\x12&.laurel.rules.v1.SetXapiMappingRequest\x1a'.laurel.rules.v1.SetXapiMappingResponse\" \x82\xd3\xe4\x93\x02\x1a:\amapping\x1a\x0f/v1/xapiMapping\x12z\n" +
+	"\x0eGetXapiMapping\x12&.laurel.rules.v1.GetXapiMappingRequest\x1a'.laurel.rules.v1.GetXapiMappingResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/xapiMappingBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
 
 var (
 	file_laurel_rules_v1_rules_service_proto_rawDescOnce sync.Once
@@ -1007,65 +1730,101 @@ func file_laurel_rules_v1_rules_service_proto_rawDescGZIP() []byte {
 	return file_laurel_rules_v1_rules_service_proto_rawDescData
 }
 
-var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_laurel_rules_v1_rules_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_laurel_rules_v1_rules_service_proto_goTypes = []any{
-	(*CloudEvent)(nil),            // 0: laurel.rules.v1.CloudEvent
-	(*PublishEventRequest)(nil),   // 1: laurel.rules.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),  // 2: laurel.rules.v1.PublishEventResponse
-	(*CreateRuleRequest)(nil),     // 3: laurel.rules.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),    // 4: laurel.rules.v1.CreateRuleResponse
-	(*GetRuleRequest)(nil),        // 5: laurel.rules.v1.GetRuleRequest
-	(*GetRuleResponse)(nil),       // 6: laurel.rules.v1.GetRuleResponse
-	(*ListRulesRequest)(nil),      // 7: laurel.rules.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),     // 8: laurel.rules.v1.ListRulesResponse
-	(*UpdateRuleRequest)(nil),     // 9: laurel.rules.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),    // 10: laurel.rules.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),     // 11: laurel.rules.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),    // 12: laurel.rules.v1.DeleteRuleResponse
-	(*ValidateRuleRequest)(nil),   // 13: laurel.rules.v1.ValidateRuleRequest
-	(*ValidateRuleResponse)(nil),  // 14: laurel.rules.v1.ValidateRuleResponse
-	(*GetProgressRequest)(nil),    // 15: laurel.rules.v1.GetProgressRequest
-	(*GetProgressResponse)(nil),   // 16: laurel.rules.v1.GetProgressResponse
-	nil,                           // 17: laurel.rules.v1.CloudEvent.ExtensionsEntry
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 19: google.protobuf.Value
-	(*Rule)(nil),                  // 20: laurel.rules.v1.Rule
-	(*Progress)(nil),              // 21: laurel.rules.v1.Progress
+	(UnmappedVerb)(0),                     // 0: laurel.rules.v1.UnmappedVerb
+	(AccountSubject)(0),                   // 1: laurel.rules.v1.AccountSubject
+	(*CloudEvent)(nil),                    // 2: laurel.rules.v1.CloudEvent
+	(*PublishEventRequest)(nil),           // 3: laurel.rules.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 4: laurel.rules.v1.PublishEventResponse
+	(*CreateRuleRequest)(nil),             // 5: laurel.rules.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),            // 6: laurel.rules.v1.CreateRuleResponse
+	(*GetRuleRequest)(nil),                // 7: laurel.rules.v1.GetRuleRequest
+	(*GetRuleResponse)(nil),               // 8: laurel.rules.v1.GetRuleResponse
+	(*ListRulesRequest)(nil),              // 9: laurel.rules.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),             // 10: laurel.rules.v1.ListRulesResponse
+	(*UpdateRuleRequest)(nil),             // 11: laurel.rules.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),            // 12: laurel.rules.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),             // 13: laurel.rules.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),            // 14: laurel.rules.v1.DeleteRuleResponse
+	(*ValidateRuleRequest)(nil),           // 15: laurel.rules.v1.ValidateRuleRequest
+	(*ValidateRuleResponse)(nil),          // 16: laurel.rules.v1.ValidateRuleResponse
+	(*GetProgressRequest)(nil),            // 17: laurel.rules.v1.GetProgressRequest
+	(*GetProgressResponse)(nil),           // 18: laurel.rules.v1.GetProgressResponse
+	(*PublishEventsRequest)(nil),          // 19: laurel.rules.v1.PublishEventsRequest
+	(*PublishEventsResponse)(nil),         // 20: laurel.rules.v1.PublishEventsResponse
+	(*PublishEventResult)(nil),            // 21: laurel.rules.v1.PublishEventResult
+	(*PublishXapiStatementsRequest)(nil),  // 22: laurel.rules.v1.PublishXapiStatementsRequest
+	(*PublishXapiStatementsResponse)(nil), // 23: laurel.rules.v1.PublishXapiStatementsResponse
+	(*XapiMapping)(nil),                   // 24: laurel.rules.v1.XapiMapping
+	(*SetXapiMappingRequest)(nil),         // 25: laurel.rules.v1.SetXapiMappingRequest
+	(*SetXapiMappingResponse)(nil),        // 26: laurel.rules.v1.SetXapiMappingResponse
+	(*GetXapiMappingRequest)(nil),         // 27: laurel.rules.v1.GetXapiMappingRequest
+	(*GetXapiMappingResponse)(nil),        // 28: laurel.rules.v1.GetXapiMappingResponse
+	nil,                                   // 29: laurel.rules.v1.CloudEvent.ExtensionsEntry
+	nil,                                   // 30: laurel.rules.v1.XapiMapping.VerbTypesEntry
+	nil,                                   // 31: laurel.rules.v1.XapiMapping.DataEntry
+	(*timestamppb.Timestamp)(nil),         // 32: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                // 33: google.protobuf.Value
+	(*Rule)(nil),                          // 34: laurel.rules.v1.Rule
+	(*Progress)(nil),                      // 35: laurel.rules.v1.Progress
+	(*structpb.Struct)(nil),               // 36: google.protobuf.Struct
 }
 var file_laurel_rules_v1_rules_service_proto_depIdxs = []int32{
-	18, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
-	19, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
-	17, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
-	0,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
-	20, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	20, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	20, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	20, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
-	20, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	20, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	20, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	21, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
-	1,  // 12: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
-	3,  // 13: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
-	5,  // 14: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
-	7,  // 15: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
-	9,  // 16: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
-	11, // 17: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
-	13, // 18: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
-	15, // 19: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
-	2,  // 20: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
-	4,  // 21: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
-	6,  // 22: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
-	8,  // 23: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
-	10, // 24: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
-	12, // 25: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
-	14, // 26: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
-	16, // 27: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
-	20, // [20:28] is the sub-list for method output_type
-	12, // [12:20] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	32, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
+	33, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
+	29, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
+	2,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
+	34, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	34, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	34, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	34, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
+	34, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	34, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	34, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	35, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
+	2,  // 12: laurel.rules.v1.PublishEventsRequest.events:type_name -> laurel.rules.v1.CloudEvent
+	21, // 13: laurel.rules.v1.PublishEventsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
+	36, // 14: laurel.rules.v1.PublishXapiStatementsRequest.statements:type_name -> google.protobuf.Struct
+	21, // 15: laurel.rules.v1.PublishXapiStatementsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
+	30, // 16: laurel.rules.v1.XapiMapping.verb_types:type_name -> laurel.rules.v1.XapiMapping.VerbTypesEntry
+	0,  // 17: laurel.rules.v1.XapiMapping.unmapped_verb:type_name -> laurel.rules.v1.UnmappedVerb
+	1,  // 18: laurel.rules.v1.XapiMapping.account_subject:type_name -> laurel.rules.v1.AccountSubject
+	31, // 19: laurel.rules.v1.XapiMapping.data:type_name -> laurel.rules.v1.XapiMapping.DataEntry
+	32, // 20: laurel.rules.v1.XapiMapping.update_time:type_name -> google.protobuf.Timestamp
+	24, // 21: laurel.rules.v1.SetXapiMappingRequest.mapping:type_name -> laurel.rules.v1.XapiMapping
+	24, // 22: laurel.rules.v1.SetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
+	24, // 23: laurel.rules.v1.GetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
+	3,  // 24: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
+	5,  // 25: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
+	7,  // 26: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
+	9,  // 27: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
+	11, // 28: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
+	13, // 29: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
+	15, // 30: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
+	17, // 31: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
+	19, // 32: laurel.rules.v1.RulesService.PublishEvents:input_type -> laurel.rules.v1.PublishEventsRequest
+	22, // 33: laurel.rules.v1.RulesService.PublishXapiStatements:input_type -> laurel.rules.v1.PublishXapiStatementsRequest
+	25, // 34: laurel.rules.v1.RulesService.SetXapiMapping:input_type -> laurel.rules.v1.SetXapiMappingRequest
+	27, // 35: laurel.rules.v1.RulesService.GetXapiMapping:input_type -> laurel.rules.v1.GetXapiMappingRequest
+	4,  // 36: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
+	6,  // 37: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
+	8,  // 38: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
+	10, // 39: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
+	12, // 40: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
+	14, // 41: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
+	16, // 42: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
+	18, // 43: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
+	20, // 44: laurel.rules.v1.RulesService.PublishEvents:output_type -> laurel.rules.v1.PublishEventsResponse
+	23, // 45: laurel.rules.v1.RulesService.PublishXapiStatements:output_type -> laurel.rules.v1.PublishXapiStatementsResponse
+	26, // 46: laurel.rules.v1.RulesService.SetXapiMapping:output_type -> laurel.rules.v1.SetXapiMappingResponse
+	28, // 47: laurel.rules.v1.RulesService.GetXapiMapping:output_type -> laurel.rules.v1.GetXapiMappingResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rules_service_proto_init() }
@@ -1079,13 +1838,14 @@ func file_laurel_rules_v1_rules_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_rules_v1_rules_service_proto_rawDesc), len(file_laurel_rules_v1_rules_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_laurel_rules_v1_rules_service_proto_goTypes,
 		DependencyIndexes: file_laurel_rules_v1_rules_service_proto_depIdxs,
+		EnumInfos:         file_laurel_rules_v1_rules_service_proto_enumTypes,
 		MessageInfos:      file_laurel_rules_v1_rules_service_proto_msgTypes,
 	}.Build()
 	File_laurel_rules_v1_rules_service_proto = out.File

@@ -22,14 +22,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RulesService_PublishEvent_FullMethodName = "/laurel.rules.v1.RulesService/PublishEvent"
-	RulesService_CreateRule_FullMethodName   = "/laurel.rules.v1.RulesService/CreateRule"
-	RulesService_GetRule_FullMethodName      = "/laurel.rules.v1.RulesService/GetRule"
-	RulesService_ListRules_FullMethodName    = "/laurel.rules.v1.RulesService/ListRules"
-	RulesService_UpdateRule_FullMethodName   = "/laurel.rules.v1.RulesService/UpdateRule"
-	RulesService_DeleteRule_FullMethodName   = "/laurel.rules.v1.RulesService/DeleteRule"
-	RulesService_ValidateRule_FullMethodName = "/laurel.rules.v1.RulesService/ValidateRule"
-	RulesService_GetProgress_FullMethodName  = "/laurel.rules.v1.RulesService/GetProgress"
+	RulesService_PublishEvent_FullMethodName          = "/laurel.rules.v1.RulesService/PublishEvent"
+	RulesService_CreateRule_FullMethodName            = "/laurel.rules.v1.RulesService/CreateRule"
+	RulesService_GetRule_FullMethodName               = "/laurel.rules.v1.RulesService/GetRule"
+	RulesService_ListRules_FullMethodName             = "/laurel.rules.v1.RulesService/ListRules"
+	RulesService_UpdateRule_FullMethodName            = "/laurel.rules.v1.RulesService/UpdateRule"
+	RulesService_DeleteRule_FullMethodName            = "/laurel.rules.v1.RulesService/DeleteRule"
+	RulesService_ValidateRule_FullMethodName          = "/laurel.rules.v1.RulesService/ValidateRule"
+	RulesService_GetProgress_FullMethodName           = "/laurel.rules.v1.RulesService/GetProgress"
+	RulesService_PublishEvents_FullMethodName         = "/laurel.rules.v1.RulesService/PublishEvents"
+	RulesService_PublishXapiStatements_FullMethodName = "/laurel.rules.v1.RulesService/PublishXapiStatements"
+	RulesService_SetXapiMapping_FullMethodName        = "/laurel.rules.v1.RulesService/SetXapiMapping"
+	RulesService_GetXapiMapping_FullMethodName        = "/laurel.rules.v1.RulesService/GetXapiMapping"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -67,6 +71,31 @@ type RulesServiceClient interface {
 	ValidateRule(ctx context.Context, in *ValidateRuleRequest, opts ...grpc.CallOption) (*ValidateRuleResponse, error)
 	// GetProgress returns a recipient's progress toward every active rule.
 	GetProgress(ctx context.Context, in *GetProgressRequest, opts ...grpc.CallOption) (*GetProgressResponse, error)
+	// PublishEvents appends a batch of activity events, each exactly as
+	// PublishEvent would. The batch is validated as a whole first: one invalid
+	// event fails the call with INVALID_ARGUMENT (its field violations name it
+	// as `events[i]`) and nothing is appended. Per-event idempotency is as for
+	// PublishEvent, so a failed batch is safe to send again as it was. Plain
+	// HTTP clients can also POST CloudEvents (structured, binary or batch
+	// mode) to /v1/events. Errors: INVALID_ARGUMENT; RESOURCE_EXHAUSTED when
+	// the tenant's ingest rate is exceeded (RetryInfo says when to retry);
+	// UNAVAILABLE.
+	PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error)
+	// PublishXapiStatements maps xAPI 1.0.3 statements to activity events with
+	// the tenant's xAPI mapping and appends them, all or nothing, as
+	// PublishEvents does. The event id is the statement id; a statement
+	// without one is given a new UUID. xAPI clients use POST /xapi/statements
+	// instead. Errors: INVALID_ARGUMENT with field violations
+	// (`statements[i].verb.id` names an unmapped verb); FAILED_PRECONDITION
+	// when the tenant has no xAPI mapping; RESOURCE_EXHAUSTED; UNAVAILABLE.
+	PublishXapiStatements(ctx context.Context, in *PublishXapiStatementsRequest, opts ...grpc.CallOption) (*PublishXapiStatementsResponse, error)
+	// SetXapiMapping replaces the tenant's xAPI mapping (how statements become
+	// activity events); it applies to statements received after it returns.
+	// Errors: INVALID_ARGUMENT with field violations.
+	SetXapiMapping(ctx context.Context, in *SetXapiMappingRequest, opts ...grpc.CallOption) (*SetXapiMappingResponse, error)
+	// GetXapiMapping returns the tenant's xAPI mapping. Errors: NOT_FOUND when
+	// none was set.
+	GetXapiMapping(ctx context.Context, in *GetXapiMappingRequest, opts ...grpc.CallOption) (*GetXapiMappingResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -157,6 +186,46 @@ func (c *rulesServiceClient) GetProgress(ctx context.Context, in *GetProgressReq
 	return out, nil
 }
 
+func (c *rulesServiceClient) PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishEventsResponse)
+	err := c.cc.Invoke(ctx, RulesService_PublishEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) PublishXapiStatements(ctx context.Context, in *PublishXapiStatementsRequest, opts ...grpc.CallOption) (*PublishXapiStatementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishXapiStatementsResponse)
+	err := c.cc.Invoke(ctx, RulesService_PublishXapiStatements_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) SetXapiMapping(ctx context.Context, in *SetXapiMappingRequest, opts ...grpc.CallOption) (*SetXapiMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetXapiMappingResponse)
+	err := c.cc.Invoke(ctx, RulesService_SetXapiMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetXapiMapping(ctx context.Context, in *GetXapiMappingRequest, opts ...grpc.CallOption) (*GetXapiMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetXapiMappingResponse)
+	err := c.cc.Invoke(ctx, RulesService_GetXapiMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -192,6 +261,31 @@ type RulesServiceServer interface {
 	ValidateRule(context.Context, *ValidateRuleRequest) (*ValidateRuleResponse, error)
 	// GetProgress returns a recipient's progress toward every active rule.
 	GetProgress(context.Context, *GetProgressRequest) (*GetProgressResponse, error)
+	// PublishEvents appends a batch of activity events, each exactly as
+	// PublishEvent would. The batch is validated as a whole first: one invalid
+	// event fails the call with INVALID_ARGUMENT (its field violations name it
+	// as `events[i]`) and nothing is appended. Per-event idempotency is as for
+	// PublishEvent, so a failed batch is safe to send again as it was. Plain
+	// HTTP clients can also POST CloudEvents (structured, binary or batch
+	// mode) to /v1/events. Errors: INVALID_ARGUMENT; RESOURCE_EXHAUSTED when
+	// the tenant's ingest rate is exceeded (RetryInfo says when to retry);
+	// UNAVAILABLE.
+	PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error)
+	// PublishXapiStatements maps xAPI 1.0.3 statements to activity events with
+	// the tenant's xAPI mapping and appends them, all or nothing, as
+	// PublishEvents does. The event id is the statement id; a statement
+	// without one is given a new UUID. xAPI clients use POST /xapi/statements
+	// instead. Errors: INVALID_ARGUMENT with field violations
+	// (`statements[i].verb.id` names an unmapped verb); FAILED_PRECONDITION
+	// when the tenant has no xAPI mapping; RESOURCE_EXHAUSTED; UNAVAILABLE.
+	PublishXapiStatements(context.Context, *PublishXapiStatementsRequest) (*PublishXapiStatementsResponse, error)
+	// SetXapiMapping replaces the tenant's xAPI mapping (how statements become
+	// activity events); it applies to statements received after it returns.
+	// Errors: INVALID_ARGUMENT with field violations.
+	SetXapiMapping(context.Context, *SetXapiMappingRequest) (*SetXapiMappingResponse, error)
+	// GetXapiMapping returns the tenant's xAPI mapping. Errors: NOT_FOUND when
+	// none was set.
+	GetXapiMapping(context.Context, *GetXapiMappingRequest) (*GetXapiMappingResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -225,6 +319,18 @@ func (UnimplementedRulesServiceServer) ValidateRule(context.Context, *ValidateRu
 }
 func (UnimplementedRulesServiceServer) GetProgress(context.Context, *GetProgressRequest) (*GetProgressResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProgress not implemented")
+}
+func (UnimplementedRulesServiceServer) PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishEvents not implemented")
+}
+func (UnimplementedRulesServiceServer) PublishXapiStatements(context.Context, *PublishXapiStatementsRequest) (*PublishXapiStatementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishXapiStatements not implemented")
+}
+func (UnimplementedRulesServiceServer) SetXapiMapping(context.Context, *SetXapiMappingRequest) (*SetXapiMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetXapiMapping not implemented")
+}
+func (UnimplementedRulesServiceServer) GetXapiMapping(context.Context, *GetXapiMappingRequest) (*GetXapiMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetXapiMapping not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -391,6 +497,78 @@ func _RulesService_GetProgress_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_PublishEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).PublishEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_PublishEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).PublishEvents(ctx, req.(*PublishEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_PublishXapiStatements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishXapiStatementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).PublishXapiStatements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_PublishXapiStatements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).PublishXapiStatements(ctx, req.(*PublishXapiStatementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_SetXapiMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetXapiMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).SetXapiMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_SetXapiMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).SetXapiMapping(ctx, req.(*SetXapiMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetXapiMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetXapiMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetXapiMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetXapiMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetXapiMapping(ctx, req.(*GetXapiMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -429,6 +607,22 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProgress",
 			Handler:    _RulesService_GetProgress_Handler,
+		},
+		{
+			MethodName: "PublishEvents",
+			Handler:    _RulesService_PublishEvents_Handler,
+		},
+		{
+			MethodName: "PublishXapiStatements",
+			Handler:    _RulesService_PublishXapiStatements_Handler,
+		},
+		{
+			MethodName: "SetXapiMapping",
+			Handler:    _RulesService_SetXapiMapping_Handler,
+		},
+		{
+			MethodName: "GetXapiMapping",
+			Handler:    _RulesService_GetXapiMapping_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
