@@ -52,13 +52,18 @@ type Deps struct {
 	Durable string
 }
 
-// RetryPolicy configures webhook retries; zero fields take the defaults (12 attempts,
-// 10 s doubling up to 6 h, 10 s per attempt).
+// RetryPolicy configures webhook retries and endpoint isolation; zero fields take the
+// defaults of delivery.Policy (12 attempts, 10 s doubling up to 6 h, 10 s per attempt,
+// 4 attempts in flight per endpoint, breaker open for 1 min after 5 failures in a row).
 type RetryPolicy struct {
-	MaxAttempts int
-	BaseDelay   time.Duration
-	MaxDelay    time.Duration
-	Timeout     time.Duration
+	MaxAttempts         int
+	BaseDelay           time.Duration
+	MaxDelay            time.Duration
+	Timeout             time.Duration
+	EndpointConcurrency int
+	BusyDelay           time.Duration
+	BreakerThreshold    int
+	BreakerCooldown     time.Duration
 }
 
 // Service is a wired notifier. Start and Stop may be called once each.
@@ -69,9 +74,10 @@ type Service struct {
 	dispatcher *delivery.Dispatcher
 	durable    string
 	client     *outbound.Client
+	replays    *natsbus.ReplayHandler
 
-	mu       sync.Mutex
-	consumer *eventbus.Consumer
+	mu        sync.Mutex
+	consumers []*eventbus.Consumer
 }
 
 // New declares the streams the notifier reads (LEDGER is the issuer's; declaring it too
@@ -81,6 +87,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, errors.New("notifier: Logger, Bus and JetStream are required")
 	}
 	if err := d.Bus.EnsureStreams(ctx, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
+		return nil, fmt.Errorf("notifier: %w", err)
+	}
+	if err := d.Bus.EnsureStream(ctx, natsbus.ReplayStreamSpec()); err != nil {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}
 	secrets, err := delivery.NewSecrets(d.MasterKey)
@@ -106,14 +115,20 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notifier: outbound policy: %w", err)
 	}
-	policy := delivery.Policy{MaxAttempts: d.Retry.MaxAttempts, BaseDelay: d.Retry.BaseDelay, MaxDelay: d.Retry.MaxDelay, Timeout: d.Retry.Timeout}
+	r := d.Retry
+	policy := delivery.Policy{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay, Timeout: r.Timeout,
+		EndpointConcurrency: r.EndpointConcurrency, BusyDelay: r.BusyDelay, BreakerThreshold: r.BreakerThreshold, BreakerCooldown: r.BreakerCooldown}
+	durable := orDefault(d.Durable, natsbus.Durable)
+	replays := natsbus.NewReplays(d.Bus, d.JetStream, durable)
+	dispatcher := delivery.NewDispatcher(subs, records, secrets, client, replays, policy, d.Logger)
 	return &Service{
 		log:        d.Logger,
 		bus:        d.Bus,
-		api:        grpcapi.New(delivery.NewManager(subs, records, secrets), d.Logger),
-		dispatcher: delivery.NewDispatcher(subs, records, secrets, client, policy, d.Logger),
-		durable:    orDefault(d.Durable, natsbus.Durable),
+		api:        grpcapi.New(delivery.NewManager(subs, records, secrets, replays), dispatcher, d.Logger),
+		dispatcher: dispatcher,
+		durable:    durable,
 		client:     client,
+		replays:    natsbus.NewReplayHandler(dispatcher, d.JetStream),
 	}, nil
 }
 
@@ -147,7 +162,8 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 // RegisterPublic adds public HTTP routes; the notifier has none.
 func (s *Service) RegisterPublic(*http.ServeMux) {}
 
-// Start begins delivering: a durable consumer on LEDGER, shared by every replica.
+// Start begins delivering: a durable consumer on LEDGER and one on the replay stream,
+// each shared by every replica.
 func (s *Service) Start(ctx context.Context) error {
 	spec := natsbus.ConsumerSpec()
 	spec.Durable = s.durable
@@ -155,8 +171,15 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
+	replaySpec := natsbus.ReplayConsumerSpec()
+	replaySpec.Durable = s.durable + "-replays"
+	rc, err := s.bus.Consume(ctx, replaySpec, s.replays.Handle)
+	if err != nil {
+		_ = c.Stop(ctx)
+		return fmt.Errorf("notifier: %w", err)
+	}
 	s.mu.Lock()
-	s.consumer = c
+	s.consumers = []*eventbus.Consumer{c, rc}
 	s.mu.Unlock()
 	return nil
 }
@@ -165,15 +188,15 @@ func (s *Service) Start(ctx context.Context) error {
 // whatever is not acknowledged is redelivered later (same webhook-id).
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	c := s.consumer
-	s.consumer = nil
+	consumers := s.consumers
+	s.consumers = nil
 	s.mu.Unlock()
 	defer s.client.CloseIdleConnections()
-	if c == nil {
-		return nil
+	var errs []error
+	for _, c := range consumers {
+		if err := c.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("notifier: %w", err))
+		}
 	}
-	if err := c.Stop(ctx); err != nil {
-		return fmt.Errorf("notifier: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

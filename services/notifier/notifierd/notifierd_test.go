@@ -70,6 +70,7 @@ type env struct {
 	deps Deps
 	svc  *Service
 	bus  *eventbus.Bus
+	js   jetstream.JetStream
 	ctx  context.Context // carries the tenant's admin principal
 }
 
@@ -79,7 +80,7 @@ func start(t *testing.T, tenant string) *env {
 	return startWith(t, tenant, true)
 }
 
-func startWith(t *testing.T, tenant string, allowLoopback bool) *env {
+func startWith(t *testing.T, tenant string, allowLoopback bool, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns, err := natsembed.Start(ctx, natsembed.Options{StoreDir: t.TempDir(), InProcess: true})
@@ -109,7 +110,10 @@ func startWith(t *testing.T, tenant string, allowLoopback bool) *env {
 		AllowLoopback: allowLoopback,
 		Retry:         RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, Timeout: 5 * time.Second},
 	}
-	e := &env{deps: deps, bus: bus, ctx: auth.WithPrincipal(ctx, auth.Principal{Tenant: tenant, KeyID: "k1", Role: auth.RoleAdmin})}
+	for _, o := range opts {
+		o(&deps)
+	}
+	e := &env{deps: deps, bus: bus, js: js, ctx: auth.WithPrincipal(ctx, auth.Principal{Tenant: tenant, KeyID: "k1", Role: auth.RoleAdmin})}
 	e.run(t)
 	return e
 }

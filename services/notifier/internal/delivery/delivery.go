@@ -53,10 +53,10 @@ type Subscription struct {
 	PreviousSecret []byte    `json:"previous_secret,omitempty"`
 	PreviousSealed bool      `json:"previous_sealed,omitempty"`
 	PreviousUntil  time.Time `json:"previous_until,omitzero"`
-	RequestID  string    `json:"request_id,omitempty"`
-	CreateTime time.Time `json:"create_time"`
-	UpdateTime time.Time `json:"update_time"`
-	Revision   uint64    `json:"-"`
+	RequestID      string    `json:"request_id,omitempty"`
+	CreateTime     time.Time `json:"create_time"`
+	UpdateTime     time.Time `json:"update_time"`
+	Revision       uint64    `json:"-"`
 }
 
 // Matches reports whether the subscription wants an event of type eventType about
@@ -93,22 +93,43 @@ const (
 // Record is one delivery: one event to one subscription. Its ID is RecordID of the
 // subscription and the webhook-id, so one subscription's records sort together.
 type Record struct {
-	Tenant         string        `json:"-"`
-	ID             string        `json:"-"`
-	WebhookID      string        `json:"webhook_id"`
-	SubscriptionID string        `json:"subscription_id"`
-	EventID        string        `json:"event_id"`
-	EventType      string        `json:"event_type"`
-	Status         Status        `json:"status"`
-	Attempts       int           `json:"attempts"`
-	NextAttempt    time.Time     `json:"next_attempt,omitzero"`
-	LastCode       int           `json:"last_code,omitempty"`
-	LastError      string        `json:"last_error,omitempty"`
-	LastLatency    time.Duration `json:"last_latency,omitempty"`
-	CreateTime     time.Time     `json:"create_time"`
-	UpdateTime     time.Time     `json:"update_time"`
-	Revision       uint64        `json:"-"`
+	Tenant         string `json:"-"`
+	ID             string `json:"-"`
+	WebhookID      string `json:"webhook_id"`
+	SubscriptionID string `json:"subscription_id"`
+	EventID        string `json:"event_id"`
+	EventType      string `json:"event_type"`
+	// EventSeq is the event's sequence in the LEDGER stream; 0 for records written before
+	// it was kept, which cannot be replayed.
+	EventSeq    uint64        `json:"event_seq,omitempty"`
+	Status      Status        `json:"status"`
+	Attempts    int           `json:"attempts"`
+	NextAttempt time.Time     `json:"next_attempt,omitzero"`
+	LastCode    int           `json:"last_code,omitempty"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastLatency time.Duration `json:"last_latency,omitempty"`
+	CreateTime  time.Time     `json:"create_time"`
+	UpdateTime  time.Time     `json:"update_time"`
+	// History is every attempt, oldest first, the newest maxHistory of them.
+	History []Attempt `json:"history,omitempty"`
+	// Replays counts replays; ReplayBase is Attempts at the last one, so each replay gets
+	// the full retry budget again.
+	Replays    int    `json:"replays,omitempty"`
+	ReplayBase int    `json:"replay_base,omitempty"`
+	Revision   uint64 `json:"-"`
 }
+
+// Attempt is one try of a delivery.
+type Attempt struct {
+	Time    time.Time     `json:"time"`
+	Code    int           `json:"code,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Latency time.Duration `json:"latency"`
+}
+
+// maxHistory bounds a record's attempt history, so a delivery replayed for months stays
+// a small record.
+const maxHistory = 50
 
 // Subscriptions stores subscriptions. Implementations are safe for concurrent use.
 type Subscriptions interface {

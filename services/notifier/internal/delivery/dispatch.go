@@ -24,6 +24,9 @@ type Event struct {
 	Source        string // CloudEvent source
 	Type          string // CloudEvent type
 	AchievementID string
+	// Seq is the event's sequence in the stream it came from, from which a replay reads
+	// it again.
+	Seq uint64
 	// Body is the CloudEvent in structured JSON form, the webhook's body. It must be the
 	// same bytes on every delivery of the event.
 	Body []byte
@@ -49,6 +52,19 @@ type Policy struct {
 	Timeout time.Duration
 	// Parallel is how many subscriptions of one event are tried at once (default 8).
 	Parallel int
+	// EndpointConcurrency is how many attempts may be in flight to one endpoint (scheme
+	// and host) at once (default 4); a delivery due while it is reached waits BusyDelay
+	// without using an attempt, so a hanging receiver holds at most this many workers.
+	EndpointConcurrency int
+	// BusyDelay is that wait (default 5 s).
+	BusyDelay time.Duration
+	// BreakerThreshold is how many consecutive failed attempts (no answer, 5xx, 408, 429)
+	// open an endpoint's circuit breaker (default 5). While it is open, due deliveries
+	// to the endpoint are rescheduled, without using an attempt.
+	BreakerThreshold int
+	// BreakerCooldown is how long the breaker stays open before a single probe attempt
+	// (default 1 min); a failed probe opens it again.
+	BreakerCooldown time.Duration
 }
 
 func (p Policy) withDefaults() Policy {
@@ -66,6 +82,18 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Parallel <= 0 {
 		p.Parallel = 8
+	}
+	if p.EndpointConcurrency <= 0 {
+		p.EndpointConcurrency = 4
+	}
+	if p.BusyDelay <= 0 {
+		p.BusyDelay = 5 * time.Second
+	}
+	if p.BreakerThreshold <= 0 {
+		p.BreakerThreshold = 5
+	}
+	if p.BreakerCooldown <= 0 {
+		p.BreakerCooldown = time.Minute
 	}
 	return p
 }
@@ -85,18 +113,30 @@ func (p Policy) backoff(n int) time.Duration {
 // subscription: a failing endpoint is retried on its own schedule and never re-sends to
 // the endpoints that already accepted the event. Safe for concurrent use.
 type Dispatcher struct {
-	subs    Subscriptions
-	records Records
-	secrets *Secrets
-	client  Doer
-	policy  Policy
-	log     *slog.Logger
-	now     func() time.Time
+	subs      Subscriptions
+	records   Records
+	secrets   *Secrets
+	client    Doer
+	policy    Policy
+	log       *slog.Logger
+	now       func() time.Time
+	endpoints *endpoints
+	parked    DeadLetters
 }
 
-// NewDispatcher returns a Dispatcher. secrets may be nil.
-func NewDispatcher(subs Subscriptions, records Records, secrets *Secrets, client Doer, policy Policy, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{subs: subs, records: records, secrets: secrets, client: client, policy: policy.withDefaults(), log: log, now: time.Now}
+// DeadLetters keeps a copy of every dead delivery where operators look for what was
+// given up on.
+type DeadLetters interface {
+	// Park stores a copy of ev's delivery rec, which just became dead. Idempotent per
+	// (rec.WebhookID, rec.Replays).
+	Park(ctx context.Context, ev Event, rec Record) error
+}
+
+// NewDispatcher returns a Dispatcher. secrets and parked may be nil.
+func NewDispatcher(subs Subscriptions, records Records, secrets *Secrets, client Doer, parked DeadLetters, policy Policy, log *slog.Logger) *Dispatcher {
+	p := policy.withDefaults()
+	return &Dispatcher{subs: subs, records: records, secrets: secrets, client: client, policy: p, log: log, now: time.Now,
+		endpoints: newEndpoints(p.EndpointConcurrency, p.BreakerThreshold, p.BreakerCooldown), parked: parked}
 }
 
 // WebhookID is the delivery id of (event, subscription): the same on every attempt and
@@ -163,6 +203,23 @@ func (d *Dispatcher) Deliver(ctx context.Context, ev Event) (wait time.Duration,
 	return next, false, nil
 }
 
+// DeliverTo is Deliver for one subscription only (a replay). A subscription that is gone
+// or disabled ends the replay: done.
+func (d *Dispatcher) DeliverTo(ctx context.Context, ev Event, subscriptionID string) (wait time.Duration, done bool, err error) {
+	sub, err := d.subs.Get(ctx, ev.Tenant, subscriptionID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !sub.Active) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, wrap("load subscription "+subscriptionID, err)
+	}
+	w, err := d.deliverOne(ctx, ev, sub)
+	if err != nil {
+		return 0, false, err
+	}
+	return max(w, 0), w < 0, nil
+}
+
 // deliverOne handles one (event, subscription); it returns how long until the delivery is
 // due again, or -1 when it is final.
 func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription) (time.Duration, error) {
@@ -173,7 +230,7 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		now := d.now().UTC()
 		rec, err = d.records.Create(ctx, Record{
 			Tenant: ev.Tenant, ID: key, WebhookID: id, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
-			Status: StatusPending, CreateTime: now, UpdateTime: now,
+			EventSeq: ev.Seq, Status: StatusPending, CreateTime: now, UpdateTime: now,
 		})
 		if errors.Is(err, ErrExists) { // another replica got there first
 			rec, err = d.records.Get(ctx, ev.Tenant, key)
@@ -192,13 +249,23 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	if err != nil {
 		return 0, wrap("delivery "+id, err)
 	}
+	endpoint := endpointKey(sub.URL)
+	if ok, wait := d.endpoints.acquire(endpoint, d.now(), d.policy.BusyDelay); !ok {
+		return wait, nil // not an attempt: the endpoint is busy or its breaker is open
+	}
 
+	started := d.now().UTC()
 	code, retryAfter, latency, sendErr := d.send(ctx, sub.URL, id, secrets, ev.Body)
 	now := d.now().UTC()
+	d.endpoints.release(endpoint, now, sendErr != nil || retryable(code))
 	rec.Attempts++
 	rec.LastCode, rec.LastLatency, rec.LastError, rec.UpdateTime = code, latency, "", now
 	if sendErr != nil {
 		rec.LastError = sendErr.Error()
+	}
+	rec.History = append(rec.History, Attempt{Time: started, Code: code, Error: rec.LastError, Latency: latency})
+	if n := len(rec.History); n > maxHistory {
+		rec.History = rec.History[n-maxHistory:]
 	}
 	log := d.log.With(slog.String("tenant", ev.Tenant), slog.String("webhook_id", id),
 		slog.String("subscription", sub.ID), slog.Int("attempt", rec.Attempts), slog.Int("status_code", code))
@@ -215,7 +282,7 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	case sendErr == nil && !retryable(code):
 		rec.Status = StatusDead
 		log.WarnContext(ctx, "webhook rejected: delivery dead-lettered")
-	case rec.Attempts >= d.policy.MaxAttempts:
+	case rec.Attempts-rec.ReplayBase >= d.policy.MaxAttempts:
 		rec.Status = StatusDead
 		log.WarnContext(ctx, "webhook failed on its last attempt: delivery dead-lettered", slog.String("error", rec.LastError))
 	default:
@@ -225,6 +292,13 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		}
 		rec.NextAttempt = now.Add(wait)
 		log.InfoContext(ctx, "webhook failed: will retry", slog.Duration("retry_in", wait), slog.String("error", rec.LastError))
+	}
+	if rec.Status == StatusDead && d.parked != nil {
+		// Parked before it is recorded: if recording fails, the next pass tries again and
+		// parks the same copy again, which Park drops.
+		if err := d.parked.Park(ctx, ev, rec); err != nil {
+			return 0, wrap("dead-letter delivery "+id, err)
+		}
 	}
 	if _, err := d.records.Update(ctx, rec); err != nil {
 		// The attempt happened but is not recorded: the next pass tries again, which

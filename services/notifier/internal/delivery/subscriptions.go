@@ -16,15 +16,16 @@ import (
 // Manager is the subscription and delivery-log use cases behind the API. Safe for
 // concurrent use.
 type Manager struct {
-	subs    Subscriptions
-	records Records
-	secrets *Secrets
-	now     func() time.Time
+	subs      Subscriptions
+	records   Records
+	secrets   *Secrets
+	scheduler Scheduler
+	now       func() time.Time
 }
 
 // NewManager returns a Manager; secrets may be nil (secrets stored unsealed).
-func NewManager(subs Subscriptions, records Records, secrets *Secrets) *Manager {
-	return &Manager{subs: subs, records: records, secrets: secrets, now: time.Now}
+func NewManager(subs Subscriptions, records Records, secrets *Secrets, scheduler Scheduler) *Manager {
+	return &Manager{subs: subs, records: records, secrets: secrets, scheduler: scheduler, now: time.Now}
 }
 
 // ListDeliveries returns a page of a subscription's deliveries ordered by webhook id, and

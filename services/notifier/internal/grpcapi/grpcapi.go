@@ -30,15 +30,17 @@ const (
 // server's protovalidate interceptor before they get here. Safe for concurrent use.
 type Server struct {
 	notifierv1.UnimplementedNotifierServiceServer
-	subs   *delivery.Manager
-	logger *slog.Logger
+	subs       *delivery.Manager
+	dispatcher *delivery.Dispatcher
+	logger     *slog.Logger
 }
 
 var _ notifierv1.NotifierServiceServer = (*Server)(nil)
 
-// New returns the gRPC adapter over the subscription manager.
-func New(subs *delivery.Manager, logger *slog.Logger) *Server {
-	return &Server{subs: subs, logger: logger}
+// New returns the gRPC adapter over the subscription manager and the dispatcher (which
+// sends test events).
+func New(subs *delivery.Manager, dispatcher *delivery.Dispatcher, logger *slog.Logger) *Server {
+	return &Server{subs: subs, dispatcher: dispatcher, logger: logger}
 }
 
 // CreateSubscription implements notifierv1.NotifierServiceServer.
@@ -130,6 +132,60 @@ func (s *Server) RotateSecret(ctx context.Context, req *notifierv1.RotateSecretR
 	return &notifierv1.RotateSecretResponse{Subscription: toProto(sub), SigningSecret: secret}, nil
 }
 
+// SendTestEvent implements notifierv1.NotifierServiceServer.
+func (s *Server) SendTestEvent(ctx context.Context, req *notifierv1.SendTestEventRequest) (*notifierv1.SendTestEventResponse, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.dispatcher.SendTest(ctx, tenant, strings.TrimPrefix(req.GetName(), subscriptionPrefix))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &notifierv1.SendTestEventResponse{WebhookId: res.WebhookID, StatusCode: int32(res.Code), Error: res.Error, LatencyMs: res.Latency.Milliseconds()}, nil
+}
+
+// ReplayDelivery implements notifierv1.NotifierServiceServer.
+func (s *Server) ReplayDelivery(ctx context.Context, req *notifierv1.ReplayDeliveryRequest) (*notifierv1.ReplayDeliveryResponse, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(req.GetName(), "/")
+	if len(parts) != 4 {
+		return nil, status.Error(codes.NotFound, "not found")
+	}
+	r, err := s.subs.ReplayDelivery(ctx, tenant, parts[1], parts[3])
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &notifierv1.ReplayDeliveryResponse{Delivery: deliveryToProto(r)}, nil
+}
+
+// ReplayDeliveries implements notifierv1.NotifierServiceServer.
+func (s *Server) ReplayDeliveries(ctx context.Context, req *notifierv1.ReplayDeliveriesRequest) (*notifierv1.ReplayDeliveriesResponse, error) {
+	tenant, err := tenantOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetStartTime() == nil {
+		return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "start_time", Description: "is required"})
+	}
+	end := time.Now()
+	if req.GetEndTime() != nil {
+		end = req.GetEndTime().AsTime()
+	}
+	recs, err := s.subs.ReplayDeliveries(ctx, tenant, strings.TrimPrefix(req.GetParent(), subscriptionPrefix), req.GetStartTime().AsTime(), end)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	resp := &notifierv1.ReplayDeliveriesResponse{}
+	for _, r := range recs {
+		resp.Deliveries = append(resp.Deliveries, deliveryToProto(r))
+	}
+	return resp, nil
+}
+
 // ListDeliveries implements notifierv1.NotifierServiceServer. The page token is the last
 // webhook id of the previous page (opaque to clients).
 func (s *Server) ListDeliveries(ctx context.Context, req *notifierv1.ListDeliveriesRequest) (*notifierv1.ListDeliveriesResponse, error) {
@@ -191,6 +247,12 @@ func deliveryToProto(r delivery.Record) *notifierv1.Delivery {
 		LastLatencyMs:  r.LastLatency.Milliseconds(),
 		CreateTime:     timestamppb.New(r.CreateTime),
 		UpdateTime:     timestamppb.New(r.UpdateTime),
+		Replays:        int32(r.Replays),
+	}
+	for _, a := range r.History {
+		d.History = append(d.History, &notifierv1.DeliveryAttempt{
+			Time: timestamppb.New(a.Time), StatusCode: int32(a.Code), Error: a.Error, LatencyMs: a.Latency.Milliseconds(),
+		})
 	}
 	if r.Status == delivery.StatusPending && !r.NextAttempt.IsZero() {
 		d.NextAttemptTime = timestamppb.New(r.NextAttempt)
@@ -230,6 +292,8 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.AlreadyExists, "request_id was already used for a different request")
 	case errors.Is(err, delivery.ErrExists):
 		return status.Error(codes.AlreadyExists, "already exists")
+	case errors.Is(err, delivery.ErrNotReplayable):
+		return status.Error(codes.FailedPrecondition, "the delivery cannot be replayed: its subscription is disabled or its event predates the replay log")
 	case errors.Is(err, delivery.ErrConflict):
 		return status.Error(codes.Aborted, "the resource changed concurrently: retry")
 	case errors.Is(err, context.Canceled):

@@ -132,6 +132,6 @@ func Decode(d eventbus.Delivery) (delivery.Event, bool, error) {
 		return delivery.Event{}, false, fmt.Errorf("event %s: encode structured JSON: %w", e.ID(), err)
 	}
 	return delivery.Event{
-		Tenant: tenant, ID: e.ID(), Source: e.Source(), Type: e.Type(), AchievementID: achievementID, Body: body,
+		Tenant: tenant, ID: e.ID(), Source: e.Source(), Type: e.Type(), AchievementID: achievementID, Seq: d.StreamSeq, Body: body,
 	}, true, nil
 }
