@@ -58,6 +58,11 @@ func newMasterKey(t testing.TB) []byte {
 
 func start(t testing.TB) *env {
 	t.Helper()
+	return startWithKey(t, newMasterKey(t))
+}
+
+func startWithKey(t testing.TB, masterKey []byte) *env {
+	t.Helper()
 	nc, _ := natstest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -69,7 +74,7 @@ func start(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	svc, err := New(ctx, Deps{Logger: log, JetStream: js, Bus: bus, PublicURL: publicURL, MasterKey: newMasterKey(t)})
+	svc, err := New(ctx, Deps{Logger: log, JetStream: js, Bus: bus, PublicURL: publicURL, MasterKey: masterKey})
 	if err != nil {
 		t.Fatal(err)
 	}

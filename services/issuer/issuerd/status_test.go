@@ -1,0 +1,146 @@
+package issuerd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/laurel-badges/laurel/openbadges/ob3"
+	"github.com/laurel-badges/laurel/openbadges/verify"
+	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
+	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+)
+
+// replica starts a second issuer on e's JetStream with the same master key, as another
+// pod of the same deployment would run.
+func (e *env) replica(t *testing.T, masterKey []byte) *env {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	svc, err := New(context.Background(), Deps{Logger: log, JetStream: e.js, Bus: e.bus, PublicURL: publicURL, MasterKey: masterKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.RegisterPublic(mux)
+	public := httptest.NewServer(mux)
+	t.Cleanup(public.Close)
+	return &env{svc: svc, js: e.js, bus: e.bus, public: public}
+}
+
+// verifier checks credentials the way a third party does, fetching keys and status lists
+// from the hosted documents.
+func (e *env) verifier(t *testing.T, doc string) *verify.Report {
+	t.Helper()
+	rep, err := verify.Verify(context.Background(), verify.Input{Data: []byte(doc), Kind: verify.KindJSON}, verify.Options{
+		Fetcher: verify.FetcherFunc(func(ctx context.Context, u string) (int, []byte, http.Header, error) {
+			body, code, err := e.get(ctx, u)
+			return code, body, http.Header{}, err
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func statusOf(t *testing.T, doc string) *ob3.CredentialStatus {
+	t.Helper()
+	c, err := ob3.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CredentialStatus == nil {
+		t.Fatal("credential has no credentialStatus")
+	}
+	return c.CredentialStatus
+}
+
+func TestStatusEntriesAreUniqueAcrossReplicasAndRevocationReachesEveryReplica(t *testing.T) {
+	t.Parallel()
+	master := newMasterKey(t)
+	a := startWithKey(t, master)
+	a.setUp(t, "acme")
+	b := a.replica(t, master)
+
+	const perReplica, workers = 60, 6
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			e := a
+			if w%2 == 1 {
+				e = b
+			}
+			for i := range perReplica * 2 / workers {
+				resp, err := e.svc.api.IssueCredential(as("acme"), &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+					Recipient: &eventsv1.Recipient{Subject: fmt.Sprintf("s-%d-%d", w, i), Email: fmt.Sprintf("l%d.%d@example.org", w, i)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				st := statusOf(t, resp.GetCredential().GetOb3Json())
+				mu.Lock()
+				if other, dup := seen[st.ID]; dup {
+					t.Errorf("status entry %s given to %s and %s", st.ID, other, resp.GetCredential().GetName())
+				}
+				seen[st.ID] = resp.GetCredential().GetName()
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 2*perReplica {
+		t.Fatalf("%d distinct status entries, want %d", len(seen), 2*perReplica)
+	}
+
+	var target, bystander string
+	for _, name := range seen {
+		if target == "" {
+			target = name
+		} else if bystander == "" {
+			bystander = name
+		}
+	}
+	get := func(e *env, name string) string {
+		resp, err := e.svc.api.GetCredential(as("acme"), &issuerv1.GetCredentialRequest{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetCredential().GetOb3Json()
+	}
+	doc := get(a, target)
+	if rep := b.verifier(t, doc); rep.Verdict != verify.Valid {
+		t.Fatalf("before revocation: %v\n%+v", rep.Verdict, rep.Checks)
+	}
+	// Revoked through one replica, refused by a verifier reading the list from the other.
+	if _, err := a.svc.api.RevokeCredential(as("acme"), &issuerv1.RevokeCredentialRequest{Name: target, Reason: "fraud"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := b.verifier(t, doc)
+	if rep.Verdict != verify.Invalid || !hasCheck(rep, verify.CheckOB3Status, verify.Fail, "revoked") {
+		t.Fatalf("after revocation: %v\n%+v", rep.Verdict, rep.Checks)
+	}
+	if rep := b.verifier(t, get(b, bystander)); rep.Verdict != verify.Valid {
+		t.Errorf("another credential of the same list: %v\n%+v", rep.Verdict, rep.Checks)
+	}
+	// The OB 2.0 revocation list names the revoked assertion and its reason, nothing else.
+	body, code, err := b.get(context.Background(), publicURL+"/ob2/issuers/acme/academy/revocations")
+	if err != nil || code != http.StatusOK || strings.Count(string(body), `"id"`) != 2 || !strings.Contains(string(body), "fraud") {
+		t.Errorf("OB 2.0 revocation list = %d %s (%v)", code, body, err)
+	}
+}
+
+func hasCheck(rep *verify.Report, id string, status verify.Status, contains string) bool {
+	for _, c := range rep.Checks {
+		if c.ID == id && c.Status == status && strings.Contains(c.Message, contains) {
+			return true
+		}
+	}
+	return false
+}
