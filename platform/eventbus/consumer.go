@@ -71,10 +71,19 @@ type Delivery struct {
 	Mode    cloudevent.Mode
 	// Span is the consumer span of this delivery (a child of the publisher's).
 	// A BatchHandler gets one ctx for many deliveries, so it parents the work
-	// it does for one of them with trace.ContextWithSpanContext(ctx, d.Span).
+	// it does for one of them with d.Context(ctx).
 	Span trace.SpanContext
 
 	msg jetstream.Msg
+}
+
+// Context returns ctx with this delivery's consumer span as the parent of the work
+// done for it, as a Handler's own ctx has: what a BatchHandler uses per delivery.
+func (d Delivery) Context(ctx context.Context) context.Context {
+	if !d.Span.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, d.Span)
 }
 
 // InProgress tells JetStream the handler is still working, restarting the ack

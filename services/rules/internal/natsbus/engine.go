@@ -22,18 +22,30 @@ import (
 // AwardSource is the CloudEvents source of the events the rules engine publishes.
 const AwardSource = "/laurel/rules"
 
-// Processor evaluates one activity event; rules.Engine implements it.
+// Processor evaluates activity events, many at a time; rules.Engine implements it.
 type Processor interface {
-	Process(ctx context.Context, tenant, dedupeID string, ev rules.Event) (rules.Outcome, error)
+	ProcessBatch(ctx context.Context, in []rules.Input) []rules.Result
 }
 
-// retryDelay is how long a transiently failed event waits before redelivery.
-const retryDelay = time.Second
+const (
+	// retryDelay is how long a transiently failed event waits before redelivery.
+	retryDelay = time.Second
+	// publishWait bounds the wait for the PubAcks of one batch's awards.
+	publishWait = 10 * time.Second
+)
 
 // Workers consume the ACTIVITY stream: one durable pull consumer per partition
-// (laurel.activity.*.<p>), each handling one message at a time. That keeps every
-// recipient's events in order (a recipient maps to one partition) while partitions run
-// in parallel, and replicas sharing a durable take turns without coordination.
+// (laurel.activity.*.<p>), each taking the events waiting in its partition as one
+// batch (up to eventbus.DefaultBatchSize) that the engine applies in a few store round
+// trips. Batches of a partition run one after another and the engine keeps each
+// recipient's events in order inside a batch, so a recipient's events (a recipient
+// maps to one partition) are applied in order while partitions run in parallel, and
+// replicas sharing a durable take turns without coordination.
+//
+// The awards of a batch are published asynchronously and the batch's events are
+// acknowledged only once JetStream has stored every award they produced: a crash in
+// between redelivers the events, which re-decide the same awards (same ids) and
+// publish them again, and JetStream drops the copies by Nats-Msg-Id.
 type Workers struct {
 	consumers []*eventbus.Consumer
 }
@@ -51,7 +63,7 @@ func StartWorkers(ctx context.Context, bus *eventbus.Bus, proc Processor, partit
 		if err != nil {
 			return nil, errors.Join(err, w.Stop(ctx))
 		}
-		c, err := bus.Consume(ctx, eventbus.ConsumerSpec{
+		c, err := bus.ConsumeBatch(ctx, eventbus.ConsumerSpec{
 			Stream: subjects.ActivityStream, Durable: durable, FilterSubjects: []string{filter},
 		}, h)
 		if err != nil {
@@ -71,29 +83,61 @@ func (w *Workers) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger) eventbus.Handler {
-	return func(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
-		tenant, err := subjects.Tenant(d.Subject)
-		if err != nil {
-			return eventbus.Poison(fmt.Errorf("activity subject %q: %w", d.Subject, err))
+func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger) eventbus.BatchHandler {
+	return func(ctx context.Context, ds []eventbus.Delivery) []eventbus.Outcome {
+		outs := make([]eventbus.Outcome, len(ds))
+		in := make([]rules.Input, 0, len(ds))
+		at := make([]int, 0, len(ds)) // in[j] came from ds[at[j]]
+		for i, d := range ds {
+			tenant, err := subjects.Tenant(d.Subject)
+			if err != nil {
+				outs[i] = eventbus.Poison(fmt.Errorf("activity subject %q: %w", d.Subject, err))
+				continue
+			}
+			ev, err := toRulesEvent(d)
+			if err != nil {
+				outs[i] = eventbus.Poison(err)
+				continue
+			}
+			in = append(in, rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev})
+			at = append(at, i)
 		}
-		ev, err := toRulesEvent(d)
-		if err != nil {
-			return eventbus.Poison(err)
+		if len(in) == 0 {
+			return outs
 		}
-		out, err := proc.Process(ctx, tenant, cloudevent.DedupeID(ev.Source, ev.ID), ev)
-		if err != nil {
-			return eventbus.Retry(retryDelay, err)
+		type pending struct {
+			i int
+			p *eventbus.PendingPublish
 		}
-		for _, a := range out.Awards {
-			if err := publishAward(ctx, bus, a); err != nil {
-				return eventbus.Retry(retryDelay, err)
+		var sent []pending
+		for j, r := range proc.ProcessBatch(ctx, in) {
+			i := at[j]
+			if r.Err != nil {
+				outs[i] = eventbus.Retry(retryDelay, r.Err)
+				continue
+			}
+			outs[i] = eventbus.Ack()
+			for _, a := range r.Awards {
+				p, err := startAward(ds[i].Context(ctx), bus, a)
+				if err != nil {
+					outs[i] = eventbus.Retry(retryDelay, err)
+					break
+				}
+				sent = append(sent, pending{i, p})
+			}
+			if len(r.Awards) > 0 {
+				logger.InfoContext(ds[i].Context(ctx), "awards decided", "tenant", in[j].Tenant, "event", in[j].Event.ID,
+					"awards", len(r.Awards), "duplicate", r.Duplicate)
 			}
 		}
-		if len(out.Awards) > 0 {
-			logger.InfoContext(ctx, "awards decided", "tenant", tenant, "event", ev.ID, "awards", len(out.Awards), "duplicate", out.Duplicate)
+		wctx, cancel := context.WithTimeout(ctx, publishWait)
+		defer cancel()
+		for _, s := range sent {
+			if _, err := s.p.Wait(wctx); err != nil {
+				outs[s.i] = eventbus.Retry(retryDelay, err)
+			}
 		}
-		return eventbus.Ack()
+		return outs
 	}
 }
 
@@ -121,10 +165,12 @@ func toRulesEvent(d eventbus.Delivery) (rules.Event, error) {
 	return ev, nil
 }
 
-func publishAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) error {
+// startAward starts publishing a as AwardRequested (or AwardPendingApproval) with the
+// award id as Nats-Msg-Id.
+func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbus.PendingPublish, error) {
 	subject, err := subjects.Award(a.Tenant)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	evidence := make([]*eventsv1.ActivityRef, len(a.Evidence))
 	for i, r := range a.Evidence {
@@ -146,10 +192,11 @@ func publishAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) error {
 	}
 	e, err := cloudevent.NewProtoEvent(a.ID, AwardSource, ceType, a.Recipient, a.EarnedAt, msg)
 	if err != nil {
-		return fmt.Errorf("award %s: %w", a.ID, err)
+		return nil, fmt.Errorf("award %s: %w", a.ID, err)
 	}
-	if _, err := bus.Publish(ctx, subject, e, eventbus.WithMsgID(msgID), eventbus.WithExpectStream(subjects.AwardsStream)); err != nil {
-		return fmt.Errorf("publish award %s: %w", a.ID, err)
+	p, err := bus.PublishAsync(ctx, subject, e, eventbus.WithMsgID(msgID), eventbus.WithExpectStream(subjects.AwardsStream))
+	if err != nil {
+		return nil, fmt.Errorf("publish award %s: %w", a.ID, err)
 	}
-	return nil
+	return p, nil
 }
