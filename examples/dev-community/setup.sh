@@ -3,6 +3,8 @@
 # its signing key, two badges and the rules that award them. Every line is plain `laurel`
 # CLI; cmd/laurel/examples_test.go runs these exact lines.
 set -eu
+# The CLI finds laurel dev's admin key in its data directory; keep finding it after the cd.
+export LAUREL_DATA="${LAUREL_DATA:-$PWD/laurel-data}"
 cd "$(dirname "$0")"
 
 laurel profiles create --id acme-community --display-name "Acme Open Source" --url https://forge.example/acme
