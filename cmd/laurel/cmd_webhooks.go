@@ -5,22 +5,26 @@ import (
 	"flag"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
 )
 
 func webhooksCommand(g *globals) *ffcli.Command {
 	return &ffcli.Command{
-		Name:        "webhooks",
-		ShortUsage:  "laurel webhooks <create|get|list|delete|deliveries> [flags]",
-		ShortHelp:   "manage webhook subscriptions (signed deliveries of badge events)",
-		Subcommands: []*ffcli.Command{webhooksCreate(g), webhooksGet(g), webhooksList(g), webhooksDelete(g), webhooksDeliveries(g)},
+		Name:       "webhooks",
+		ShortUsage: "laurel webhooks <create|get|list|delete|rotate-secret|test|deliveries|delivery|replay|replay-failed> [flags]",
+		ShortHelp:  "manage webhook subscriptions (signed deliveries of badge events)",
+		Subcommands: []*ffcli.Command{webhooksCreate(g), webhooksGet(g), webhooksList(g), webhooksDelete(g), webhooksRotateSecret(g),
+			webhooksTest(g), webhooksDeliveries(g), webhooksDelivery(g), webhooksReplay(g), webhooksReplayFailed(g)},
 		Exec: func(context.Context, []string) error {
-			return usagef("webhooks needs a verb: create, get, list, delete or deliveries")
+			return usagef("webhooks needs a verb: create, get, list, delete, rotate-secret, test, deliveries, delivery, replay or replay-failed")
 		},
 	}
 }
@@ -184,6 +188,215 @@ func webhooksDeliveries(g *globals) *ffcli.Command {
 			})
 		},
 	}
+}
+
+func webhooksRotateSecret(g *globals) *ffcli.Command {
+	var c clientFlags
+	var secret, overlap string
+	fs := newFlagSet("laurel webhooks rotate-secret")
+	c.register(fs)
+	fs.StringVar(&secret, "secret", "", "the new secret (whsec_ + base64 of 24-64 bytes); default a fresh one")
+	fs.StringVar(&overlap, "overlap", "", "how long the old secret keeps signing too, e.g. 24h (the default) or 0 to drop it now")
+	return &ffcli.Command{
+		Name: "rotate-secret", ShortUsage: "laurel webhooks rotate-secret ID [--secret S] [--overlap 24h]",
+		ShortHelp: "give a subscription a new signing secret; prints it once", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "webhooks rotate-secret takes one subscription id")
+			if err != nil {
+				return err
+			}
+			req := &notifierv1.RotateSecretRequest{Name: subscriptionName(args[0]), NewSecret: secret}
+			if overlap != "" {
+				d, err := time.ParseDuration(overlap)
+				if err != nil || d < 0 {
+					return usagef("--overlap: want a duration such as 24h or 0, got %q", overlap)
+				}
+				req.Overlap = durationpb.New(d)
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := notifierv1.NewNotifierServiceClient(conn).RotateSecret(ctx, req)
+				if err != nil {
+					return err
+				}
+				if err := printSubscriptions(g, c, resp, resp.GetSubscription()); err != nil {
+					return err
+				}
+				if c.output == "table" {
+					g.printf("signing secret (shown once, store it now): %s\n", resp.GetSigningSecret())
+					if exp := resp.GetSubscription().GetPreviousSecretExpireTime(); exp != nil {
+						g.printf("the previous secret also signs until %s\n", formatTime(exp))
+					}
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func webhooksTest(g *globals) *ffcli.Command {
+	var c clientFlags
+	fs := newFlagSet("laurel webhooks test")
+	c.register(fs)
+	return &ffcli.Command{
+		Name: "test", ShortUsage: "laurel webhooks test ID",
+		ShortHelp: "send a signed test event to the endpoint now and show its answer", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "webhooks test takes one subscription id")
+			if err != nil {
+				return err
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := notifierv1.NewNotifierServiceClient(conn).SendTestEvent(ctx, &notifierv1.SendTestEventRequest{Name: subscriptionName(args[0])})
+				if err != nil {
+					return err
+				}
+				if c.output == "json" {
+					return printJSON(g.stdout, resp)
+				}
+				return printTable(g.stdout, []string{"WEBHOOK ID", "STATUS", "LATENCY", "ERROR"}, [][]string{{resp.GetWebhookId(),
+					strconv.Itoa(int(resp.GetStatusCode())), strconv.FormatInt(resp.GetLatencyMs(), 10) + "ms", resp.GetError()}})
+			})
+		},
+	}
+}
+
+func webhooksDelivery(g *globals) *ffcli.Command {
+	var c clientFlags
+	fs := newFlagSet("laurel webhooks delivery")
+	c.register(fs)
+	return &ffcli.Command{
+		Name: "delivery", ShortUsage: "laurel webhooks delivery ID WEBHOOK_ID",
+		ShortHelp: "show one delivery with every attempt", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 2, "webhooks delivery takes a subscription id and a webhook id")
+			if err != nil {
+				return err
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := notifierv1.NewNotifierServiceClient(conn).GetDelivery(ctx, &notifierv1.GetDeliveryRequest{Name: deliveryName(args[0], args[1])})
+				if err != nil {
+					return err
+				}
+				return printDeliveries(g, c, resp, resp.GetDelivery())
+			})
+		},
+	}
+}
+
+func webhooksReplay(g *globals) *ffcli.Command {
+	var c clientFlags
+	fs := newFlagSet("laurel webhooks replay")
+	c.register(fs)
+	return &ffcli.Command{
+		Name: "replay", ShortUsage: "laurel webhooks replay ID WEBHOOK_ID",
+		ShortHelp: "send a delivery again (same webhook-id), with a fresh retry budget", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 2, "webhooks replay takes a subscription id and a webhook id")
+			if err != nil {
+				return err
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := notifierv1.NewNotifierServiceClient(conn).ReplayDelivery(ctx, &notifierv1.ReplayDeliveryRequest{Name: deliveryName(args[0], args[1])})
+				if err != nil {
+					return err
+				}
+				return printDeliveries(g, c, resp, resp.GetDelivery())
+			})
+		},
+	}
+}
+
+func webhooksReplayFailed(g *globals) *ffcli.Command {
+	var c clientFlags
+	var subscription, since, until string
+	fs := newFlagSet("laurel webhooks replay-failed")
+	c.register(fs)
+	fs.StringVar(&subscription, "subscription", "", "only this subscription's deliveries; default every active subscription")
+	fs.StringVar(&since, "since", "", "deliveries first attempted from this time (RFC 3339) or this long ago (e.g. 24h); required")
+	fs.StringVar(&until, "until", "", "deliveries first attempted before this time (RFC 3339) or this long ago; default now")
+	return &ffcli.Command{
+		Name: "replay-failed", ShortUsage: "laurel webhooks replay-failed --since 24h [--until T] [--subscription ID]",
+		ShortHelp: "replay every dead delivery of a time range", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			if _, err := positionals(fs, args, 0, "webhooks replay-failed takes no arguments"); err != nil {
+				return err
+			}
+			if since == "" {
+				return usagef("webhooks replay-failed needs --since")
+			}
+			req := &notifierv1.ReplayDeliveriesRequest{}
+			start, err := pointInTime(since, time.Now())
+			if err != nil {
+				return usagef("--since: %v", err)
+			}
+			req.StartTime = timestamppb.New(start)
+			if until != "" {
+				end, err := pointInTime(until, time.Now())
+				if err != nil {
+					return usagef("--until: %v", err)
+				}
+				req.EndTime = timestamppb.New(end)
+			}
+			if subscription != "" {
+				req.Parent = subscriptionName(subscription)
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := notifierv1.NewNotifierServiceClient(conn).ReplayDeliveries(ctx, req)
+				if err != nil {
+					return err
+				}
+				if err := printDeliveries(g, c, resp, resp.GetDeliveries()...); err != nil {
+					return err
+				}
+				if c.output == "table" {
+					g.printf("replayed %d deliveries\n", len(resp.GetDeliveries()))
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// pointInTime reads an RFC 3339 time or a duration before now.
+func pointInTime(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, usagef("want an RFC 3339 time or a duration such as 24h, got %q", v)
+	}
+	return now.Add(-d), nil
+}
+
+// deliveryName accepts a subscription id (or name) and a webhook id.
+func deliveryName(subscription, webhookID string) string {
+	return subscriptionName(subscription) + "/deliveries/" + webhookID
+}
+
+// printDeliveries prints deliveries with their attempt history.
+func printDeliveries(g *globals, c clientFlags, resp proto.Message, ds ...*notifierv1.Delivery) error {
+	if c.output == "json" {
+		return printJSON(g.stdout, resp)
+	}
+	var rows [][]string
+	for _, d := range ds {
+		rows = append(rows, []string{d.GetWebhookId(), d.GetEventId(), strings.TrimPrefix(d.GetState().String(), "STATE_"),
+			strconv.Itoa(int(d.GetAttempts())), strconv.Itoa(int(d.GetReplays())), strconv.Itoa(int(d.GetLastStatusCode())), formatTime(d.GetUpdateTime())})
+	}
+	if err := printTable(g.stdout, []string{"WEBHOOK ID", "EVENT", "STATE", "ATTEMPTS", "REPLAYS", "LAST CODE", "UPDATED"}, rows); err != nil {
+		return err
+	}
+	if len(ds) != 1 || len(ds[0].GetHistory()) == 0 {
+		return nil
+	}
+	rows = rows[:0]
+	for i, a := range ds[0].GetHistory() {
+		rows = append(rows, []string{strconv.Itoa(i + 1), formatTime(a.GetTime()), strconv.Itoa(int(a.GetStatusCode())),
+			strconv.FormatInt(a.GetLatencyMs(), 10) + "ms", a.GetError()})
+	}
+	g.printf("\n")
+	return printTable(g.stdout, []string{"ATTEMPT", "TIME", "CODE", "LATENCY", "ERROR"}, rows)
 }
 
 // subscriptionName accepts "abc" or "subscriptions/abc".

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,9 @@ func (d *devInstance) webhooksCLI(t *testing.T, args ...string) (int, string, st
 	full := append(append([]string{"webhooks"}, args...), "--api-addr", d.api, "--api-key", d.key)
 	if err := root.ParseAndRun(context.Background(), full); err != nil {
 		printError(&stderr, err)
+		if errors.As(err, new(usageError)) {
+			return exitUsage, stdout.String(), stderr.String()
+		}
 		return exitError, stdout.String(), stderr.String()
 	}
 	return exitOK, stdout.String(), stderr.String()
@@ -83,8 +87,29 @@ func TestDevWebhooksEndToEnd(t *testing.T) {
 	flakyID, flakySecret := create(flaky.srv.URL)
 	goneID, _ := create(gone.srv.URL)
 	skipID, _ := create(ok.srv.URL+"/other", "--achievement", "rust-101")
+	reject := newHookReceiver(t, http.StatusBadRequest, http.StatusOK)
+	rejectID, _ := create(reject.srv.URL)
 
-	if code, out, errOut := dev.webhooksCLI(t, "list"); code != exitOK || strings.Count(out, "ACTIVE") != 4 {
+	// Rotate ok's secret: until the overlap ends both secrets sign.
+	code, out, errOut := dev.webhooksCLI(t, "rotate-secret", okID)
+	m := secretLine.FindStringSubmatch(out)
+	if code != exitOK || m == nil || !strings.Contains(out, "the previous secret also signs until") {
+		t.Fatalf("webhooks rotate-secret = %d:\n%s%s", code, out, errOut)
+	}
+	okOldSecret, okSecret := okSecret, m[1]
+	if code, out, errOut := dev.webhooksCLI(t, "rotate-secret", okID, "--overlap", "soon"); code != exitUsage {
+		t.Errorf("rotate-secret --overlap soon = %d, want a usage error:\n%s%s", code, out, errOut)
+	}
+	// A test event reaches the endpoint now, signed with both secrets.
+	testRow := regexp.MustCompile(`(?m)^msg_[0-9a-f]{32}\s+200\s+\d+ms`)
+	if code, out, errOut := dev.webhooksCLI(t, "test", okID); code != exitOK || !testRow.MatchString(out) || ok.count() != 1 {
+		t.Fatalf("webhooks test = %d (receiver got %d):\n%s%s", code, ok.count(), out, errOut)
+	}
+	if code, out, errOut := dev.webhooksCLI(t, "test", "nope"); code == exitOK {
+		t.Errorf("webhooks test of a missing subscription = %d:\n%s%s", code, out, errOut)
+	}
+
+	if code, out, errOut := dev.webhooksCLI(t, "list"); code != exitOK || strings.Count(out, "ACTIVE") != 5 {
 		t.Fatalf("webhooks list = %d:\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut := dev.webhooksCLI(t, "delete", skipID); code != exitOK {
@@ -112,7 +137,9 @@ func TestDevWebhooksEndToEnd(t *testing.T) {
 	})
 
 	// The first retry comes after 5-10 s (the default backoff).
-	eventually(t, "every delivery", func() bool { return ok.count() == 1 && flaky.count() == 2 && gone.count() == 1 })
+	eventually(t, "every delivery", func() bool {
+		return ok.count() == 2 && flaky.count() == 2 && gone.count() == 1 && reject.count() == 1
+	})
 
 	verify := func(r *hookReceiver, i int, secret string) {
 		t.Helper()
@@ -126,12 +153,15 @@ func TestDevWebhooksEndToEnd(t *testing.T) {
 			t.Errorf("delivery %d to %s does not verify: %v", i, r.srv.URL, err)
 		}
 	}
-	verify(ok, 0, okSecret)
+	for _, s := range []string{okOldSecret, okSecret} {
+		verify(ok, 0, s) // the test event
+		verify(ok, 1, s) // the badge
+	}
 	verify(flaky, 0, flakySecret)
 	verify(flaky, 1, flakySecret)
 	var ce struct{ Type, Subject string }
-	if err := json.Unmarshal(ok.body[0], &ce); err != nil || ce.Type != "laurel.badge.issued.v1" || ce.Subject != "alice" {
-		t.Errorf("body = %s (%v), want the BadgeIssued CloudEvent", ok.body[0], err)
+	if err := json.Unmarshal(ok.body[1], &ce); err != nil || ce.Type != "laurel.badge.issued.v1" || ce.Subject != "alice" {
+		t.Errorf("body = %s (%v), want the BadgeIssued CloudEvent", ok.body[1], err)
 	}
 	if a, b := flaky.hdrs[0].Get("webhook-id"), flaky.hdrs[1].Get("webhook-id"); a == "" || a != b {
 		t.Errorf("retry webhook-id %q then %q, want the same", a, b)
@@ -145,5 +175,32 @@ func TestDevWebhooksEndToEnd(t *testing.T) {
 	deliveryRow := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(flaky.hdrs[0].Get("webhook-id")) + `\s+\S+\s+DELIVERED\s+2\s+200\s`)
 	if code, out, errOut := dev.webhooksCLI(t, "deliveries", flakyID); code != exitOK || !deliveryRow.MatchString(out) {
 		t.Errorf("webhooks deliveries %s = %d, want one DELIVERED after 2 attempts:\n%s%s", flakyID, code, out, errOut)
+	}
+
+	// The rejected delivery is dead; replay it with the same webhook-id.
+	rejectedID := reject.hdrs[0].Get("webhook-id")
+	deadRow := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(rejectedID) + `\s+\S+\s+DEAD\s+1\s+0\s+400\s`)
+	eventually(t, "the rejected delivery to be dead", func() bool {
+		code, out, _ := dev.webhooksCLI(t, "delivery", rejectID, rejectedID)
+		return code == exitOK && deadRow.MatchString(out)
+	})
+	if code, out, errOut := dev.webhooksCLI(t, "replay", rejectID, rejectedID); code != exitOK || !strings.Contains(out, "PENDING") {
+		t.Fatalf("webhooks replay = %d:\n%s%s", code, out, errOut)
+	}
+	eventually(t, "the replay", func() bool { return reject.count() == 2 })
+	if got := reject.hdrs[1].Get("webhook-id"); got != rejectedID {
+		t.Errorf("replay webhook-id %q, want %q", got, rejectedID)
+	}
+	history := regexp.MustCompile(`(?s)DELIVERED\s+2\s+1\s+200.*ATTEMPT.*\n1\s+\S+\s+400\s.*\n2\s+\S+\s+200\s`)
+	eventually(t, "the replay in the delivery log", func() bool {
+		code, out, _ := dev.webhooksCLI(t, "delivery", rejectID, rejectedID)
+		return code == exitOK && history.MatchString(out)
+	})
+	// Nothing else is dead (the 410 disabled its subscription, which is not replayed).
+	if code, out, errOut := dev.webhooksCLI(t, "replay-failed", "--since", "1h"); code != exitOK || !strings.Contains(out, "replayed 0 deliveries") {
+		t.Errorf("webhooks replay-failed = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.webhooksCLI(t, "replay-failed"); code != exitUsage {
+		t.Errorf("replay-failed without --since = %d, want a usage error:\n%s%s", code, out, errOut)
 	}
 }
