@@ -72,6 +72,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}/image", h.achievementImage)
 	mux.HandleFunc("GET /credentials/{tenant}/{file}", h.credential)
 	mux.HandleFunc("GET /status/{tenant}/{profile}/{list}", h.statusList)
+	mux.HandleFunc("GET /badges/{tenant}/{credential}", h.badge)
 	mux.HandleFunc("GET /ob2/assertions/{tenant}/{file}", h.ob2Assertion)
 	mux.HandleFunc("GET /ob2/badges/{tenant}/{achievement}", h.ob2BadgeClass)
 	mux.HandleFunc("GET /ob2/issuers/{tenant}/{profile}", h.ob2Issuer)
@@ -236,6 +237,13 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	id, ext, _ := strings.Cut(r.PathValue("file"), ".")
 	c, err := h.store.Credential(r.Context(), tenant, id)
 	if !h.lookup(w, r, err) {
+		return
+	}
+	// The credential URL is what people share: a browser following it gets the badge
+	// page, everything else the JSON-LD.
+	w.Header().Set("Vary", "Accept")
+	if ext == "" && wantsHTML(r) {
+		http.Redirect(w, r, h.urls.BadgePage(tenant, c.ID), http.StatusSeeOther)
 		return
 	}
 	status := http.StatusOK

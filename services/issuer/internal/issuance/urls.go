@@ -74,3 +74,8 @@ func (u URLs) OB2Key(tenant, profileID, keyID string) string {
 
 // BadgePage is the URL of a credential's human-readable page.
 func (u URLs) BadgePage(tenant, id string) string { return u.join("badges", tenant, id) }
+
+// VerifyPage is the public verifier page checking the badge at target.
+func (u URLs) VerifyPage(target string) string {
+	return u.base + "/verify?url=" + url.QueryEscape(target)
+}
