@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 )
@@ -19,11 +20,11 @@ import (
 func achievementsCommand(g *globals) *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "achievements",
-		ShortUsage:  "laurel achievements <create|get|list|delete> [flags]",
+		ShortUsage:  "laurel achievements <create|get|list|update|delete> [flags]",
 		ShortHelp:   "manage achievements (badge classes)",
-		Subcommands: []*ffcli.Command{achievementsCreate(g), achievementsGet(g), achievementsList(g), achievementsDelete(g)},
+		Subcommands: []*ffcli.Command{achievementsCreate(g), achievementsGet(g), achievementsList(g), achievementsUpdate(g), achievementsDelete(g)},
 		Exec: func(context.Context, []string) error {
-			return usagef("achievements needs a verb: create, get, list or delete")
+			return usagef("achievements needs a verb: create, get, list, update or delete")
 		},
 	}
 }
@@ -127,6 +128,73 @@ func achievementsList(g *globals) *ffcli.Command {
 					g.printf("next page: --page-token %s\n", resp.GetNextPageToken())
 				}
 				return nil
+			})
+		},
+	}
+}
+
+// achievementsUpdate changes only the fields whose flags are given: the flags set on the
+// command line become the update mask, so an unset flag never blanks a field.
+func achievementsUpdate(g *globals) *ffcli.Command {
+	var c clientFlags
+	var etag, displayName, description, narrative, criteriaURL, imageFile, imageURL string
+	var validFor time.Duration
+	var tags stringList
+	fs := newFlagSet("laurel achievements update")
+	c.register(fs)
+	fs.StringVar(&etag, "etag", "", "fail instead of overwriting when the achievement changed since this etag")
+	fs.StringVar(&displayName, "display-name", "", "name shown on the badge")
+	fs.StringVar(&description, "description", "", "what the achievement stands for")
+	fs.StringVar(&narrative, "criteria", "", "how it is earned (Markdown)")
+	fs.StringVar(&criteriaURL, "criteria-url", "", "page describing the criteria")
+	fs.StringVar(&imageFile, "image", "", "new badge image file (PNG or SVG, at most 512 KiB)")
+	fs.StringVar(&imageURL, "image-url", "", "badge image hosted elsewhere")
+	fs.DurationVar(&validFor, "valid-for", 0, "credentials issued from now on expire this long after issue (0 = never)")
+	fs.Var(&tags, "tag", "tag (repeatable; replaces every tag)")
+	paths := map[string]string{
+		"display-name": "display_name", "description": "description", "criteria": "criteria.narrative",
+		"criteria-url": "criteria.url", "image": "image", "image-url": "image_url", "tag": "tags", "valid-for": "expiry",
+	}
+	return &ffcli.Command{
+		Name: "update", ShortUsage: "laurel achievements update ID [--display-name N] [--description D] [--criteria C] [--image F] [flags]",
+		ShortHelp: "change the given fields of an achievement (credentials already issued keep what they were issued with)",
+		FlagSet:   fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "achievements update takes one achievement id")
+			if err != nil {
+				return err
+			}
+			var mask []string
+			fs.Visit(func(f *flag.Flag) {
+				if p, ok := paths[f.Name]; ok {
+					mask = append(mask, p)
+				}
+			})
+			if len(mask) == 0 {
+				return usagef("achievements update needs at least one field flag")
+			}
+			a := &issuerv1.Achievement{
+				Name: resourceName("achievements/", args[0]), Etag: etag, DisplayName: displayName, Description: description,
+				Criteria: &issuerv1.Criteria{Narrative: narrative, Url: criteriaURL}, ImageUrl: imageURL, Tags: tags,
+			}
+			if imageFile != "" {
+				img, err := os.ReadFile(imageFile)
+				if err != nil {
+					return fmt.Errorf("read image: %w", err)
+				}
+				a.Image = img
+			}
+			if validFor > 0 {
+				a.Expiry = &issuerv1.ExpiryPolicy{Policy: &issuerv1.ExpiryPolicy_ValidFor{ValidFor: durationpb.New(validFor)}}
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := issuerv1.NewIssuerServiceClient(conn).UpdateAchievement(ctx, &issuerv1.UpdateAchievementRequest{
+					Achievement: a, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+				})
+				if err != nil {
+					return err
+				}
+				return printAchievements(g, c, resp, resp.GetAchievement())
 			})
 		},
 	}
