@@ -42,6 +42,10 @@ gobench: ## Run every module's Go benchmarks once (BENCH=regexp, BENCHTIME=1s); 
 		(cd $$m && go test -run '^$$' -bench '$(or $(BENCH),.)' -benchtime $(or $(BENCHTIME),1s) -benchmem ./...) || exit 1; \
 	done
 
+.PHONY: chaos
+chaos: ## Crash test: kill -9 services, Redis and NATS under 50,000 events, then reconcile (ARGS="--events N --seed S --out DIR"); see docs/chaos.md.
+	go run ./cmd/laurel/chaos $(ARGS)
+
 .PHONY: node-deps
 node-deps: ## Install the pinned npm packages the interoperability tests use (from package-lock.json).
 	@for d in $(NODE_DIRS); do \
