@@ -10,6 +10,8 @@ replace (
 
 require (
 	github.com/cloudevents/sdk-go/v2 v2.16.2
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
 	github.com/google/go-cmp v0.7.0
 	github.com/laurel-badges/laurel/platform v0.0.0-00010101000000-000000000000
 	github.com/laurel-badges/laurel/proto v0.0.0-00010101000000-000000000000
