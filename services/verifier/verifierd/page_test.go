@@ -285,7 +285,7 @@ func TestPageVerifiesWithoutJavaScript(t *testing.T) {
 		}, verdict: "Valid", contains: []string{"Yes: this badge was issued to carol@example.org."}},
 		{name: "revoked hosted assertion", do: func() pageResponse {
 			return postForm(t, srv, url.Values{"url": {gone.URL + "/assertions/1"}})
-		}, verdict: "Invalid", failed: "ob2.revocation", alert: "Revoked.", contains: []string{"issued in error"}},
+		}, verdict: "Invalid", failed: "ob2.revocation", alert: "Revoked.", contains: []string{"issued in error", "Badge details unavailable"}},
 		{name: "credential text is escaped", do: func() pageResponse {
 			return postForm(t, srv, url.Values{"credential": {string(withName(t, good, `<script>alert(1)</script>`))}})
 		}, verdict: "Invalid", failed: "ob3.proof", contains: []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}, notContain: []string{"<script>"}},

@@ -27,6 +27,9 @@ type result struct {
 	ValidFrom   time.Time
 	ValidUntil  time.Time
 	Kind        string // "Open Badges 3.0, JSON, DataIntegrityProof eddsa-rdfc-2022"
+	// HasBadge is false when no badge document was read (a hosted URL answering 410
+	// Gone): the page then shows the checks only.
+	HasBadge bool
 
 	RecipientCheck *recipientCheck
 	Checks         []check
@@ -151,6 +154,7 @@ func (h *Handler) describe(res *result, rep *verify.Report) {
 		res.Description = bc.Description
 		image = bc.Image.ID
 	}
+	res.HasBadge = rep.Credential != nil || rep.Endorsement != nil || rep.Assertion != nil
 	res.Image = h.imageSource(image)
 }
 
