@@ -96,6 +96,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			webhooksCommand(g),
 			keysCommand(g),
 			eventsCommand(g),
+			xapiCommand(g),
 			healthCommand(g),
 		},
 	}
