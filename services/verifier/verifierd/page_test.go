@@ -367,8 +367,11 @@ func TestPageRejectsBadInputWithAPreciseMessage(t *testing.T) {
 		{"form over the body limit", func() pageResponse { return postMultipart(t, srv, nil, bytes.Repeat([]byte{'a'}, 13<<20)) },
 			http.StatusRequestEntityTooLarge, "larger than the limit of 12 MiB"},
 		{"recipient too long", func() pageResponse {
-			return postForm(t, srv, url.Values{"credential": {string(good)}, "recipient": {strings.Repeat("a", 2000)}})
-		}, http.StatusBadRequest, "longer than 1024 characters"},
+			return postForm(t, srv, url.Values{"credential": {string(good)}, "recipient": {strings.Repeat("a", 2049)}})
+		}, http.StatusBadRequest, "longer than 2048 characters"},
+		{"url too long", func() pageResponse {
+			return postForm(t, srv, url.Values{"url": {"https://example.org/" + strings.Repeat("a", 2048)}})
+		}, http.StatusBadRequest, "The URL is longer than 2048 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

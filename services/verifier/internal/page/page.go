@@ -47,8 +47,11 @@ const (
 	FieldRecipient  = "recipient"
 )
 
-// maxRecipientBytes bounds the expected-recipient field (an e-mail, URL, phone or DID).
-const maxRecipientBytes = 1024
+// The API's bounds on the expected recipient (an e-mail, URL, phone or DID) and on a URL.
+const (
+	maxRecipientBytes = 2048
+	maxURLBytes       = 2048
+)
 
 //go:embed templates/*.html static/style.css
 var assets embed.FS
@@ -245,6 +248,10 @@ func readFile(f multipart.File) ([]byte, error) {
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request, f form, req verification.Request) {
 	if len(f.Recipient) > maxRecipientBytes {
 		h.render(w, r, http.StatusBadRequest, view{Form: f, Error: fmt.Sprintf("The expected recipient is longer than %d characters.", maxRecipientBytes)})
+		return
+	}
+	if req.Source == verification.SourceURL && len(f.URL) > maxURLBytes {
+		h.render(w, r, http.StatusBadRequest, view{Form: f, Error: fmt.Sprintf("The URL is longer than %d characters.", maxURLBytes)})
 		return
 	}
 	req.ExpectedRecipient = f.Recipient
