@@ -1,16 +1,19 @@
 // Package notifierd assembles the notifier service, for its own binary (cmd/notifier) and
 // the all-in-one `laurel` binary alike: the NotifierService API over webhook subscriptions
-// and the LEDGER consumer that delivers BadgeIssued and BadgeRevoked events to them as
-// signed Standard Webhooks.
+// and e-mail templates, the LEDGER consumer that delivers BadgeIssued and BadgeRevoked
+// events to them as signed Standard Webhooks, the consumer of replay requests, the one
+// that mails recipients their issued badges, and the public unsubscribe page.
 package notifierd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +26,12 @@ import (
 	"github.com/laurel-badges/laurel/platform/subjects"
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
 	"github.com/laurel-badges/laurel/services/notifier/internal/delivery"
+	"github.com/laurel-badges/laurel/services/notifier/internal/email"
 	"github.com/laurel-badges/laurel/services/notifier/internal/grpcapi"
+	"github.com/laurel-badges/laurel/services/notifier/internal/httppublic"
 	"github.com/laurel-badges/laurel/services/notifier/internal/natsbus"
 	"github.com/laurel-badges/laurel/services/notifier/internal/natskv"
+	"github.com/laurel-badges/laurel/services/notifier/internal/smtpmail"
 )
 
 // Deps are what the notifier takes from the process that runs it.
@@ -46,10 +52,31 @@ type Deps struct {
 	MasterKey []byte
 	// Retry is the retry policy; the zero value takes the defaults of delivery.Policy.
 	Retry RetryPolicy
+	// Email says how badge e-mail leaves; its zero value sends none (templates, previews
+	// and opt-outs still work).
+	Email EmailConfig
+	// PublicURL is the base URL of the public HTTP side, where the unsubscribe page of
+	// every badge e-mail lives.
+	PublicURL string
 	// SubscriptionsBucket and DeliveriesBucket override the KV bucket names (tests).
 	SubscriptionsBucket, DeliveriesBucket string
 	// Durable overrides the LEDGER consumer name (tests).
 	Durable string
+}
+
+// EmailConfig says how badge e-mail leaves: over SMTP when SMTPAddr is set, else into
+// SinkDir as .eml files (`laurel dev`), else not at all.
+type EmailConfig struct {
+	SMTPAddr     string // host:port
+	SMTPUsername string // empty: no AUTH
+	SMTPPassword string
+	// SMTPTLS is "starttls" (the default), "tls" (implicit, port 465) or "none" (a relay
+	// on localhost only).
+	SMTPTLS string
+	// SMTPTLSConfig overrides the TLS settings (tests trust their own CA with it).
+	SMTPTLSConfig *tls.Config
+	From          string // the From header, e.g. "Academy Badges <badges@academy.example>"
+	SinkDir       string
 }
 
 // RetryPolicy configures webhook retries and endpoint isolation; zero fields take the
@@ -75,6 +102,8 @@ type Service struct {
 	durable    string
 	client     *outbound.Client
 	replays    *natsbus.ReplayHandler
+	mail       *email.Service
+	mailOn     bool
 
 	mu        sync.Mutex
 	consumers []*eventbus.Consumer
@@ -115,6 +144,10 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notifier: outbound policy: %w", err)
 	}
+	mail, mailOn, err := newMail(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("notifier: %w", err)
+	}
 	r := d.Retry
 	policy := delivery.Policy{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay, Timeout: r.Timeout,
 		EndpointConcurrency: r.EndpointConcurrency, BusyDelay: r.BusyDelay, BreakerThreshold: r.BreakerThreshold, BreakerCooldown: r.BreakerCooldown}
@@ -124,12 +157,48 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	return &Service{
 		log:        d.Logger,
 		bus:        d.Bus,
-		api:        grpcapi.New(delivery.NewManager(subs, records, secrets, replays), dispatcher, d.Logger),
+		api:        grpcapi.New(delivery.NewManager(subs, records, secrets, replays), dispatcher, mail, d.Logger),
 		dispatcher: dispatcher,
 		durable:    durable,
 		client:     client,
 		replays:    natsbus.NewReplayHandler(dispatcher, d.JetStream),
+		mail:       mail,
+		mailOn:     mailOn,
 	}, nil
+}
+
+// newMail builds the e-mail service; on reports whether mail is sent at all.
+func newMail(ctx context.Context, d Deps) (svc *email.Service, on bool, err error) {
+	templates, err := natskv.OpenTemplates(ctx, d.JetStream, natskv.EmailTemplatesBucket)
+	if err != nil {
+		return nil, false, err
+	}
+	optOuts, err := natskv.OpenOptOuts(ctx, d.JetStream, natskv.EmailOptOutsBucket)
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := optOuts.TokenKey(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("unsubscribe key: %w", err)
+	}
+	c := d.Email
+	from := orDefault(c.From, "Laurel <badges@laurel.localhost>")
+	var mailer email.Mailer
+	switch {
+	case c.SMTPAddr != "":
+		mailer, err = smtpmail.NewSender(smtpmail.Config{Addr: c.SMTPAddr, Username: c.SMTPUsername, Password: c.SMTPPassword,
+			From: from, TLS: c.SMTPTLS, TLSConfig: c.SMTPTLSConfig})
+		if err != nil {
+			return nil, false, err
+		}
+	case c.SinkDir != "":
+		mailer = &smtpmail.Sink{Dir: c.SinkDir, From: from}
+	}
+	base := ""
+	if d.PublicURL != "" {
+		base = strings.TrimSuffix(d.PublicURL, "/") + httppublic.Path
+	}
+	return email.NewService(templates, optOuts, mailer, base, key, d.Logger), mailer != nil, nil
 }
 
 func orDefault(v, def string) string {
@@ -159,8 +228,8 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	return srv.RegisterGateway(ctx, notifierv1.RegisterNotifierServiceHandler)
 }
 
-// RegisterPublic adds public HTTP routes; the notifier has none.
-func (s *Service) RegisterPublic(*http.ServeMux) {}
+// RegisterPublic adds the unsubscribe page that badge e-mail links to.
+func (s *Service) RegisterPublic(mux *http.ServeMux) { httppublic.Register(mux, s.mail, s.log) }
 
 // Start begins delivering: a durable consumer on LEDGER and one on the replay stream,
 // each shared by every replica.
@@ -178,8 +247,19 @@ func (s *Service) Start(ctx context.Context) error {
 		_ = c.Stop(ctx)
 		return fmt.Errorf("notifier: %w", err)
 	}
+	consumers := []*eventbus.Consumer{c, rc}
+	if s.mailOn {
+		mailSpec := natsbus.EmailConsumerSpec()
+		mailSpec.Durable = s.durable + "-email"
+		mc, err := s.bus.Consume(ctx, mailSpec, natsbus.NewEmailHandler(s.mail).Handle)
+		if err != nil {
+			_, _ = c.Stop(ctx), rc.Stop(ctx)
+			return fmt.Errorf("notifier: %w", err)
+		}
+		consumers = append(consumers, mc)
+	}
 	s.mu.Lock()
-	s.consumers = []*eventbus.Consumer{c, rc}
+	s.consumers = consumers
 	s.mu.Unlock()
 	return nil
 }

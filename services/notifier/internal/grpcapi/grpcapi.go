@@ -19,6 +19,7 @@ import (
 	"github.com/laurel-badges/laurel/platform/grpcserver"
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
 	"github.com/laurel-badges/laurel/services/notifier/internal/delivery"
+	"github.com/laurel-badges/laurel/services/notifier/internal/email"
 )
 
 const (
@@ -32,15 +33,16 @@ type Server struct {
 	notifierv1.UnimplementedNotifierServiceServer
 	subs       *delivery.Manager
 	dispatcher *delivery.Dispatcher
+	mail       *email.Service
 	logger     *slog.Logger
 }
 
 var _ notifierv1.NotifierServiceServer = (*Server)(nil)
 
-// New returns the gRPC adapter over the subscription manager and the dispatcher (which
-// sends test events).
-func New(subs *delivery.Manager, dispatcher *delivery.Dispatcher, logger *slog.Logger) *Server {
-	return &Server{subs: subs, dispatcher: dispatcher, logger: logger}
+// New returns the gRPC adapter over the subscription manager, the dispatcher (which sends
+// test events) and the e-mail service.
+func New(subs *delivery.Manager, dispatcher *delivery.Dispatcher, mail *email.Service, logger *slog.Logger) *Server {
+	return &Server{subs: subs, dispatcher: dispatcher, mail: mail, logger: logger}
 }
 
 // CreateSubscription implements notifierv1.NotifierServiceServer.
@@ -279,6 +281,7 @@ func tenantOf(ctx context.Context) (string, error) {
 // Internal without its text, which may name storage internals.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	var verr *delivery.ValidationError
+	var everr *email.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
@@ -286,7 +289,13 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
 		}
 		return grpcserver.InvalidFields(fields...)
-	case errors.Is(err, delivery.ErrNotFound):
+	case errors.As(err, &everr):
+		fields := make([]grpcserver.FieldViolation, len(everr.Violations))
+		for i, v := range everr.Violations {
+			fields[i] = grpcserver.FieldViolation{Field: "template." + v.Field, Description: v.Description}
+		}
+		return grpcserver.InvalidFields(fields...)
+	case errors.Is(err, delivery.ErrNotFound), errors.Is(err, email.ErrNotFound):
 		return status.Error(codes.NotFound, "not found")
 	case errors.Is(err, delivery.ErrRequestMismatch):
 		return status.Error(codes.AlreadyExists, "request_id was already used for a different request")
@@ -294,7 +303,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.AlreadyExists, "already exists")
 	case errors.Is(err, delivery.ErrNotReplayable):
 		return status.Error(codes.FailedPrecondition, "the delivery cannot be replayed: its subscription is disabled or its event predates the replay log")
-	case errors.Is(err, delivery.ErrConflict):
+	case errors.Is(err, delivery.ErrConflict), errors.Is(err, email.ErrConflict):
 		return status.Error(codes.Aborted, "the resource changed concurrently: retry")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")

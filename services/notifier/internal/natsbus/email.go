@@ -1,0 +1,74 @@
+package natsbus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/laurel-badges/laurel/platform/cloudevent"
+	"github.com/laurel-badges/laurel/platform/eventbus"
+	"github.com/laurel-badges/laurel/platform/subjects"
+	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
+	"github.com/laurel-badges/laurel/services/notifier/internal/email"
+)
+
+// EmailDurable is the LEDGER consumer that mails recipients their issued badges.
+const EmailDurable = "notifier-email"
+
+// emailMaxDeliver bounds the tries of one badge mail (an SMTP server down for hours); the
+// bus dead-letters a mail that still fails.
+const emailMaxDeliver = 60
+
+// EmailConsumerSpec is the durable consumer on LEDGER for badge mail. It is separate
+// from the webhook consumer so that a slow SMTP server never holds back webhooks.
+func EmailConsumerSpec() eventbus.ConsumerSpec {
+	return eventbus.ConsumerSpec{
+		Stream: subjects.LedgerStream, Durable: EmailDurable, FilterSubjects: []string{issuedAll},
+		AckWait: 2 * time.Minute, MaxDeliver: emailMaxDeliver, Concurrency: 4,
+	}
+}
+
+// issuedAll matches subjects.BadgeIssued of every tenant.
+const issuedAll = "laurel.badge.*.issued"
+
+// Mailer is the part of the e-mail core the consumer drives.
+type Mailer interface {
+	Issued(ctx context.Context, tenant string, a email.Award) (sent bool, err error)
+}
+
+// EmailHandler adapts BadgeIssued events to the e-mail core.
+type EmailHandler struct{ m Mailer }
+
+// NewEmailHandler returns the handler.
+func NewEmailHandler(m Mailer) *EmailHandler { return &EmailHandler{m: m} }
+
+// Handle is an eventbus.Handler. A retry may send the mail twice (same Message-ID).
+func (h *EmailHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
+	if d.Event.Type() != subjects.TypeBadgeIssued {
+		return eventbus.Ack()
+	}
+	m := &eventsv1.BadgeIssued{}
+	if err := cloudevent.UnmarshalProto(d.Event, m); err != nil {
+		return eventbus.Poison(err)
+	}
+	tenant, err := subjects.Tenant(d.Subject)
+	if err != nil {
+		return eventbus.Poison(fmt.Errorf("event %s: %w", d.Event.ID(), err))
+	}
+	_, err = h.m.Issued(ctx, tenant, AwardOf(d.Event.ID(), m))
+	if err != nil {
+		// Exponential from 10 s, capped at 10 min: about 8 hours over emailMaxDeliver.
+		return eventbus.Retry(min(10*time.Second<<min(d.NumDelivered-1, 6), 10*time.Minute), err)
+	}
+	return eventbus.Ack()
+}
+
+// AwardOf is the mail's view of a BadgeIssued event. Only the plain address is used: a
+// recipient identified by a hash gets no mail.
+func AwardOf(eventID string, m *eventsv1.BadgeIssued) email.Award {
+	return email.Award{
+		EventID: eventID, RecipientEmail: m.GetRecipient().GetEmail(), AchievementID: m.GetAchievementId(),
+		AchievementName: m.GetAchievementName(), IssuerID: m.GetIssuerId(), BadgePageURL: m.GetBadgePageUrl(),
+		ImageURL: m.GetImageUrl(), CredentialURL: m.GetCredentialUrl(), IssuedAt: m.GetIssuedAt().AsTime(),
+	}
+}
