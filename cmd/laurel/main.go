@@ -98,6 +98,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			eventsCommand(g),
 			xapiCommand(g),
 			healthCommand(g),
+			benchCommand(g),
 		},
 	}
 	root.Exec = func(_ context.Context, args []string) error {
