@@ -455,11 +455,13 @@ func TestMoocXapiExample(t *testing.T) {
 	for achievement, who := range want {
 		eventually(t, achievement+" badges", func() bool { return slices.Equal(holders(achievement), who) })
 	}
-	// Bob (an LMS account) is 3 of 4 modules in, and his streak broke on 3 December.
-	progress := regexp.MustCompile(`(?m)^course-complete\s+distinct\s+3 of 4\s+0\s`)
+	// Bob (an LMS account) is 3 of 4 modules in, and his streak broke on 3 December: two
+	// days since, which also shows his last statement was applied.
+	modules := regexp.MustCompile(`(?m)^course-complete\s+distinct\s+3 of 4\s+0\s`)
+	streak := regexp.MustCompile(`(?m)^five-day-streak\s+streak\s+2 of 5 days\s+0\s`)
 	eventually(t, "bob's progress", func() bool {
 		code, out, _ := dev.cli(t, dev.key, "rules", "progress", "bob-17")
-		return code == exitOK && progress.MatchString(out)
+		return code == exitOK && modules.MatchString(out) && streak.MatchString(out)
 	})
 
 	// The README's alternative, the CLI, sends the same statements: all duplicates.
