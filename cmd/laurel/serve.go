@@ -49,6 +49,7 @@ const devMasterKeyFile = "dev-master-key"
 type devConfig struct {
 	masterKey  config.MasterKey
 	outbound   config.Outbound
+	smtp       config.SMTP
 	server     config.Server
 	telemetry  config.Telemetry
 	dataDir    string
@@ -66,6 +67,7 @@ func devCommand(g *globals) *ffcli.Command {
 	c.telemetry.Register(fs)
 	c.masterKey.Register(fs)
 	c.outbound.Register(fs)
+	c.smtp.Register(fs)
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
@@ -110,7 +112,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if c.dataDir == "" {
 		problems = append(problems, errors.New("--data / LAUREL_DATA: must not be empty"))
 	}
-	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry, &c.outbound))...); err != nil {
+	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry, &c.outbound, &c.smtp))...); err != nil {
 		return usageError{err.Error()}
 	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
@@ -154,7 +156,8 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 		OpenStore: func(context.Context) (statestore.Store, error) {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
-		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, ingest: c.ingest, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true}),
+		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, ingest: c.ingest, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true,
+			smtp: c.smtp, mailDir: filepath.Join(c.dataDir, "mail")}),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -241,6 +244,10 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 	if name == "notifier" || name == "verifier" {
 		ob.Register(fs)
 	}
+	var smtpConf config.SMTP // badge e-mail
+	if name == "notifier" {
+		smtpConf.Register(fs)
+	}
 	var sub []*ffcli.Command
 	if name == "rules" {
 		sub = rulesSubcommands(g)
@@ -263,7 +270,10 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 			if name == "notifier" || name == "verifier" {
 				extra = append(extra, &ob)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, ingest: ingestLimit, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow()}), extra...)
+			if name == "notifier" {
+				extra = append(extra, &smtpConf)
+			}
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, ingest: ingestLimit, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow(), smtp: smtpConf}), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -282,6 +292,10 @@ type serviceOptions struct {
 	// dev lets the notifier and verifier reach loopback addresses (local webhook receivers,
 	// the dev public address), which production refuses.
 	dev bool
+	// smtp sends the notifier's badge e-mail; without an address, mail goes to mailDir as
+	// .eml files when that is set (`laurel dev`), else nowhere.
+	smtp    config.SMTP
+	mailDir string
 }
 
 // buildServices builds the named services.
@@ -301,7 +315,9 @@ func buildServices(names []string, o serviceOptions) func(context.Context, proce
 				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: o.partitions, IngestLimit: o.ingest})
 			case "notifier":
 				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: o.masterKey,
-					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
+					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev, PublicURL: env.PublicURL,
+					Email: notifierd.EmailConfig{SMTPAddr: o.smtp.Addr, SMTPUsername: o.smtp.Username, SMTPPassword: o.smtp.Password.Reveal(),
+						SMTPTLS: o.smtp.TLS, From: o.smtp.From, SinkDir: o.mailDir}})
 			case "verifier":
 				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL, Store: env.Store,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})
