@@ -144,3 +144,102 @@ func hasCheck(rep *verify.Report, id string, status verify.Status, contains stri
 	}
 	return false
 }
+
+// BenchmarkRevokeCredential measures a revocation: credential update, setting the status
+// list bit, re-signing the 131,072-entry list (compress, canonicalize, sign), audit and
+// BadgeRevoked.
+func BenchmarkRevokeCredential(b *testing.B) {
+	e := start(b)
+	e.setUp(b, "bench")
+	ctx := as("bench")
+	names := make([]string, 0, 4096)
+	issue := func() {
+		resp, err := e.svc.api.IssueCredential(ctx, &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+			Recipient: &eventsv1.Recipient{Subject: fmt.Sprint("s-", len(names)), Email: fmt.Sprintf("l%d@example.org", len(names))}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		names = append(names, resp.GetCredential().GetName())
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		issue()
+		b.StartTimer()
+		if _, err := e.svc.api.RevokeCredential(ctx, &issuerv1.RevokeCredentialRequest{Name: names[i], Reason: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGetCredentialWithOB2Twin measures GetCredential, which derives the hosted OB 2.0
+// assertion and signs its JWS form (RS256, 2048-bit) on every call.
+func BenchmarkGetCredentialWithOB2Twin(b *testing.B) {
+	e := start(b)
+	e.setUp(b, "bench")
+	ctx := as("bench")
+	resp, err := e.svc.api.IssueCredential(ctx, &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+		Recipient: &eventsv1.Recipient{Subject: "s", Email: "s@example.org"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &issuerv1.GetCredentialRequest{Name: resp.GetCredential().GetName()}
+	if _, err := e.svc.api.GetCredential(ctx, req); err != nil { // creates the RSA key
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.svc.api.GetCredential(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestConcurrentRevocationsAllReachTheList(t *testing.T) {
+	t.Parallel()
+	master := newMasterKey(t)
+	a := startWithKey(t, master)
+	a.setUp(t, "acme")
+	b := a.replica(t, master)
+	const n = 24
+	docs := make([]string, n)
+	for i := range n {
+		resp, err := a.svc.api.IssueCredential(as("acme"), &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+			Recipient: &eventsv1.Recipient{Subject: fmt.Sprint("s-", i), Email: fmt.Sprintf("l%d@example.org", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[i] = resp.GetCredential().GetOb3Json()
+	}
+	var wg sync.WaitGroup
+	for i := range n - 1 { // the last one stays valid
+		wg.Go(func() {
+			e := a
+			if i%2 == 1 {
+				e = b
+			}
+			name := "credentials/" + strings.TrimPrefix(credentialIDOf(t, docs[i]), publicURL+"/credentials/acme/")
+			if _, err := e.svc.api.RevokeCredential(as("acme"), &issuerv1.RevokeCredentialRequest{Name: name, Reason: fmt.Sprint("r", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, doc := range docs {
+		rep := a.verifier(t, doc)
+		if want := i < n-1; hasCheck(rep, verify.CheckOB3Status, verify.Fail, "revoked") != want {
+			t.Errorf("credential %d: revoked %t, want %t\n%+v", i, !want, want, rep.Checks)
+		}
+	}
+}
+
+func credentialIDOf(t *testing.T, doc string) string {
+	t.Helper()
+	c, err := ob3.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}

@@ -74,6 +74,10 @@ type StatusLists struct {
 
 	mu    sync.Mutex
 	pools map[string]*indexPool
+	// writers serializes this process's writes to one list (key: tenant, profile, number),
+	// so concurrent revocations here queue instead of losing compare-and-sets to each
+	// other and re-signing in vain; the compare-and-set still orders writes across replicas.
+	writers sync.Map
 }
 
 // indexPool is the block of indexes this process reserved and has not handed out yet.
@@ -174,6 +178,10 @@ func (s *StatusLists) list(ctx context.Context, tenant, profileID string, number
 // which credential it revokes and why. Setting an entry already set changes nothing.
 func (s *StatusLists) Revoke(ctx context.Context, tenant, profileID string, index uint64, credentialID, reason string) error {
 	number := index / StatusListSize
+	w, _ := s.writers.LoadOrStore(fmt.Sprintf("%s\x00%s\x00%d", tenant, profileID, number), &sync.Mutex{})
+	mu := w.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		l, err := s.list(ctx, tenant, profileID, number)
 		if err != nil {
@@ -188,7 +196,7 @@ func (s *StatusLists) Revoke(ctx context.Context, tenant, profileID string, inde
 			return err
 		}
 		_, err = s.repo.Update(ctx, l)
-		if errors.Is(err, ErrConflict) && attempt < 10 {
+		if errors.Is(err, ErrConflict) && attempt < 50 { // another replica wrote the list first
 			continue
 		}
 		if err != nil {
