@@ -145,8 +145,9 @@ func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	return srv.RegisterGateway(ctx, issuerv1.RegisterIssuerServiceHandler)
 }
 
-// RegisterPublic adds the hosted credentials, baked images, achievements and issuer
-// profiles (controller documents with the public keys) to the public mux.
+// RegisterPublic adds the hosted credentials, baked images, achievements, issuer profiles
+// (controller documents with the public keys), status lists, OB 2.0 documents and badge
+// pages to the public mux.
 func (s *Service) RegisterPublic(mux *http.ServeMux) { s.public.Register(mux) }
 
 // Start runs the durable AWARDS consumer that issues one credential per award. Calling it

@@ -1,8 +1,10 @@
 // Package hosting is the issuer's public, unauthenticated HTTP side: hosted OB 3.0
-// credentials, their baked PNG/SVG images, achievements and their images, and issuer
+// credentials, their baked PNG/SVG images, achievements and their images, issuer
 // profiles, each of which is also the controller document that lists the profile's public
 // keys, so a verifier resolving a proof's verificationMethod URL finds the key and sees
-// that the issuer controls it. Only published data is served; every lookup is scoped to
+// that the issuer controls it; the status list credentials revocation is checked against;
+// the OB 2.0 documents (assertion, signed assertion, badge class, issuer, revocation list,
+// key); and the human badge page. Only published data is served; every lookup is scoped to
 // the tenant in the path and anything unknown is a plain 404.
 package hosting
 
