@@ -90,8 +90,13 @@ func TestClientSnippetsAgainstDev(t *testing.T) {
 		t.Log("python3 not found: the Python webhook receiver is not run")
 	}
 
-	runSnippet(t, exec.Command(filepath.Join(bin, "publish-event"), "-nats", dev.nats, "-subject", "alice@example.org",
-		"-data", `{"course":"go-101","score":97}`), `published \S+ to laurel\.activity\.dev\.\d+ \(stream ACTIVITY`)
+	goPublish := func() *exec.Cmd {
+		return exec.Command(filepath.Join(bin, "publish-event"), "-nats", dev.nats, "-subject", "alice@example.org",
+			"-id", "alice-go-101", "-data", `{"course":"go-101","score":97}`)
+	}
+	runSnippet(t, goPublish(), `published alice-go-101 to laurel\.activity\.dev\.\d+ \(stream ACTIVITY, sequence \d+, duplicate false\)`)
+	// A retried publish (same source and id) is stored once: Nats-Msg-Id at work.
+	runSnippet(t, goPublish(), `published alice-go-101 to laurel\.activity\.dev\.\d+ \(stream ACTIVITY, sequence \d+, duplicate true\)`)
 	runSnippet(t, exec.Command(node, filepath.Join(clientsDir, "js", "publish-event.mjs"), "--nats", dev.nats, "--subject", "bob@example.org",
 		"--data", `{"course":"go-101","score":88}`), `published \S+ to laurel\.activity\.dev\.\d+ \(stream ACTIVITY`)
 	requireTool(t, "curl")
