@@ -259,7 +259,11 @@ func behaviour(f protoreflect.FieldDescriptor) string {
 
 func fieldType(f protoreflect.FieldDescriptor) string {
 	if f.IsMap() {
-		return fmt.Sprintf("map<%s, %s>", fieldType(f.MapKey()), fieldType(f.MapValue()))
+		k, v := fieldType(f.MapKey()), fieldType(f.MapValue())
+		if strings.HasPrefix(v, "`") { // both scalars (keys always are): one code span reads best
+			return "`map<" + strings.Trim(k, "`") + ", " + strings.Trim(v, "`") + ">`"
+		}
+		return fmt.Sprintf("map&lt;%s, %s&gt;", k, v)
 	}
 	var t string
 	switch f.Kind() {

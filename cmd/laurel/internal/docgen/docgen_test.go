@@ -47,6 +47,7 @@ func TestAPIRendersRoutesBehaviourAndTypes(t *testing.T) {
 		"| `trigger` | [Trigger](#laurel-rules-v1-trigger) | **Required.** |",
 		"| `create_time` | `google.protobuf.Timestamp` | **Output only.** |",
 		"| `event_types` | repeated `string` |",
+		"| `extensions` | `map<string, string>` |",
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("page lacks %q", want)
