@@ -22,6 +22,7 @@ import (
 	"github.com/laurel-badges/laurel/openbadges/dataintegrity"
 	"github.com/laurel-badges/laurel/openbadges/did"
 	"github.com/laurel-badges/laurel/openbadges/ob3"
+	"github.com/laurel-badges/laurel/openbadges/vcjwt"
 	"github.com/laurel-badges/laurel/services/verifier/verifierd"
 )
 
@@ -35,12 +36,39 @@ func pagePNG(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
-// signedCredential is an OB 3.0 credential signed by a did:key issuer (verifiable
-// offline), changed by mutate before signing.
+// issuerKey is the did:key issuer of the test credentials (verifiable offline).
+func issuerKey() (priv ed25519.PrivateKey, issuer, vm string) {
+	priv = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	issuer, vm = did.KeyDID(priv.Public().(ed25519.PublicKey))
+	return priv, issuer, vm
+}
+
+// signedCredential is an OB 3.0 credential with a Data Integrity proof by the did:key
+// issuer, changed by mutate before signing.
 func signedCredential(t testing.TB, mutate ...func(*ob3.AchievementCredential)) []byte {
 	t.Helper()
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	issuer, vm := did.KeyDID(priv.Public().(ed25519.PublicKey))
+	priv, _, vm := issuerKey()
+	signed, err := dataintegrity.New().Sign(context.Background(), unsignedCredential(t, mutate...), priv, dataintegrity.Options{VerificationMethod: vm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
+// jwtCredential is the same credential as a VC-JWT (a compact JWS).
+func jwtCredential(t testing.TB) string {
+	t.Helper()
+	priv, _, vm := issuerKey()
+	token, err := vcjwt.Sign(unsignedCredential(t), priv, vcjwt.SignOptions{KeyID: vm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+func unsignedCredential(t testing.TB, mutate ...func(*ob3.AchievementCredential)) []byte {
+	t.Helper()
+	_, issuer, _ := issuerKey()
 	id, err := ob3.NewIdentityObject("emailAddress", "carol@example.org", "pepper")
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +89,7 @@ func signedCredential(t testing.TB, mutate ...func(*ob3.AchievementCredential)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := dataintegrity.New().Sign(context.Background(), doc, priv, dataintegrity.Options{VerificationMethod: vm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
+	return doc
 }
 
 func withName(t testing.TB, doc []byte, name string) []byte {
@@ -236,6 +260,10 @@ func TestPageVerifiesWithoutJavaScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bakedSVG, err := bake.Bake([]byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle cx="4" cy="4" r="3"/></svg>`), bake.OB3, good)
+	if err != nil {
+		t.Fatal(err)
+	}
 	expired := signedCredential(t, func(c *ob3.AchievementCredential) {
 		c.ValidFrom = ob3.NewTime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 		c.ValidUntil = ob3.NewTime(time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -273,6 +301,10 @@ func TestPageVerifiesWithoutJavaScript(t *testing.T) {
 			verdict: "Invalid", failed: "ob3.validity.until", alert: "Expired.", contains: []string{"This badge expired on 1 January 2021, 00:00 UTC."}},
 		{name: "baked PNG upload", do: func() pageResponse { return postMultipart(t, srv, nil, baked) }, verdict: "Valid",
 			contains: []string{"Data Literacy", "Open Badges 3.0, PNG"}},
+		{name: "baked SVG upload", do: func() pageResponse { return postMultipart(t, srv, nil, bakedSVG) }, verdict: "Valid",
+			contains: []string{"Data Literacy", "Open Badges 3.0, SVG"}},
+		{name: "pasted VC-JWT", do: func() pageResponse { return postForm(t, srv, url.Values{"credential": {jwtCredential(t)}}) },
+			verdict: "Valid", contains: []string{"Data Literacy", "Open Badges 3.0, JWS, VC-JWT"}},
 		{name: "multipart paste with no file chosen", do: func() pageResponse {
 			return postMultipart(t, srv, map[string]string{"credential": string(good)}, nil)
 		}, verdict: "Valid"},
