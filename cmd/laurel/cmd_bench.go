@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-badges/laurel/cmd/laurel/internal/bench"
+	"github.com/laurel-badges/laurel/cmd/laurel/internal/cluster"
 	"github.com/laurel-badges/laurel/platform/config"
 	"github.com/laurel-badges/laurel/platform/natsembed"
 	"github.com/laurel-badges/laurel/platform/process"
@@ -165,7 +167,8 @@ func runBench(ctx context.Context, g *globals, c benchConfig, cfg bench.Config) 
 	case "inprocess":
 		sys, stop, err = startInProcess(ctx, g, c, cfg.RunID, dataDir)
 	case "processes":
-		return usagef("--target processes is not available in this build yet")
+		cfg.Store = "redis"
+		sys, stop, err = startProcesses(ctx, g, c, dataDir)
 	}
 	if err != nil {
 		return err
@@ -296,6 +299,34 @@ func startInProcess(ctx context.Context, g *globals, c benchConfig, runID, dataD
 		process.ShutdownTelemetry(tel)
 		return bench.System{}, nil, fmt.Errorf("start Laurel in process: %w", err)
 	}
+}
+
+// startProcesses runs Laurel as production does, on this machine: a nats-server child
+// (built from the v2.15 module, sync_interval always), a redis-server child (AOF always)
+// and each service as its own `laurel <service>` child process, so CPU time and peak
+// memory are measured per process. The binaries are built first (go build; fast when
+// nothing changed). stop stops every child.
+func startProcesses(ctx context.Context, g *globals, c benchConfig, dataDir string) (bench.System, func() error, error) {
+	fmt.Fprintln(g.stderr, "bench: building laurel and nats-server for the child processes")
+	bins, err := cluster.Build(ctx, cluster.BuildOptions{})
+	if err != nil {
+		return bench.System{}, nil, err
+	}
+	fmt.Fprintln(g.stderr, "bench: starting nats-server, redis-server and the four services as child processes")
+	cl, err := cluster.Start(ctx, cluster.Spec{Binaries: bins, Dir: dataDir, Services: cluster.Services, Partitions: c.partitions,
+		OutboundAllow: []string{"127.0.0.1"}, LogLevel: strings.ToLower(c.logLevel.String())})
+	if err != nil {
+		return bench.System{}, nil, err
+	}
+	sys := bench.System{NATSURL: cl.NATSURL(), ServiceAPIs: map[string]string{}}
+	for _, p := range cl.Processes() {
+		sys.Processes = append(sys.Processes, bench.Process{Name: p.Name(), PID: p.PID()})
+		if api := p.Addrs().API; api != "" {
+			sys.ServiceAPIs[p.Name()] = api
+		}
+	}
+	sys.Processes = append(sys.Processes, bench.Process{Name: "bench driver", PID: os.Getpid()})
+	return sys, cl.Close, nil
 }
 
 // deleteRedisPrefix removes the run's keys, so runs against a shared Redis leave nothing.

@@ -63,9 +63,18 @@ type Config struct {
 // System is a running Laurel for the bench to drive.
 type System struct {
 	NATSURL string
-	APIAddr string
+	// APIAddr serves every service's API, unless ServiceAPIs names the service.
+	APIAddr     string
+	ServiceAPIs map[string]string
 	// Processes are measured for CPU time and peak memory.
 	Processes []Process
+}
+
+func (s System) api(service string) string {
+	if a, ok := s.ServiceAPIs[service]; ok {
+		return a
+	}
+	return s.APIAddr
 }
 
 // resolve fills in automatic values and returns the rules every tenant gets.
@@ -139,8 +148,8 @@ func Run(ctx context.Context, c Config, sys System, progress io.Writer) (*Report
 	defer recv.Close()
 
 	setupStart := time.Now()
-	say("setting up %d tenant(s) with %d rule(s) each through the API at %s", c.Tenants, len(rules), sys.APIAddr)
-	apis, err := mintKeys(ctx, admin, sys.APIAddr, tenants)
+	say("setting up %d tenant(s) with %d rule(s) each through the API", c.Tenants, len(rules))
+	apis, err := mintKeys(ctx, admin, sys, tenants)
 	if err != nil {
 		return nil, err
 	}

@@ -35,17 +35,22 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 
 func (bearer) RequireTransportSecurity() bool { return false }
 
-// tenantAPI is one tenant's connection to the API, with its admin key.
+// tenantAPI is one tenant's connections to the services' APIs, with its admin key.
 type tenantAPI struct {
-	tenant string
-	conn   *grpc.ClientConn
+	tenant                  string
+	issuer, rules, notifier *grpc.ClientConn
+	conns                   []*grpc.ClientConn
 }
 
-func (t *tenantAPI) Close() error { return t.conn.Close() }
+func (t *tenantAPI) Close() {
+	for _, c := range t.conns {
+		c.Close()
+	}
+}
 
 // mintKeys creates an admin API key for each tenant in the key bucket every service
-// watches, and connects to the API with it.
-func mintKeys(ctx context.Context, js jetstream.JetStream, apiAddr string, tenants []string) ([]*tenantAPI, error) {
+// watches, and connects to each service's API with it.
+func mintKeys(ctx context.Context, js jetstream.JetStream, sys System, tenants []string) ([]*tenantAPI, error) {
 	keys, err := kvkeys.Open(ctx, js, KeysBucket)
 	if err != nil {
 		return nil, fmt.Errorf("open the API key bucket: %w", err)
@@ -61,13 +66,22 @@ func mintKeys(ctx context.Context, js jetstream.JetStream, apiAddr string, tenan
 			closeAll(out)
 			return nil, fmt.Errorf("mint an admin key for %s: %w", tenant, err)
 		}
-		conn, err := grpc.NewClient(apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(bearer(key)))
-		if err != nil {
-			closeAll(out)
-			return nil, fmt.Errorf("connect to %s: %w", apiAddr, err)
+		api := &tenantAPI{tenant: tenant}
+		for _, svc := range []struct {
+			name string
+			conn **grpc.ClientConn
+		}{{"issuer", &api.issuer}, {"rules", &api.rules}, {"notifier", &api.notifier}} {
+			addr := sys.api(svc.name)
+			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearer(key)))
+			if err != nil {
+				api.Close()
+				closeAll(out)
+				return nil, fmt.Errorf("connect to the %s API at %s: %w", svc.name, addr, err)
+			}
+			*svc.conn = conn
+			api.conns = append(api.conns, conn)
 		}
-		out = append(out, &tenantAPI{tenant: tenant, conn: conn})
+		out = append(out, api)
 	}
 	return out, nil
 }
@@ -79,7 +93,7 @@ func closeAll(apis []*tenantAPI) {
 }
 
 // retryUnauthenticated repeats call while the key is not yet known to the serving
-// process: keys reach other processes through a bucket watch, within moments.
+// process: keys reach every process through a bucket watch, within moments.
 func retryUnauthenticated(ctx context.Context, call func(context.Context) error) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -109,7 +123,7 @@ var badgeImage = []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="64" heig
 // signing key, one achievement and one rule per planned rule, and a webhook subscription
 // per receiver. It returns the subscriptions' signing secrets, in receiver order.
 func setUpTenant(ctx context.Context, api *tenantAPI, rules []ruleSpec, receiverURLs []string) ([]string, error) {
-	issuer := issuerv1.NewIssuerServiceClient(api.conn)
+	issuer := issuerv1.NewIssuerServiceClient(api.issuer)
 	err := retryUnauthenticated(ctx, func(ctx context.Context) error {
 		_, err := issuer.CreateProfile(ctx, &issuerv1.CreateProfileRequest{ProfileId: profileID, Profile: &issuerv1.Profile{
 			DisplayName: "Bench Academy", Url: "https://bench.laurel.example", Description: "Made-up issuer of the laurel bench."}})
@@ -121,8 +135,8 @@ func setUpTenant(ctx context.Context, api *tenantAPI, rules []ruleSpec, receiver
 	if _, err := issuer.CreateSigningKey(ctx, &issuerv1.CreateSigningKeyRequest{Parent: "profiles/" + profileID}); err != nil {
 		return nil, fmt.Errorf("create signing key: %w", err)
 	}
-	rulesClient := rulesv1.NewRulesServiceClient(api.conn)
-	for _, r := range rules {
+	rulesClient := rulesv1.NewRulesServiceClient(api.rules)
+	for i, r := range rules {
 		achievement := achievementOf + r.ID
 		_, err := issuer.CreateAchievement(ctx, &issuerv1.CreateAchievementRequest{AchievementId: achievement, Achievement: &issuerv1.Achievement{
 			Profile: "profiles/" + profileID, DisplayName: "Bench " + r.ID, Description: "Awarded by the bench rule " + r.ID + ".",
@@ -130,15 +144,29 @@ func setUpTenant(ctx context.Context, api *tenantAPI, rules []ruleSpec, receiver
 		if ignoreExists(err) != nil {
 			return nil, fmt.Errorf("create achievement %s: %w", achievement, err)
 		}
-		if _, err := rulesClient.UpdateRule(ctx, &rulesv1.UpdateRuleRequest{Rule: r.proto(), AllowMissing: true}); err != nil {
+		update := func(ctx context.Context) error {
+			_, err := rulesClient.UpdateRule(ctx, &rulesv1.UpdateRuleRequest{Rule: r.proto(), AllowMissing: true})
+			return err
+		}
+		if i == 0 { // the first call to the rules process may come before it knows the key
+			err = retryUnauthenticated(ctx, update)
+		} else {
+			err = update(ctx)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("create rule %s: %w", r.ID, err)
 		}
 	}
-	notifier := notifierv1.NewNotifierServiceClient(api.conn)
+	notifier := notifierv1.NewNotifierServiceClient(api.notifier)
 	var secrets []string
 	for _, u := range receiverURLs {
-		resp, err := notifier.CreateSubscription(ctx, &notifierv1.CreateSubscriptionRequest{Subscription: &notifierv1.Subscription{
-			Url: u, EventTypes: []string{subjects.TypeBadgeIssued}, Description: "laurel bench receiver"}})
+		var resp *notifierv1.CreateSubscriptionResponse
+		err := retryUnauthenticated(ctx, func(ctx context.Context) error {
+			var err error
+			resp, err = notifier.CreateSubscription(ctx, &notifierv1.CreateSubscriptionRequest{Subscription: &notifierv1.Subscription{
+				Url: u, EventTypes: []string{subjects.TypeBadgeIssued}, Description: "laurel bench receiver"}})
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("create webhook subscription to %s: %w", u, err)
 		}
@@ -172,7 +200,7 @@ func (r ruleSpec) proto() *rulesv1.Rule {
 // waitRulesLoaded returns once the rules engine has every rule of the tenant in its
 // catalog (rules reach it through a bucket watch), so no event is evaluated without them.
 func waitRulesLoaded(ctx context.Context, api *tenantAPI, want int) error {
-	client := rulesv1.NewRulesServiceClient(api.conn)
+	client := rulesv1.NewRulesServiceClient(api.rules)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := client.GetProgress(ctx, &rulesv1.GetProgressRequest{Recipient: "bench-probe@bench.laurel.example"})
