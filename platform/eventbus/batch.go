@@ -38,8 +38,9 @@ type BatchHandler func(ctx context.Context, ds []Delivery) []Outcome
 // right away, waiting only when none are, and runs h on them; calls never
 // overlap, so messages reach h in stream order. spec.Concurrency must be 0
 // or 1. MaxAckPending defaults to FetchBatch (and FetchBatch is capped by
-// it): a retried message then holds back the messages behind it until it is
-// redelivered, which keeps order for the keys a partition carries.
+// it). After a call that handed messages back with Retry, the consumer waits
+// out the longest retry delay before pulling again, so the retried messages
+// are redelivered ahead of the ones behind them and keep their order.
 //
 // Acks of one call are sent together and confirmed with one round trip to the
 // server rather than one each; an ack lost on the way only means the message
@@ -82,7 +83,9 @@ func (c *Consumer) runBatches() {
 	for !isClosed(c.stopping) {
 		msgs, err := c.pull(c.spec.FetchBatch)
 		if len(msgs) > 0 {
-			c.handleBatch(msgs)
+			if pause := c.handleBatch(msgs); pause > 0 && !c.pause(pause) {
+				return
+			}
 		}
 		switch {
 		case err == nil:
@@ -162,14 +165,30 @@ type inFlight struct {
 	at int
 }
 
+// pause waits d before the next pull, so that messages handed back with Retry
+// are redelivered (JetStream serves redeliveries first) before the messages
+// behind them are fetched: a retry keeps its place in the order, as it does with
+// Consume's MaxAckPending 1. false means the consumer is stopping.
+func (c *Consumer) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.stopping:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // handleBatch decodes msgs, runs the batch handler on the decodable ones and
-// settles every message by its outcome.
-func (c *Consumer) handleBatch(msgs []jetstream.Msg) {
+// settles every message by its outcome. It returns the longest delay of the
+// messages handed back for redelivery.
+func (c *Consumer) handleBatch(msgs []jetstream.Msg) (pause time.Duration) {
 	if isClosed(c.abort) {
 		for _, msg := range msgs {
 			_ = msg.Nak()
 		}
-		return
+		return 0
 	}
 	start := time.Now()
 	var (
@@ -217,6 +236,9 @@ func (c *Consumer) handleBatch(msgs []jetstream.Msg) {
 		if f.out.err != nil {
 			f.span.RecordError(f.out.err)
 		}
+		if f.out.kind == outcomeRetry && f.md.NumDelivered < uint64(c.spec.MaxDeliver) {
+			pause = max(pause, f.out.delay)
+		}
 		if f.out.kind != outcomeAck {
 			f.span.SetStatus(codes.Error, f.out.String())
 			c.settle(f.ctx, f.log, f.msg, f.md, f.out)
@@ -238,6 +260,7 @@ func (c *Consumer) handleBatch(msgs []jetstream.Msg) {
 	for _, f := range flights {
 		f.span.End()
 	}
+	return pause
 }
 
 // begin opens the consumer span of one message of a batch.

@@ -304,3 +304,46 @@ func TestPublishAsyncWaitsForEveryAck(t *testing.T) {
 		t.Error("publishing an event without id succeeded")
 	}
 }
+
+// TestConsumeBatchRetryKeepsItsPlace: a handler that retries a message (and, to keep
+// order, everything after it in its batch) sees it again before any later message.
+func TestConsumeBatchRetryKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = idFormat(i)
+	}
+	publish(t, env.bus, activitySubject(t), ids...)
+	var mu sync.Mutex
+	var acked []string
+	consumeBatch(t, env.bus, eventbus.ConsumerSpec{Stream: subjects.ActivityStream, Durable: "ordered", FetchBatch: 2, MaxAckPending: 100},
+		func(_ context.Context, ds []eventbus.Delivery) []eventbus.Outcome {
+			mu.Lock()
+			defer mu.Unlock()
+			outs := make([]eventbus.Outcome, len(ds))
+			failed := false
+			for i, d := range ds {
+				if d.Event.ID() == idFormat(2) && d.NumDelivered == 1 {
+					failed = true
+				}
+				if failed {
+					outs[i] = eventbus.Retry(50*time.Millisecond, errors.New("store unavailable"))
+					continue
+				}
+				acked = append(acked, d.Event.ID())
+				outs[i] = eventbus.Ack()
+			}
+			return outs
+		})
+	waitFor(t, "every message acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) == len(ids)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(ids, acked); diff != "" {
+		t.Errorf("acknowledged out of order (-want +got):\n%s", diff)
+	}
+}

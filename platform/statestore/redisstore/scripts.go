@@ -84,14 +84,22 @@ local st = {}
 
 local function reset(s) s.t = 'none'; s.m = {}; s.fresh = true; s.c = 0; s.v = nil end
 
+-- load reads a key into the model. Most keys are values or missing, so one
+-- GET answers; only a GET refused with WRONGTYPE costs a TYPE call more.
 local function load(k)
   local s = st[k]
   if s then return s end
-  local t = redis.call('TYPE', k).ok
-  s = {t = t, m = {}, fresh = (t == 'none'), c = 0}
-  if t == 'string' then s.v = redis.call('GET', k)
-  elseif t == 'set' then s.c = redis.call('SCARD', k)
-  elseif t == 'zset' then s.c = redis.call('ZCARD', k) end
+  local v = redis.pcall('GET', k)
+  if type(v) == 'table' and v.err then
+    local t = redis.call('TYPE', k).ok
+    s = {t = t, m = {}, fresh = false, c = 0}
+    if t == 'set' then s.c = redis.call('SCARD', k)
+    elseif t == 'zset' then s.c = redis.call('ZCARD', k) end
+  elseif v then
+    s = {t = 'string', v = v, m = {}, fresh = false, c = 0}
+  else
+    s = {t = 'none', m = {}, fresh = true, c = 0}
+  end
   st[k] = s
   return s
 end
@@ -139,7 +147,14 @@ for i = 1, n do
   local base = 2 + (i - 1) * 3
   local op, a, b = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local k = KEYS[i + 1]
-  local s = load(k)
+  local s
+  if op == 'set' then
+    -- A set replaces whatever is there: no need to read it.
+    s = st[k]
+    if not s then s = {}; st[k] = s end
+  else
+    s = load(k)
+  end
   if op == 'set' then
     reset(s); s.t = 'string'; s.v = a; res[i] = '-'
   elseif op == 'setnx' then

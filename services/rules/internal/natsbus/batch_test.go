@@ -29,7 +29,7 @@ import (
 )
 
 // openRedis returns a store on the real Redis at 127.0.0.1:6379 under a prefix of its own.
-func openRedis(t *testing.T) *redisstore.Store {
+func openRedis(t testing.TB) *redisstore.Store {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	prefix := fmt.Sprintf("natsbustest:%d:%x:", time.Now().UnixNano(), rand.Uint64())

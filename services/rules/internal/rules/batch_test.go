@@ -213,3 +213,32 @@ func TestBatchStoreFailureIsRetriedWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestAwardedCounterWrittenByOlderVersions: state written before awarded counters were
+// read with the plan holds "0" where the counter is now simply absent; a crossing must
+// still award once and move the counter.
+func TestAwardedCounterWrittenByOlderVersions(t *testing.T) {
+	t.Parallel()
+	for _, sc := range stores {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			s := sc.open(t)
+			k := keysFor(tenant, "ann")
+			if _, err := s.Apply(context.Background(), statestore.Batch{DedupeKey: "seed", Ops: []statestore.Op{
+				statestore.OpSet(k.awarded("c"), []byte("0"), 0),
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			c := mustCompile(t, Rule{ID: "c", Aggregate: Aggregate{Kind: KindCount}, Threshold: 1, Award: AwardSpec{Repeat: RepeatEvery, N: 1}})
+			e := newEngine(t, s, c)
+			awards := run(t, e, ev("1", "ann", "course.completed", t0, nil), ev("2", "ann", "course.completed", t0.Add(time.Minute), nil))
+			if diff := cmp.Diff([]got{{"c", "ann", 1, []string{"1"}}, {"c", "ann", 2, []string{"2"}}}, awards); diff != "" {
+				t.Errorf("awards (-want +got):\n%s", diff)
+			}
+			raw, err := s.Get(context.Background(), k.awarded("c"))
+			if err != nil || string(raw) != "2" {
+				t.Errorf("awarded counter = %q, %v; want 2", raw, err)
+			}
+		})
+	}
+}

@@ -107,9 +107,11 @@ type recordRule struct {
 	First       float64       `json:"t"`            // first award level
 	Scale       float64       `json:"sc,omitempty"` // the result is the value times Scale (sum)
 	Kind        AggregateKind `json:"k"`
-	// Blind aggregates: op Off's Int result is the new value and op Off+1's the number
-	// of awards made before; -1 for stateful aggregates.
-	Off int `json:"o"`
+	// Blind aggregates: op Off's Int result is the new value; -1 for stateful
+	// aggregates. Made is the number of awards made before, read with the plan;
+	// records written before it existed have it as op Off+1's result instead.
+	Off  int  `json:"o"`
+	Made *int `json:"m,omitempty"`
 	// Stateful aggregates: the awards decided from the state read before the Apply.
 	Awards []recordAward `json:"aw,omitempty"`
 }
@@ -122,6 +124,26 @@ type recordAward struct {
 
 func (r recordRule) award() AwardSpec {
 	return AwardSpec{AchievementID: r.Achievement, Repeat: r.Repeat, N: r.N}
+}
+
+// blindResult returns a blind rule's new value and the awards made before it, from
+// the record and its batch's results; false when they do not fit together (never
+// award on a guess).
+func (r recordRule) blindResult(results []statestore.Result) (value float64, made int, ok bool) {
+	if r.Off < 0 || r.Off >= len(results) {
+		return 0, 0, false
+	}
+	value = float64(results[r.Off].Int)
+	if r.Scale > 0 {
+		value /= r.Scale
+	}
+	if r.Made != nil {
+		return value, *r.Made, true
+	}
+	if r.Off+1 >= len(results) {
+		return 0, 0, false
+	}
+	return value, int(results[r.Off+1].Int), true
 }
 
 // keys of one recipient; all share the hash tag {tenant:recipient}.
@@ -202,12 +224,14 @@ func awardedTodo(k keys, rec record, results []statestore.Result, awards []Award
 	}
 	var todo []pendingAward
 	for _, rr := range rec.Rules {
-		if rr.Off < 0 || rr.Off+1 >= len(results) {
+		_, made, ok := rr.blindResult(results)
+		if !ok || due[rr.ID] <= made {
 			continue
 		}
-		if made := int(results[rr.Off+1].Int); due[rr.ID] > made {
-			todo = append(todo, pendingAward{key: k.awarded(rr.ID), made: made, due: due[rr.ID]})
-		}
+		// A counter never written is absent; one that reads 0 is absent too, except
+		// in state from before Made (an increment by 0 created it): a conflict then
+		// re-reads it.
+		todo = append(todo, pendingAward{key: k.awarded(rr.ID), made: made, due: due[rr.ID], absent: made == 0})
 	}
 	return todo
 }
@@ -259,10 +283,11 @@ func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, todo 
 	return nil
 }
 
-// readKeys lists, per matched rule, the state key the plan must read first ("" for
-// none): the distinct marker of the event's value, or a stateful aggregate's state.
+// readKeys lists, per matched rule, the two keys the plan must read first ("" for
+// none): the distinct marker of the event's value or a stateful aggregate's state,
+// then a blind rule's awarded counter.
 func readKeys(k keys, ev *Event, matched []*Compiled) []string {
-	var readKeys []string
+	readKeys := make([]string, 0, 2*len(matched))
 	for _, c := range matched {
 		switch c.Aggregate.Kind {
 		case KindDistinct:
@@ -275,6 +300,11 @@ func readKeys(k keys, ev *Event, matched []*Compiled) []string {
 		case KindStreak, KindWindow, KindSequence:
 			readKeys = append(readKeys, k.rule(c, "s"))
 		default:
+			readKeys = append(readKeys, "")
+		}
+		if c.Aggregate.Kind.blind() {
+			readKeys = append(readKeys, k.awarded(c.ID))
+		} else {
 			readKeys = append(readKeys, "")
 		}
 	}
@@ -299,32 +329,43 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 	rec := record{Event: ref}
 	ops := []statestore.Op{{}} // the record op goes first, filled in below
 	vi := 0
+	next := func(key string) []byte {
+		if key == "" {
+			return nil
+		}
+		vi++
+		return vals[vi-1]
+	}
 	for i, c := range matched {
-		var cur []byte
-		if readKeys[i] != "" {
-			cur = vals[vi]
-			vi++
+		stateKey := readKeys[2*i]
+		cur := next(stateKey)
+		made := 0
+		if raw := next(readKeys[2*i+1]); raw != nil {
+			made, _ = strconv.Atoi(string(raw))
 		}
 		rr := recordRule{ID: c.ID, Version: c.Version, Name: c.DisplayName, Achievement: c.Award.AchievementID,
 			Approval: c.NeedsApproval, Repeat: c.Award.Repeat, N: c.Award.N, Kind: c.Aggregate.Kind, Off: -1, First: c.threshold()}
+		if c.Aggregate.Kind.blind() {
+			rr.Made = &made
+		}
 		switch c.Aggregate.Kind {
 		case KindCount:
 			rr.Off = len(ops)
-			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1), statestore.OpIncr(k.awarded(c.ID), 0))
+			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1))
 		case KindSum:
 			micros, err := c.sumMicros(ev)
 			if err != nil || micros == 0 {
 				continue
 			}
 			rr.Off, rr.Scale = len(ops), 1e6
-			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), micros), statestore.OpIncr(k.awarded(c.ID), 0))
+			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), micros))
 		case KindDistinct:
-			if readKeys[i] == "" || cur != nil {
+			if stateKey == "" || cur != nil {
 				continue // no value, or a value already counted
 			}
-			ops = append(ops, statestore.OpExpectAbsent(readKeys[i]), statestore.OpSet(readKeys[i], []byte("1"), 0))
+			ops = append(ops, statestore.OpExpectAbsent(stateKey), statestore.OpSet(stateKey, []byte("1"), 0))
 			rr.Off = len(ops)
-			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1), statestore.OpIncr(k.awarded(c.ID), 0))
+			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1))
 		default:
 			var s seqState
 			if cur != nil {
@@ -343,16 +384,16 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 				continue
 			}
 			rr.Awards = c.Award.stateAwards(&s, comps, ref)
-			next, err := json.Marshal(s)
+			state, err := json.Marshal(s)
 			if err != nil {
 				return statestore.Batch{}, record{}, fmt.Errorf("encode state of rule %s: %w", c.ID, err)
 			}
 			if cur == nil {
-				ops = append(ops, statestore.OpExpectAbsent(readKeys[i]))
+				ops = append(ops, statestore.OpExpectAbsent(stateKey))
 			} else {
-				ops = append(ops, statestore.OpExpectValue(readKeys[i], cur))
+				ops = append(ops, statestore.OpExpectValue(stateKey, cur))
 			}
-			ops = append(ops, statestore.OpSet(readKeys[i], next, 0))
+			ops = append(ops, statestore.OpSet(stateKey, state, 0))
 		}
 		rec.Rules = append(rec.Rules, rr)
 	}
@@ -372,12 +413,9 @@ func decide(tenant, recipient string, rec record, results []statestore.Result) [
 		base := Award{Tenant: tenant, RuleID: rr.ID, RuleVersion: rr.Version, RuleName: rr.Name,
 			AchievementID: rr.Achievement, Recipient: recipient, NeedsApproval: rr.Approval}
 		if rr.Off >= 0 {
-			if rr.Off+1 >= len(results) {
+			value, made, ok := rr.blindResult(results)
+			if !ok {
 				continue // a record that does not fit its results: never award on a guess
-			}
-			value, made := float64(results[rr.Off].Int), int(results[rr.Off+1].Int)
-			if rr.Scale > 0 {
-				value /= rr.Scale
 			}
 			for n := made + 1; n <= min(pol.level(value, rr.First), made+maxAwardsPerEvent); n++ {
 				a := base
