@@ -201,6 +201,20 @@ func TestIngestCloudEventsOverHTTP(t *testing.T) {
 	if n := act.count(t); n != 5 {
 		t.Fatalf("ACTIVITY holds %d events after the batch, want 5", n)
 	}
+	// The API's own JSON routes beside /v1/events still answer: PublishEvent and PublishEvents.
+	r = dev.post(t, "/v1/events:publish", with(map[string]string{"Content-Type": "application/json"}),
+		[]byte(`{"event":{"id":"j-1","source":"https://lms.example","type":"t","subject":"ada@example.com"}}`))
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"streamSequence":"6"`) {
+		t.Errorf("POST /v1/events:publish = %d %s", r.status, r.body)
+	}
+	r = dev.post(t, "/v1/events:batchPublish", with(map[string]string{"Content-Type": "application/json"}),
+		[]byte(`{"events":[{"id":"j-2","source":"https://lms.example","type":"t","subject":"ada@example.com"},{"id":"j-3","source":"https://lms.example","type":"t","subject":"bob"}]}`))
+	if res := decodeResults(t, r); r.status != http.StatusOK || len(res.Results) != 2 || res.Results[1].ID != "j-3" {
+		t.Errorf("POST /v1/events:batchPublish = %d %s", r.status, r.body)
+	}
+	if n := act.count(t); n != 8 {
+		t.Fatalf("ACTIVITY holds %d events, want 8", n)
+	}
 
 	// One bad event fails the whole batch: 400 naming it, nothing stored.
 	bad := []struct {
@@ -240,8 +254,8 @@ func TestIngestCloudEventsOverHTTP(t *testing.T) {
 	if r.status != http.StatusUnauthorized {
 		t.Errorf("bad key = %d %s", r.status, r.body)
 	}
-	if n := act.count(t); n != 5 {
-		t.Errorf("ACTIVITY holds %d events after the refused requests, want still 5", n)
+	if n := act.count(t); n != 8 {
+		t.Errorf("ACTIVITY holds %d events after the refused requests, want still 8", n)
 	}
 }
 
@@ -337,6 +351,20 @@ func TestIngestXapiStatements(t *testing.T) {
 	code, out, errOut := dev.cli(t, dev.key, "xapi", "mapping", "get")
 	if code != exitOK || !regexp.MustCompile(`http://adlnet.gov/expapi/verbs/scored\s+com.example.quiz.scored`).MatchString(out) || !strings.Contains(out, "unmapped verbs: reject") {
 		t.Errorf("mapping get = %d\n%s%s", code, out, errOut)
+	}
+
+	// The mapping over the JSON API, as stored.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+dev.api+"/v1/xapiMapping", nil)
+	req.Header.Set("X-API-Key", dev.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"http://adlnet.gov/expapi/verbs/completed":"com.example.module.completed"`) ||
+		!strings.Contains(string(body), `"unmappedVerb":"UNMAPPED_VERB_REJECT"`) {
+		t.Errorf("GET /v1/xapiMapping = %d %s", resp.StatusCode, body)
 	}
 
 	// The version header is required.
