@@ -52,7 +52,7 @@ func TestDevAchievementsUpdate(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, "NotFound") {
 		t.Errorf("update of an unknown achievement = %d %s, want exit 1 NotFound", code, errOut)
 	}
-	code, _, errOut = dev.issuerCLI(t, "achievements", "update", "go-101", "--image", writeFile(t, "bad.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)))
+	code, _, errOut = dev.issuerCLI(t, "achievements", "update", "go-101", "--image", writeTemp(t, "bad.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)))
 	if code != exitError || !strings.Contains(errOut, "achievement.image") {
 		t.Errorf("update with a scripted SVG = %d %s, want exit 1 naming achievement.image", code, errOut)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -149,7 +151,7 @@ func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 
 	// The hosted JSON now answers 410, so check the signed credential itself as a holder
 	// would present it: its status entry is what reveals the revocation.
-	file := writeFile(t, "revoked.json", []byte(target.GetOb3Json()))
+	file := writeTemp(t, "revoked.json", []byte(target.GetOb3Json()))
 	code, out, errOut := verifyCLIOnline(t, addr, file)
 	if code != exitError || out.GetVerdict() != verifierv1.Verdict_VERDICT_INVALID {
 		t.Fatalf("laurel verify after revocation = %d %v, want exit 1 INVALID:\n%v%s", code, out.GetVerdict(), out.GetChecks(), errOut)
@@ -225,13 +227,13 @@ func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 		t.Fatalf("laurel verify hosted OB 2.0 = %d %v:\n%v%s", code, rep.GetVerdict(), rep.GetChecks(), errOut)
 	}
 	// Signed: the JWS, with the key fetched from the issuer profile that lists it.
-	jwsFile := writeFile(t, "badge.jws", []byte(cr.GetOb2Jws()))
+	jwsFile := writeTemp(t, "badge.jws", []byte(cr.GetOb2Jws()))
 	code, rep, errOut = verifyCLIOnline(t, addr, jwsFile)
 	if code != exitOK || checkStatus(rep, "ob2.signature") != verifierv1.CheckStatus_CHECK_STATUS_PASS ||
 		checkStatus(rep, "ob2.revocation") != verifierv1.CheckStatus_CHECK_STATUS_PASS {
 		t.Fatalf("laurel verify signed OB 2.0 = %d %v:\n%v%s", code, rep.GetVerdict(), rep.GetChecks(), errOut)
 	}
-	code, rep, _ = verifyCLIOnline(t, addr, writeFile(t, "recipient.jws", []byte(cr.GetOb2Jws())))
+	code, rep, _ = verifyCLIOnline(t, addr, writeTemp(t, "recipient.jws", []byte(cr.GetOb2Jws())))
 	_ = rep
 	if code != exitOK {
 		t.Fatalf("second verification of the same JWS = %d", code)
@@ -262,4 +264,14 @@ func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
 		}
 	}
+}
+
+// writeTemp writes b to a file named name in a fresh temporary directory.
+func writeTemp(t *testing.T, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
