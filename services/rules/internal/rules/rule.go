@@ -9,12 +9,13 @@
 //
 // # Exactly once
 //
-// Each (tenant, event) is applied with one statestore Apply whose DedupeKey derives from
+// Each (tenant, event) is applied with one statestore batch whose DedupeKey derives from
 // cloudevent.DedupeID, so an event changes rule state at most once however often it is
-// delivered. Count, distinct and sum use blind increments: the Apply returns the new
-// value and the number of awards already made, and the awards are the levels between
-// the two (so lowering a threshold awards those already past it at their next event).
-// The awarded counter then moves forward in a second, separately deduplicated Apply.
+// delivered. Count, distinct and sum use blind increments: the batch returns the new
+// value, the number of awards already made is read with the plan and kept in the
+// decision record, and the awards are the levels between the two (so lowering a
+// threshold awards those already past it at their next event). The awarded counter
+// then moves forward in a second, separately deduplicated batch.
 // Streak, window and sequence keep a per-recipient, per-rule state record (with its own
 // awarded count) that is read first and written with an OpExpectValue precondition in
 // the same Apply (retried on ErrConflict). The Apply also stores a small record of the
@@ -40,6 +41,16 @@
 //
 // All keys of one recipient share the Redis Cluster hash tag {tenant:recipient}, so every
 // batch touches one slot.
+//
+// # Batches
+//
+// ProcessBatch takes many events (a partition's fetch) and applies them in rounds: a
+// round holds at most one event per recipient, is planned from one MGetAll and applied
+// with one ApplyAll (a Redis pipeline of atomic scripts, or one bbolt transaction), so
+// the store round trips are per round, not per event. A recipient's events go into
+// successive rounds in input order, so each is planned from the state the previous one
+// left, exactly as if they had been processed one at a time; if one fails, the
+// recipient's later events in the batch fail too and are retried with it.
 package rules
 
 import (
