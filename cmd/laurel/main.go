@@ -94,6 +94,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			bakeCommand(g),
 			unbakeCommand(g),
 			webhooksCommand(g),
+			emailCommand(g),
 			keysCommand(g),
 			eventsCommand(g),
 			xapiCommand(g),

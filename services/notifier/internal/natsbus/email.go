@@ -64,11 +64,18 @@ func (h *EmailHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus
 }
 
 // AwardOf is the mail's view of a BadgeIssued event. Only the plain address is used: a
-// recipient identified by a hash gets no mail.
+// recipient identified by a hash gets no mail. An event without a badge page URL links the
+// hosted assertion, else the credential: the mail must always lead to the badge.
 func AwardOf(eventID string, m *eventsv1.BadgeIssued) email.Award {
+	page := m.GetBadgePageUrl()
+	for _, alt := range []string{m.GetAssertionUrl(), m.GetCredentialUrl()} {
+		if page == "" {
+			page = alt
+		}
+	}
 	return email.Award{
 		EventID: eventID, RecipientEmail: m.GetRecipient().GetEmail(), AchievementID: m.GetAchievementId(),
-		AchievementName: m.GetAchievementName(), IssuerID: m.GetIssuerId(), BadgePageURL: m.GetBadgePageUrl(),
+		AchievementName: m.GetAchievementName(), IssuerID: m.GetIssuerId(), BadgePageURL: page,
 		ImageURL: m.GetImageUrl(), CredentialURL: m.GetCredentialUrl(), IssuedAt: m.GetIssuedAt().AsTime(),
 	}
 }
