@@ -3,6 +3,7 @@ package xapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -71,7 +72,7 @@ func (m Mapping) Validate() error {
 	if len(m.VerbTypes) == 0 {
 		add("mapping.verb_types", "map at least one verb IRI to an event type")
 	}
-	for _, verb := range slices.Sorted(mapKeys(m.VerbTypes)) {
+	for _, verb := range slices.Sorted(maps.Keys(m.VerbTypes)) {
 		if !isAbsoluteURL(verb) {
 			add("mapping.verb_types["+verb+"]", "the key must be a verb IRI")
 		}
@@ -84,7 +85,7 @@ func (m Mapping) Validate() error {
 			add("mapping.source", "must be a URI reference")
 		}
 	}
-	for _, name := range slices.Sorted(mapKeys(m.Data)) {
+	for _, name := range slices.Sorted(maps.Keys(m.Data)) {
 		if !dataName.MatchString(name) {
 			add("mapping.data["+name+"]", "the member name must be lower-case letters, digits and _")
 		}
@@ -96,16 +97,6 @@ func (m Mapping) Validate() error {
 		return &ValidationError{Violations: v}
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // splitPath splits a data path: dot-separated, except that everything after an
