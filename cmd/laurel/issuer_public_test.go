@@ -133,8 +133,11 @@ func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 	if err := json.Unmarshal(body, &list); err != nil || list.Proof == nil || !strings.HasPrefix(list.Subject.EncodedList, "u") {
 		t.Fatalf("status list = %s (%v)", body, err)
 	}
-	if resp, _ := get(t, "http://"+addr+"/status/dev/academy/1"); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("a list no credential points into = %d, want 404", resp.StatusCode)
+	for _, path := range []string{"/status/dev/academy/1", "/status/dev/academy/x", "/status/dev/academy/-1", "/status/dev/nope/0",
+		"/status/other/academy/0", "/status/dev/a.b/0"} {
+		if resp, _ := get(t, "http://"+addr+path); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
+		}
 	}
 
 	target := creds[1]
@@ -204,6 +207,9 @@ func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 	code, hostedOut, errOut := dev.issuerCLI(t, "credentials", "get", id, "--format", "ob2")
 	if code != exitOK || strings.TrimSpace(hostedOut) != cr.GetOb2AssertionJson() {
 		t.Fatalf("credentials get --format ob2 = %d:\n%s%s", code, hostedOut, errOut)
+	}
+	if code, out, errOut := dev.issuerCLI(t, "credentials", "get", id, "--format", "ob3"); code != exitOK || strings.TrimSpace(out) != cr.GetOb3Json() {
+		t.Errorf("credentials get --format ob3 = %d:\n%s%s", code, out, errOut)
 	}
 	code, jwsOut, errOut := dev.issuerCLI(t, "credentials", "get", id, "--format", "ob2-jws")
 	if code != exitOK || strings.TrimSpace(jwsOut) != cr.GetOb2Jws() {
