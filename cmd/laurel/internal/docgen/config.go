@@ -36,7 +36,7 @@ environment variable: ` + "`--nats-url` is `LAUREL_NATS_URL`" + ` (upper case, `
 Empty variables are ignored. A misconfigured server reports every problem at once, each
 naming both the flag and the variable, and exits with status 2.
 
-Secrets (` + "`--master-key`, `--redis-password`" + `) are better given as environment variables (or
+Secrets (` + "`--master-key`, `--redis-password`, `--smtp-password`" + `) are better given as environment variables (or
 Kubernetes Secrets mounted into them): flags show in process listings.
 
 `)
@@ -52,7 +52,7 @@ Kubernetes Secrets mounted into them): flags show in process listings.
 			if f.DefValue != "" {
 				def = "`" + f.DefValue + "`"
 			}
-			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, config.EnvVar(f.Name), def, cell(f.Usage))
+			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, config.EnvVar(f.Name), def, plainCell(f.Usage))
 		})
 	}
 	return b.Bytes()
@@ -76,6 +76,12 @@ func anchor(heading string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainCell is cell for text without code spans: "<" would otherwise start HTML or an
+// autolink ("Badges <badges@academy.example>" loses its brackets).
+func plainCell(s string) string {
+	return strings.ReplaceAll(cell(s), "<", "&lt;")
 }
 
 // cell makes text safe inside a Markdown table cell.
