@@ -158,6 +158,8 @@ func runBench(ctx context.Context, g *globals, c benchConfig, cfg bench.Config) 
 			return err
 		}
 		defer os.RemoveAll(dataDir)
+	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
 	}
 	var (
 		sys  bench.System
@@ -186,7 +188,7 @@ func runBench(ctx context.Context, g *globals, c benchConfig, cfg bench.Config) 
 		if err != nil {
 			return err
 		}
-		if err := writeFile(c.jsonOut, append(b, '\n')); err != nil {
+		if err := writeBenchFile(c.jsonOut, append(b, '\n')); err != nil {
 			return err
 		}
 	}
@@ -209,7 +211,7 @@ func runBench(ctx context.Context, g *globals, c benchConfig, cfg bench.Config) 
 	return nil
 }
 
-func writeFile(path string, b []byte) error {
+func writeBenchFile(path string, b []byte) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
