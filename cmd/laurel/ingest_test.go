@@ -40,7 +40,12 @@ type httpReply struct {
 // post sends body to the instance's API port as curl would.
 func (d *devInstance) post(t *testing.T, path string, header map[string]string, body []byte) httpReply {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+d.api+path, bytes.NewReader(body))
+	return d.send(t, http.MethodPost, path, header, body)
+}
+
+func (d *devInstance) send(t *testing.T, method, path string, header map[string]string, body []byte) httpReply {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+d.api+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,6 +402,25 @@ func TestIngestXapiStatements(t *testing.T) {
 		t.Fatalf("ACTIVITY holds %d events, want 3", n)
 	}
 
+	// PUT with the id in the query, as TinCanJS and xAPIWrapper store one statement.
+	put := statement("", "grace@example.com", "completed", "m9", "")
+	if r := dev.send(t, http.MethodPut, "/xapi/statements?statementId=4b1a4b7e-1c1e-4c7e-9d55-0a6f6a0d0009", h, []byte(put)); r.status != http.StatusNoContent {
+		t.Errorf("PUT statement = %d %s", r.status, r.body)
+	}
+	if _, id, who, _, _, _ := act.event(t, 4); id != "4b1a4b7e-1c1e-4c7e-9d55-0a6f6a0d0009" || who != "grace@example.com" {
+		t.Errorf("stored PUT statement: %s %s", id, who)
+	}
+	if r := dev.send(t, http.MethodPut, "/xapi/statements", h, []byte(put)); r.status != http.StatusBadRequest || !slices.Contains(r.violationFields(), "statementId") {
+		t.Errorf("PUT without statementId = %d %s", r.status, r.body)
+	}
+	if r := dev.send(t, http.MethodPut, "/xapi/statements?statementId=4b1a4b7e-1c1e-4c7e-9d55-0a6f6a0d0008", h, []byte(one)); r.status != http.StatusBadRequest ||
+		!slices.Contains(r.violationFields(), "statements[0].id") {
+		t.Errorf("PUT with another id in the body = %d %s", r.status, r.body)
+	}
+	if r := dev.send(t, http.MethodGet, "/xapi/about", nil, nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"1.0.3"`) {
+		t.Errorf("GET /xapi/about = %d %s", r.status, r.body)
+	}
+
 	// Refused whole: an unmapped verb (named), a bad statement, a body that is no statement.
 	refused := []struct {
 		name, body, field, detail string
@@ -417,8 +441,8 @@ func TestIngestXapiStatements(t *testing.T) {
 	if r := dev.post(t, "/xapi/statements", map[string]string{"Content-Type": "application/json", "X-Experience-API-Version": "1.0.3"}, []byte(one)); r.status != http.StatusUnauthorized {
 		t.Errorf("without a key = %d %s", r.status, r.body)
 	}
-	if n := act.count(t); n != 3 {
-		t.Errorf("ACTIVITY holds %d events after refused statements, want still 3", n)
+	if n := act.count(t); n != 4 {
+		t.Errorf("ACTIVITY holds %d events after refused statements, want still 4", n)
 	}
 
 	// The CLI sends the same statements over gRPC; a resend is a duplicate.

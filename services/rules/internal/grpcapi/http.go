@@ -36,7 +36,8 @@ const (
 	// EventsPath takes CloudEvents in the HTTP protocol binding: structured, binary or
 	// batch mode.
 	EventsPath = "/v1/events"
-	// XapiStatementsPath is the xAPI statements resource (POST only).
+	// XapiStatementsPath is the xAPI statements resource: POST one statement or an array,
+	// PUT one with ?statementId=.
 	XapiStatementsPath = "/xapi/statements"
 )
 
@@ -62,7 +63,24 @@ func RegisterHTTP(_ context.Context, mux *runtime.ServeMux, conn *grpc.ClientCon
 	if err := mux.HandlePath(http.MethodPost, XapiStatementsPath, h.statements); err != nil {
 		return fmt.Errorf("route %s: %w", XapiStatementsPath, err)
 	}
+	// xAPI clients (TinCanJS, xAPIWrapper) store a single statement with PUT and its id in
+	// the query.
+	if err := mux.HandlePath(http.MethodPut, XapiStatementsPath, h.statements); err != nil {
+		return fmt.Errorf("route %s: %w", XapiStatementsPath, err)
+	}
+	if err := mux.HandlePath(http.MethodGet, xapiAboutPath, about); err != nil {
+		return fmt.Errorf("route %s: %w", xapiAboutPath, err)
+	}
 	return nil
+}
+
+// xapiAboutPath is the xAPI About resource, which clients read to learn the version; like
+// an LRS's, it is public.
+const xapiAboutPath = "/xapi/about"
+
+func about(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	w.Header().Set(xapiVersionHeader, xapiVersion)
+	writeJSON(w, http.StatusOK, []byte(`{"version":["`+xapiVersion+`"]}`))
 }
 
 type httpIngest struct {
@@ -222,6 +240,9 @@ func (h httpIngest) statements(w http.ResponseWriter, r *http.Request, _ map[str
 		return
 	}
 	statements, err := structs(body)
+	if err == nil && r.Method == http.MethodPut {
+		err = putStatement(statements, r.URL.Query().Get("statementId"))
+	}
 	if err != nil {
 		h.fail(ctx, w, r, err)
 		return
@@ -231,8 +252,32 @@ func (h httpIngest) statements(w http.ResponseWriter, r *http.Request, _ map[str
 		h.fail(ctx, w, r, err)
 		return
 	}
+	if r.Method == http.MethodPut {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	ids, _ := json.Marshal(resp.GetStatementIds())
 	writeJSON(w, http.StatusOK, ids)
+}
+
+// putStatement checks a PUT: exactly one statement, whose id (if it has one) is the
+// statementId parameter, which it then gets.
+func putStatement(statements []*structpb.Struct, id string) error {
+	if id == "" {
+		return grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "statementId", Description: "the query parameter is required with PUT"})
+	}
+	if len(statements) != 1 {
+		return grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "statements", Description: "PUT takes exactly one statement; POST an array"})
+	}
+	fields := statements[0].GetFields()
+	if own, ok := fields["id"]; ok && !strings.EqualFold(own.GetStringValue(), id) {
+		return grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "statements[0].id", Description: "differs from the statementId parameter"})
+	}
+	if fields == nil {
+		statements[0].Fields = map[string]*structpb.Value{}
+	}
+	statements[0].Fields["id"] = structpb.NewStringValue(id)
+	return nil
 }
 
 // structs splits a statements body (one object or an array) into objects; the API
