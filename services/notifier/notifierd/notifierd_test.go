@@ -45,7 +45,7 @@ type receiver struct {
 	hits  []hit
 }
 
-func newReceiver(t *testing.T, codes ...int) *receiver {
+func newReceiver(t testing.TB, codes ...int) *receiver {
 	t.Helper()
 	r := &receiver{codes: codes}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -75,12 +75,12 @@ type env struct {
 }
 
 // start runs a notifier on a fresh embedded NATS server with fast retries.
-func start(t *testing.T, tenant string) *env {
+func start(t testing.TB, tenant string) *env {
 	t.Helper()
 	return startWith(t, tenant, true)
 }
 
-func startWith(t *testing.T, tenant string, allowLoopback bool, opts ...func(*Deps)) *env {
+func startWith(t testing.TB, tenant string, allowLoopback bool, opts ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns, err := natsembed.Start(ctx, natsembed.Options{StoreDir: t.TempDir(), InProcess: true})
@@ -119,7 +119,7 @@ func startWith(t *testing.T, tenant string, allowLoopback bool, opts ...func(*De
 }
 
 // run starts a notifier on e's NATS connection, stopped at the end of the test.
-func (e *env) run(t *testing.T) {
+func (e *env) run(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	svc, err := New(ctx, e.deps)
@@ -137,7 +137,7 @@ func (e *env) run(t *testing.T) {
 	e.svc = svc
 }
 
-func (e *env) subscribe(t *testing.T, url string, achievements ...string) (*notifierv1.Subscription, string) {
+func (e *env) subscribe(t testing.TB, url string, achievements ...string) (*notifierv1.Subscription, string) {
 	t.Helper()
 	resp, err := e.svc.api.CreateSubscription(e.ctx, &notifierv1.CreateSubscriptionRequest{
 		Subscription: &notifierv1.Subscription{Url: url, AchievementIds: achievements},
@@ -148,7 +148,7 @@ func (e *env) subscribe(t *testing.T, url string, achievements ...string) (*noti
 	return resp.GetSubscription(), resp.GetSigningSecret()
 }
 
-func (e *env) issue(t *testing.T, tenant, eventID, achievement string) {
+func (e *env) issue(t testing.TB, tenant, eventID, achievement string) {
 	t.Helper()
 	m := &eventsv1.BadgeIssued{
 		Tenant: tenant, AwardId: "award-" + eventID, CredentialId: "cred-" + eventID, AchievementId: achievement, IssuerId: "academy",
