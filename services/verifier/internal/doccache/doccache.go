@@ -108,7 +108,7 @@ func New(c Config) (*Cache, error) {
 // Fetch answers rawURL from the store when a fresh copy is there, else from Remote,
 // storing a cacheable 200 response for its freshness lifetime (capped by MaxTTL).
 func (c *Cache) Fetch(ctx context.Context, rawURL string) (int, []byte, http.Header, error) {
-	key := c.key(rawURL)
+	key := c.Key(rawURL)
 	if raw, err := c.store.Get(ctx, key); err == nil {
 		if e, derr := decode(raw); derr == nil {
 			return e.Status, e.Body, e.Header, nil
@@ -202,8 +202,9 @@ func parseCacheControl(lines []string) map[string]string {
 	return dirs
 }
 
-// key hashes the URL: keys stay short and free of characters some stores dislike.
-func (c *Cache) key(rawURL string) string {
+// Key is the store key rawURL is cached under, for an operator who inspects or purges an
+// entry. It hashes the URL, so keys stay short and free of characters stores dislike.
+func (c *Cache) Key(rawURL string) string {
 	sum := sha256.Sum256([]byte(rawURL))
 	return c.prefix + hex.EncodeToString(sum[:])
 }
