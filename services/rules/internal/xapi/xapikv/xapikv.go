@@ -20,8 +20,9 @@ const Bucket = "laurel_xapi_mappings"
 // recordID is the one record each tenant has.
 const recordID = "xapi-mapping"
 
-// maxAttempts bounds the retries of a put that races another put of the same tenant.
-const maxAttempts = 5
+// maxAttempts bounds the retries of a put that races other puts of the same tenant: each
+// round one racer wins and leaves, so a put loses at most once per concurrent racer.
+const maxAttempts = 16
 
 // Store is an xapi.Store. Safe for concurrent use.
 type Store struct {
