@@ -104,6 +104,7 @@ type Service struct {
 	replays    *natsbus.ReplayHandler
 	mail       *email.Service
 	mailOn     bool
+	watched    *natskv.WatchedSubscriptions
 
 	mu        sync.Mutex
 	consumers []*eventbus.Consumer
@@ -153,7 +154,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		EndpointConcurrency: r.EndpointConcurrency, BusyDelay: r.BusyDelay, BreakerThreshold: r.BreakerThreshold, BreakerCooldown: r.BreakerCooldown}
 	durable := orDefault(d.Durable, natsbus.Durable)
 	replays := natsbus.NewReplays(d.Bus, d.JetStream, durable)
-	dispatcher := delivery.NewDispatcher(subs, records, secrets, client, replays, policy, d.Logger)
+	watched := subs.Watched(d.JetStream, orDefault(d.SubscriptionsBucket, natskv.SubscriptionsBucket), d.Logger)
+	dispatcher := delivery.NewDispatcher(watched, records, secrets, client, replays, policy, d.Logger)
 	return &Service{
 		log:        d.Logger,
 		bus:        d.Bus,
@@ -164,6 +166,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		replays:    natsbus.NewReplayHandler(dispatcher, d.JetStream),
 		mail:       mail,
 		mailOn:     mailOn,
+		watched:    watched,
 	}, nil
 }
 
@@ -234,10 +237,14 @@ func (s *Service) RegisterPublic(mux *http.ServeMux) { httppublic.Register(mux, 
 // Start begins delivering: a durable consumer on LEDGER and one on the replay stream,
 // each shared by every replica.
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.watched.Start(ctx); err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
 	spec := natsbus.ConsumerSpec()
 	spec.Durable = s.durable
 	c, err := s.bus.Consume(ctx, spec, natsbus.NewHandler(s.dispatcher).Handle)
 	if err != nil {
+		s.watched.Stop()
 		return fmt.Errorf("notifier: %w", err)
 	}
 	replaySpec := natsbus.ReplayConsumerSpec()
@@ -245,6 +252,7 @@ func (s *Service) Start(ctx context.Context) error {
 	rc, err := s.bus.Consume(ctx, replaySpec, s.replays.Handle)
 	if err != nil {
 		_ = c.Stop(ctx)
+		s.watched.Stop()
 		return fmt.Errorf("notifier: %w", err)
 	}
 	consumers := []*eventbus.Consumer{c, rc}
@@ -254,6 +262,7 @@ func (s *Service) Start(ctx context.Context) error {
 		mc, err := s.bus.Consume(ctx, mailSpec, natsbus.NewEmailHandler(s.mail).Handle)
 		if err != nil {
 			_, _ = c.Stop(ctx), rc.Stop(ctx)
+			s.watched.Stop()
 			return fmt.Errorf("notifier: %w", err)
 		}
 		consumers = append(consumers, mc)
@@ -272,6 +281,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.consumers = nil
 	s.mu.Unlock()
 	defer s.client.CloseIdleConnections()
+	defer s.watched.Stop() // after the consumers: in-flight deliveries still list subscriptions
 	var errs []error
 	for _, c := range consumers {
 		if err := c.Stop(ctx); err != nil {
