@@ -232,6 +232,19 @@ func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 	if code != exitOK || rep.GetVerdict() != verifierv1.Verdict_VERDICT_VALID {
 		t.Fatalf("laurel verify hosted OB 2.0 = %d %v:\n%v%s", code, rep.GetVerdict(), rep.GetChecks(), errOut)
 	}
+	// Baked for OB 2.0 backpacks: the image its "image" names carries the hosted assertion.
+	if assertion["image"] != cr.GetOb2AssertionUrl()+".png" {
+		t.Errorf("OB 2.0 assertion image = %v, want its baked PNG", assertion["image"])
+	}
+	resp, png := get(t, cr.GetOb2AssertionUrl()+".png")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("GET OB 2.0 baked PNG = %d %v", resp.StatusCode, resp.Header)
+	}
+	code, rep, errOut = verifyCLIOnline(t, addr, writeTemp(t, "ob2.png", png))
+	if code != exitOK || rep.GetDetectedFormat() != verifierv1.CredentialFormat_CREDENTIAL_FORMAT_OB2_HOSTED {
+		t.Fatalf("laurel verify OB 2.0 baked PNG = %d %v %v:\n%v%s", code, rep.GetVerdict(), rep.GetDetectedFormat(), rep.GetChecks(), errOut)
+	}
+
 	// Signed: the JWS, with the key fetched from the issuer profile that lists it.
 	jwsFile := writeTemp(t, "badge.jws", []byte(cr.GetOb2Jws()))
 	code, rep, errOut = verifyCLIOnline(t, addr, jwsFile)
@@ -251,6 +264,9 @@ func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 	// The hosted twin answers 410 with the revocation; the signed twin is found in the
 	// issuer's revocation list.
 	resp, body := get(t, cr.GetOb2AssertionUrl())
+	if resp, _ := get(t, cr.GetOb2AssertionUrl()+".png"); resp.StatusCode != http.StatusGone {
+		t.Errorf("GET revoked OB 2.0 baked PNG = %d, want 410", resp.StatusCode)
+	}
 	if resp.StatusCode != http.StatusGone || !strings.Contains(string(body), `"revoked":true`) || !strings.Contains(string(body), "issued in error") {
 		t.Errorf("GET revoked hosted assertion = %d %s", resp.StatusCode, body)
 	}

@@ -71,6 +71,7 @@ func TestBadgePage(t *testing.T) {
 		`<meta property="og:url" content="` + page + `">`,
 		`href="` + publicURL + `/verify?url=` + url.QueryEscape(cred.GetCredentialUrl()) + `">Verify this badge</a>`,
 		`href="` + cred.GetCredentialUrl() + `.png" download>`,
+		`href="` + publicURL + `/ob2/assertions/acme/` + id + `.png" download>`,
 		`href="` + cred.GetCredentialUrl() + `.json" type="application/vc+ld+json"`,
 		`href="` + publicURL + `/ob2/assertions/acme/` + id + `" type="application/ld+json"`,
 		`Status: <strong>valid</strong>`,

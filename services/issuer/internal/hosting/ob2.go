@@ -3,6 +3,8 @@ package hosting
 import (
 	"net/http"
 	"strings"
+
+	"github.com/laurel-badges/laurel/openbadges/bake"
 )
 
 // ContentTypeJWS is the media type of a compact JWS (an OB 2.0 signed assertion).
@@ -37,9 +39,37 @@ func (h *Handler) ob2Assertion(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=60")
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		_, _ = w.Write([]byte(jws))
+	case "png", "svg":
+		h.ob2Baked(w, r, tenant, id, ext)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// ob2Baked serves the achievement image with the hosted OB 2.0 Assertion baked in, for
+// OB 2.0 backpacks; a revoked credential's image is gone.
+func (h *Handler) ob2Baked(w http.ResponseWriter, r *http.Request, tenant, id, ext string) {
+	doc, c, err := h.ob2.Assertion(r.Context(), tenant, id)
+	if !h.lookup(w, r, err) {
+		return
+	}
+	if c.Revoked() {
+		http.Error(w, "revoked", http.StatusGone)
+		return
+	}
+	if c.BakedImageExt() != ext {
+		http.NotFound(w, r) // baking converts no formats
+		return
+	}
+	img, err := h.store.AchievementImage(r.Context(), tenant, c.AchievementID)
+	if !h.lookup(w, r, err) {
+		return
+	}
+	baked, err := bake.Bake(img.Data, bake.OB2, doc)
+	if !h.lookup(w, r, err) {
+		return
+	}
+	writeImage(w, img.MediaType, baked)
 }
 
 func (h *Handler) ob2BadgeClass(w http.ResponseWriter, r *http.Request) {

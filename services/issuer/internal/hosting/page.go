@@ -52,6 +52,7 @@ type badgePage struct {
 	PageURL, CredentialURL, OB2URL    string
 	CredentialJSONURL                 string
 	VerifyURL, BakedURL, BakedFormat  string
+	OB2BakedURL                       string
 	Style                             template.CSS
 }
 
@@ -90,6 +91,7 @@ func (h *Handler) badge(w http.ResponseWriter, r *http.Request) {
 	}
 	if ext := c.BakedImageExt(); ext != "" && !c.Revoked() {
 		p.BakedURL, p.BakedFormat = h.urls.BakedImage(tenant, c.ID, ext), strings.ToUpper(ext)
+		p.OB2BakedURL = p.OB2URL + "." + ext
 	}
 	switch {
 	case p.Revoked:

@@ -131,8 +131,8 @@ func (o *OB2) assertion(c Credential, v ob2.VerificationObject) (ob2.Assertion, 
 	if !c.ExpireTime.IsZero() {
 		a.Expires = ob2.NewTime(c.ExpireTime)
 	}
-	if c.ImageType != "" {
-		a.Image = ob2.Image{ID: o.urls.AchievementImage(c.Tenant, c.AchievementID)}
+	if ext := c.BakedImageExt(); ext != "" {
+		a.Image = ob2.Image{ID: o.urls.OB2Assertion(c.Tenant, c.ID) + "." + ext}
 	}
 	for _, e := range doc.Evidence {
 		a.Evidence = append(a.Evidence, ob2.Evidence{ID: e.ID, Narrative: e.Narrative, Name: e.Name, Description: e.Description, Genre: e.Genre})
