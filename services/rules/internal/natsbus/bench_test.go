@@ -202,23 +202,30 @@ func BenchmarkJetStreamBaseline(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }
 
+// publishAsync publishes msgs asynchronously in windows of publishWindow, waiting for
+// each window's PubAcks before the next (the client refuses more than 4000 pending).
 func publishAsync(b *testing.B, js jetstream.JetStream, msgs []*nats.Msg) {
 	b.Helper()
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		f, err := js.PublishMsgAsync(m)
-		if err != nil {
-			b.Fatal(err)
+	const publishWindow = 1000
+	for len(msgs) > 0 {
+		n := min(len(msgs), publishWindow)
+		futures := make([]jetstream.PubAckFuture, 0, n)
+		for _, m := range msgs[:n] {
+			f, err := js.PublishMsgAsync(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futures = append(futures, f)
 		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.Fatal(err)
-		case <-time.After(time.Minute):
-			b.Fatal("no PubAck")
+		msgs = msgs[n:]
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				b.Fatal(err)
+			case <-time.After(time.Minute):
+				b.Fatal("no PubAck")
+			}
 		}
 	}
 }
