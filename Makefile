@@ -46,6 +46,22 @@ gobench: ## Run every module's Go benchmarks once (BENCH=regexp, BENCHTIME=1s); 
 chaos: ## Crash test: kill -9 services, Redis and NATS under 50,000 events, then reconcile (ARGS="--events N --seed S --out DIR"); see docs/chaos.md.
 	go run ./cmd/laurel/chaos $(ARGS)
 
+# `make bench` results (JSON with per-second series, SVG charts, summaries) go to BENCH_DIR, which
+# ignores itself in git.
+BENCH_DIR ?= ./bench-results
+BENCH_EVENTS ?= 50000
+BENCH_AWARD_EVENTS ?= 10000
+
+.PHONY: bench
+bench: ## Measure the whole pipeline beside raw JetStream (laurel bench): few awards with Redis, then every event earning a credential; results in bench-results/.
+	@mkdir -p $(BENCH_DIR) && echo '*' > $(BENCH_DIR)/.gitignore
+	go build -o $(BENCH_DIR)/laurel ./cmd/laurel
+	$(BENCH_DIR)/laurel bench --scenario "few awards, 10 rules per tenant, Redis" --store redis --rules-per-tenant 10 \
+		--events $(BENCH_EVENTS) --json $(BENCH_DIR)/few-awards.json --svg $(BENCH_DIR)/few-awards.svg $(BENCH_ARGS) | tee $(BENCH_DIR)/few-awards.txt
+	$(BENCH_DIR)/laurel bench --scenario "every event earns a credential" --every-event-awards \
+		--events $(BENCH_AWARD_EVENTS) --json $(BENCH_DIR)/every-event.json --svg $(BENCH_DIR)/every-event.svg $(BENCH_ARGS) | tee $(BENCH_DIR)/every-event.txt
+	@echo; echo "== make bench: both scenarios"; cat $(BENCH_DIR)/few-awards.txt; echo; cat $(BENCH_DIR)/every-event.txt
+
 .PHONY: node-deps
 node-deps: ## Install the pinned npm packages the interoperability tests use (from package-lock.json).
 	@for d in $(NODE_DIRS); do \

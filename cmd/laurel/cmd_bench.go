@@ -55,7 +55,7 @@ func benchCommand(g *globals) *ffcli.Command {
 	fs.IntVar(&c.events, "events", 20000, "events to publish (0: publish for --duration)")
 	fs.DurationVar(&c.duration, "duration", 0, "how long to publish when --events is 0")
 	fs.IntVar(&c.tenants, "tenants", 2, "tenants, each with its own rules, badges and webhooks")
-	fs.IntVar(&c.recipients, "recipients", 0, "recipients per tenant (0: about two rounds of each count rule per recipient, or 100 with --every-event-awards)")
+	fs.IntVar(&c.recipients, "recipients", 0, "recipients per tenant (0: about two rounds of each count rule per recipient, at least two per partition; 100 with --every-event-awards)")
 	fs.IntVar(&c.rules, "rules-per-tenant", 10, "rules per tenant")
 	fs.StringVar(&c.mix, "mix", "count:8,distinct:1,streak:1", "rule kinds and their weights (count, distinct, sum, streak)")
 	fs.Float64Var(&c.awardRatio, "award-ratio", 0.01, "share of events that earn an award, in the few-awards mode")

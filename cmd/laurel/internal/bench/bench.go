@@ -96,7 +96,8 @@ func (c *Config) resolve() []ruleSpec {
 			if events == 0 {
 				events = int(max(c.Rate, 30000) * c.Duration.Seconds())
 			}
-			c.Recipients = min(max(events/(c.Tenants*2*every), 1), 10000)
+			// At least two recipients per partition, so every rules worker has work.
+			c.Recipients = min(max(events/(c.Tenants*2*every), 2*c.Partitions), 10000)
 		}
 	}
 	if c.BaselineMessages == 0 {
