@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,6 +148,23 @@ func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 	}
 
 	id := strings.TrimPrefix(target.GetName(), "credentials/")
+	// The badge page's "Verify this badge" link opens the verifier page on the credential.
+	verifyPage := func() string {
+		t.Helper()
+		resp, page := get(t, target.GetBadgePageUrl())
+		m := regexp.MustCompile(`<a href="([^"]+)">Verify this badge</a>`).FindStringSubmatch(string(page))
+		if resp.StatusCode != http.StatusOK || m == nil {
+			t.Fatalf("badge page = %d without a verify link:\n%s", resp.StatusCode, page)
+		}
+		resp, result := get(t, html.UnescapeString(m[1]))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d", m[1], resp.StatusCode)
+		}
+		return string(result)
+	}
+	if page := verifyPage(); !strings.Contains(page, `class="verdict verdict-valid"`) {
+		t.Errorf("the verifier page reached from the badge page does not say valid:\n%s", page)
+	}
 	for range 2 { // revoking twice is idempotent
 		if code, out, errOut := dev.issuerCLI(t, "credentials", "revoke", id, "--reason", "plagiarism"); code != exitOK {
 			t.Fatalf("credentials revoke = %d:\n%s%s", code, out, errOut)
@@ -164,6 +183,9 @@ func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 	}
 	if code, out, _ := verifyURL(t, addr, target.GetCredentialUrl()); code != exitError || out.GetVerdict() != verifierv1.Verdict_VERDICT_INVALID {
 		t.Errorf("laurel verify URL after revocation = %d %v, want exit 1 INVALID", code, out.GetVerdict())
+	}
+	if page := verifyPage(); !strings.Contains(page, `class="verdict verdict-invalid"`) {
+		t.Errorf("the verifier page reached from the revoked badge's page does not say invalid:\n%s", page)
 	}
 	// The others are untouched.
 	for _, c := range []*issuerv1.Credential{creds[0], creds[2]} {
