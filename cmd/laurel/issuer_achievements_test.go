@@ -14,7 +14,7 @@ import (
 // Not parallel: it sets LAUREL_MASTER_KEY and LAUREL_PUBLIC_URL for the dev instance.
 func TestDevAchievementsUpdate(t *testing.T) {
 	ctx := context.Background()
-	dev, _ := loopbackDev(t)
+	dev, _, _ := loopbackDev(t)
 	client := issuerv1.NewIssuerServiceClient(dial(t, dev.api, dev.key))
 	before, err := client.IssueCredential(ctx, &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
 		Recipient: &eventsv1.Recipient{Subject: "alice", Email: "alice@example.org"}})

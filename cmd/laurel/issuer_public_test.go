@@ -26,7 +26,7 @@ import (
 // loopbackDev starts `laurel dev` whose public base URL is its own loopback public
 // address, so what it issues is checked by `laurel verify` over the network exactly as a
 // third party would: keys, status lists and hosted OB 2.0 documents are fetched from it.
-func loopbackDev(t *testing.T) (*devInstance, string) {
+func loopbackDev(t *testing.T) (*devInstance, string, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +38,8 @@ func loopbackDev(t *testing.T) (*devInstance, string) {
 	_, _ = rand.Read(master)
 	t.Setenv("LAUREL_MASTER_KEY", base64.StdEncoding.EncodeToString(master))
 	t.Setenv("LAUREL_PUBLIC_URL", "http://"+addr)
-	dev := startDev(t, t.TempDir(), "--public-addr", addr)
+	dir := t.TempDir()
+	dev := startDev(t, dir, "--public-addr", addr)
 	if code, out, errOut := dev.cli(t, dev.key, "profiles", "create", "--id", "academy", "--display-name", "Example Academy", "--url", "https://academy.example",
 		"--email", "badges@academy.example"); code != exitOK {
 		t.Fatalf("profiles create = %d:\n%s%s", code, out, errOut)
@@ -50,7 +51,7 @@ func loopbackDev(t *testing.T) (*devInstance, string) {
 		"--description", "Finished the Go course.", "--criteria", "Complete every lesson.", "--image", writePNG(t), "--tag", "go"); code != exitOK {
 		t.Fatalf("achievements create = %d:\n%s%s", code, out, errOut)
 	}
-	return dev, addr
+	return dev, addr, dir
 }
 
 // verifyURL runs `laurel verify URL --output json` allowing the dev public address.
@@ -88,7 +89,7 @@ func get(t *testing.T, u string, header ...string) (*http.Response, []byte) {
 // Not parallel: it sets LAUREL_MASTER_KEY and LAUREL_PUBLIC_URL for the dev instance.
 func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 	ctx := context.Background()
-	dev, addr := loopbackDev(t)
+	dev, addr, dir := loopbackDev(t)
 	client := issuerv1.NewIssuerServiceClient(dial(t, dev.api, dev.key))
 
 	var creds []*issuerv1.Credential
@@ -193,6 +194,30 @@ func TestDevRevocationThroughBitstringStatusList(t *testing.T) {
 			t.Errorf("laurel verify %s after another was revoked = %d:\n%v", c.GetName(), code, out.GetChecks())
 		}
 	}
+
+	// After a restart the revocation still shows, and a new credential gets an entry no
+	// credential had: the restarted process reserves a fresh block.
+	dev.stop()
+	dev = startDev(t, dir, "--public-addr", addr)
+	client = issuerv1.NewIssuerServiceClient(dial(t, dev.api, dev.key))
+	if code, out, _ := verifyCLIOnline(t, addr, file); code != exitError || checkStatus(out, "ob3.status") != verifierv1.CheckStatus_CHECK_STATUS_FAIL {
+		t.Errorf("laurel verify of the revoked credential after a restart = %d:\n%v", code, out.GetChecks())
+	}
+	resp2, err := client.IssueCredential(ctx, &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+		Recipient: &eventsv1.Recipient{Subject: "dave", Email: "dave@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := ob3.Parse([]byte(resp2.GetCredential().GetOb3Json()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx := doc.CredentialStatus.StatusListIndex; entries[idx] {
+		t.Errorf("status list index %s reused after a restart", idx)
+	}
+	if code, out, _ := verifyURL(t, addr, resp2.GetCredential().GetCredentialUrl()); code != exitOK {
+		t.Errorf("laurel verify of a credential issued after the restart = %d:\n%v", code, out.GetChecks())
+	}
 }
 
 func verifyCLIOnline(t *testing.T, addr, file string) (int, *verifierv1.VerifyResponse, string) {
@@ -208,7 +233,7 @@ func verifyCLIOnline(t *testing.T, addr, file string) (int, *verifierv1.VerifyRe
 // Not parallel: it sets LAUREL_MASTER_KEY and LAUREL_PUBLIC_URL for the dev instance.
 func TestDevOB2TwinVerifiesHostedAndSigned(t *testing.T) {
 	ctx := context.Background()
-	dev, addr := loopbackDev(t)
+	dev, addr, _ := loopbackDev(t)
 	client := issuerv1.NewIssuerServiceClient(dial(t, dev.api, dev.key))
 	issued, err := client.IssueCredential(ctx, &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
 		Recipient: &eventsv1.Recipient{Subject: "alice", Email: "alice@example.org"}, Narrative: "Built a CLI."})
