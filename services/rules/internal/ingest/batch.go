@@ -10,11 +10,14 @@ import (
 // MaxBatch is the most events one PublishBatch call takes.
 const MaxBatch = 1000
 
+// maxConcurrentPublishes bounds the publishes one batch has in flight.
+const maxConcurrentPublishes = 32
+
 // PublishBatch validates every event, then takes len(events) from the tenant's rate, then
 // publishes them: all or nothing up to the point of publishing. An invalid event fails the
 // whole batch with one *ValidationError whose fields name the event, as "events[3].id";
-// nothing is published. Events of one partition are published in batch order, so one
-// person's events keep their order; partitions are published concurrently. When
+// nothing is published. One person's (subject's) events are published in batch order;
+// different people's events are published concurrently. When
 // publishing fails part way, some events may be stored: the error says so, and sending the
 // same batch again is safe because every event is deduplicated by its (source, id).
 // Receipts are in batch order.
@@ -41,28 +44,43 @@ func (i *Ingest) PublishBatch(ctx context.Context, tenant string, events []Event
 		return nil, err
 	}
 
-	byPartition := map[int][]int{}
+	// One person's events are published in batch order (the engine reads them in stream
+	// order); different people's go concurrently, so a batch shares JetStream round trips.
+	var groups [][]int
+	groupOf := map[string]int{}
 	completed := make([]Event, len(events))
 	for n, e := range events {
 		completed[n] = i.complete(e)
-		p := i.partition(e.Subject, i.partitions)
-		byPartition[p] = append(byPartition[p], n)
+		g, ok := groupOf[e.Subject]
+		if !ok {
+			g = len(groups)
+			groupOf[e.Subject] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], n)
 	}
 	receipts := make([]Receipt, len(events))
 	errs := make([]error, len(events))
+	next := make(chan []int)
 	var wg sync.WaitGroup
-	for _, indexes := range byPartition {
+	for range min(len(groups), maxConcurrentPublishes) {
 		wg.Go(func() {
-			for _, n := range indexes {
-				r, err := i.publish(ctx, tenant, completed[n])
-				if err != nil {
-					errs[n] = err
-					return // later events of the partition would overtake this one
+			for indexes := range next {
+				for _, n := range indexes {
+					r, err := i.publish(ctx, tenant, completed[n])
+					if err != nil {
+						errs[n] = err
+						break // the person's later events would overtake this one
+					}
+					receipts[n] = r
 				}
-				receipts[n] = r
 			}
 		})
 	}
+	for _, g := range groups {
+		next <- g
+	}
+	close(next)
 	wg.Wait()
 	published := 0
 	var first error
