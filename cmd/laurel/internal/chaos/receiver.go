@@ -14,11 +14,12 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// delivery is one webhook request the receiver accepted.
+// delivery is one signed webhook request the receiver read.
 type delivery struct {
 	WebhookID    string
 	CredentialID string
 	AwardID      string
+	Accepted     bool // answered 2xx; false when refused on purpose
 }
 
 // receiver is the integrator's webhook endpoint: it checks every request's Standard
@@ -32,7 +33,7 @@ type receiver struct {
 	mu       sync.Mutex
 	verifier *standardwebhooks.Webhook
 	rng      *rand.Rand
-	accepted []delivery
+	received []delivery     // every signed, well-formed request, in arrival order
 	attempts map[string]int // webhook-id -> requests seen
 	refused  int            // answered 503 on purpose
 	bad      []string       // requests that failed verification or decoding
@@ -106,19 +107,23 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.attempts[id]++
-	// Only first attempts fail, so the longest extra wait is one retry's backoff.
+	d := delivery{WebhookID: id, CredentialID: ce.Data.CredentialID, AwardID: ce.Data.AwardID}
+	// Only first attempts fail, so the longest extra wait is one retry's backoff. Refused
+	// attempts are kept too: their webhook-id must be the one the retry carries.
 	if r.attempts[id] == 1 && r.rng.Float64() < r.failRate {
 		r.refused++
+		r.received = append(r.received, d)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	r.accepted = append(r.accepted, delivery{WebhookID: id, CredentialID: ce.Data.CredentialID, AwardID: ce.Data.AwardID})
+	d.Accepted = true
+	r.received = append(r.received, d)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // snapshot returns copies of what was received so far.
-func (r *receiver) snapshot() (accepted []delivery, refused int, bad []string, last time.Time) {
+func (r *receiver) snapshot() (received []delivery, refused int, bad []string, last time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]delivery(nil), r.accepted...), r.refused, append([]string(nil), r.bad...), r.last
+	return append([]delivery(nil), r.received...), r.refused, append([]string(nil), r.bad...), r.last
 }

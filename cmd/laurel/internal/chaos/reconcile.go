@@ -170,19 +170,30 @@ func reconcile(ctx context.Context, res *Result, api *apiClients, recv *receiver
 		}
 	}
 
-	accepted, refused, bad, _ := recv.snapshot()
-	res.Webhooks, res.Refused = len(accepted), refused
+	received, refused, bad, _ := recv.snapshot()
+	res.Refused = refused
 	for _, b := range bad {
 		unexpf("%s", b)
 	}
+	// Every attempt counts for the webhook-id check (a retry under a new id is a second
+	// message to the integrator); only accepted ones count as delivered.
 	hookIDs := map[string][]string{} // credential -> distinct webhook ids
 	hookCred := map[string]string{}  // webhook id -> credential
-	for _, d := range accepted {
+	delivered := map[string]bool{}   // credential -> accepted at least once
+	for _, d := range received {
+		if d.Accepted {
+			res.Webhooks++
+			delivered[d.CredentialID] = true
+		}
 		if !slices.Contains(hookIDs[d.CredentialID], d.WebhookID) {
 			hookIDs[d.CredentialID] = append(hookIDs[d.CredentialID], d.WebhookID)
 		}
-		if other, ok := hookCred[d.WebhookID]; ok && other != d.CredentialID {
-			unexpf("webhook-id %s was used for credentials %s and %s", d.WebhookID, other, d.CredentialID)
+		other, seen := hookCred[d.WebhookID]
+		if seen {
+			if other != d.CredentialID {
+				unexpf("webhook-id %s was used for credentials %s and %s", d.WebhookID, other, d.CredentialID)
+			}
+			continue // the rest was checked on its first attempt
 		}
 		hookCred[d.WebhookID] = d.CredentialID
 		awardID, known := credAward[d.CredentialID]
@@ -194,12 +205,12 @@ func reconcile(ctx context.Context, res *Result, api *apiClients, recv *receiver
 		}
 	}
 	for _, c := range creds {
-		switch ids := hookIDs[c.name]; {
-		case len(ids) == 0:
-			lostf("credential %s (award %s) never reached the webhook receiver", c.name, c.awardID)
-		case len(ids) > 1:
+		if !delivered[c.name] {
+			lostf("credential %s (award %s) was never delivered to the webhook receiver", c.name, c.awardID)
+		}
+		if ids := hookIDs[c.name]; len(ids) > 1 {
 			for range len(ids) - 1 {
-				dupf("credential %s (award %s) was delivered under %d webhook-ids: %s", c.name, c.awardID, len(ids), strings.Join(ids, ", "))
+				dupf("credential %s (award %s) was sent under %d webhook-ids: %s", c.name, c.awardID, len(ids), strings.Join(ids, ", "))
 			}
 		}
 	}
