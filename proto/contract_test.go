@@ -129,6 +129,21 @@ func validationCases() []validationCase {
 		{name: "validate rule missing", msg: &rulesv1.ValidateRuleRequest{}, want: []string{"rule: required"}},
 		{name: "get progress", msg: &rulesv1.GetProgressRequest{Recipient: "alice"}},
 		{name: "get progress without recipient", msg: &rulesv1.GetProgressRequest{}, want: []string{"recipient: string.min_len"}},
+		{name: "publish events", msg: &rulesv1.PublishEventsRequest{Events: []*rulesv1.CloudEvent{validEvent, validEvent}}},
+		{name: "publish no events", msg: &rulesv1.PublishEventsRequest{}, want: []string{"events: repeated.min_items"}},
+		{name: "publish events with a bad one", msg: &rulesv1.PublishEventsRequest{Events: []*rulesv1.CloudEvent{validEvent, {Id: "2", Source: "/quiz-app", Type: "quiz.passed"}}}, want: []string{"events[1].subject: string.min_len"}},
+		{name: "publish xapi statements", msg: &rulesv1.PublishXapiStatementsRequest{Statements: []*structpb.Struct{{Fields: map[string]*structpb.Value{"verb": structpb.NewStringValue("x")}}}}},
+		{name: "publish no xapi statements", msg: &rulesv1.PublishXapiStatementsRequest{}, want: []string{"statements: repeated.min_items"}},
+		{name: "set xapi mapping", msg: &rulesv1.SetXapiMappingRequest{Mapping: &rulesv1.XapiMapping{
+			VerbTypes: map[string]string{"http://adlnet.gov/expapi/verbs/completed": "com.example.module.completed"},
+			Data:      map[string]string{"score": "result.score.scaled"}, UnmappedVerb: rulesv1.UnmappedVerb_UNMAPPED_VERB_IGNORE,
+		}}},
+		{name: "set xapi mapping missing", msg: &rulesv1.SetXapiMappingRequest{}, want: []string{"mapping: required"}},
+		{name: "set xapi mapping bad", msg: &rulesv1.SetXapiMappingRequest{Mapping: &rulesv1.XapiMapping{
+			Name: "other", VerbTypes: map[string]string{"completed": ""}, Data: map[string]string{"Score": "result.score.scaled"},
+		}}, want: []string{"mapping.data[\"Score\"]: string.pattern", "mapping.name: string.in", "mapping.verb_types[\"completed\"]: string.min_len", "mapping.verb_types[\"completed\"]: string.uri"}},
+		{name: "get xapi mapping", msg: &rulesv1.GetXapiMappingRequest{}},
+		{name: "get xapi mapping bad name", msg: &rulesv1.GetXapiMappingRequest{Name: "mappings/1"}, want: []string{"name: string.in"}},
 		// issuer: achievements, signing keys, credentials
 		{name: "create achievement", msg: &issuerv1.CreateAchievementRequest{AchievementId: "go-101", RequestId: uuid, Achievement: validAchievement}},
 		{
