@@ -237,7 +237,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14">%s (ratio %.2f)</text>`+"\n", left, xmlEscape(title), r.Ratio)
 
-	panel := func(y0, h int, label string, maxV float64, lines []struct {
+	panel := func(y0, h int, label string, maxV float64, gaps bool, lines []struct {
 		name, color string
 		v           func(SecondSample) float64
 	}) {
@@ -251,13 +251,29 @@ func (r *Report) WriteSVG(w io.Writer) error {
 				left, left+plotW, yy, yy, left-4, yy+4, shortNum(v))
 		}
 		for li, l := range lines {
+			// A second without samples has no latency: the line breaks there.
+			var segments [][]string
 			var pts []string
 			for _, s := range r.Series {
 				v := l.v(s)
+				if gaps && v == 0 {
+					if len(pts) > 0 {
+						segments, pts = append(segments, pts), nil
+					}
+					continue
+				}
 				yy := float64(y0+h) - float64(h)*min(v/maxV, 1)
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s.T), yy))
 			}
-			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", l.color, strings.Join(pts, " "))
+			segments = append(segments, pts)
+			for _, seg := range segments {
+				if len(seg) == 1 { // a lone second: draw it as a short tick
+					seg = append(seg, seg[0])
+				}
+				if len(seg) > 0 {
+					fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-linecap="round" points="%s"/>`+"\n", l.color, strings.Join(seg, " "))
+				}
+			}
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", left+10+li*150, y0+h+16, l.color, xmlEscape(l.name))
 		}
 	}
@@ -270,14 +286,14 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		maxT = max(maxT, float64(s.Published), float64(s.Processed), float64(s.Credentials), float64(s.Webhooks), float64(s.Awards))
 		maxL = max(maxL, s.IssuedP99Ms, s.AwardP99Ms)
 	}
-	panel(topY, topH, "per second", maxT, []line{
+	panel(topY, topH, "per second", maxT, false, []line{
 		{"events published", "#999999", func(s SecondSample) float64 { return float64(s.Published) }},
 		{"events processed", "#1d3557", func(s SecondSample) float64 { return float64(s.Processed) }},
 		{"awards", "#e76f51", func(s SecondSample) float64 { return float64(s.Awards) }},
 		{"signed credentials", "#2a9d8f", func(s SecondSample) float64 { return float64(s.Credentials) }},
 		{"webhooks", "#e9c46a", func(s SecondSample) float64 { return float64(s.Webhooks) }},
 	})
-	panel(botY, botH, "latency from publication, ms (by second observed)", maxL, []line{
+	panel(botY, botH, "latency from publication, ms (by second observed)", maxL, true, []line{
 		{"→ award p99", "#e76f51", func(s SecondSample) float64 { return s.AwardP99Ms }},
 		{"→ credential p50", "#8ab17d", func(s SecondSample) float64 { return s.IssuedP50Ms }},
 		{"→ credential p99", "#2a9d8f", func(s SecondSample) float64 { return s.IssuedP99Ms }},
