@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/laurel-badges/laurel/openbadges/ob3"
 	"github.com/laurel-badges/laurel/openbadges/verify"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
@@ -242,4 +245,39 @@ func credentialIDOf(t *testing.T, doc string) string {
 		t.Fatal(err)
 	}
 	return c.ID
+}
+
+func TestRevokeWithoutMasterKeyFailsWhole(t *testing.T) {
+	t.Parallel()
+	master := newMasterKey(t)
+	a := startWithKey(t, master)
+	a.setUp(t, "acme")
+	keyless := a.replica(t, nil)
+	resp, err := a.svc.api.IssueCredential(as("acme"), &issuerv1.IssueCredentialRequest{Achievement: "achievements/go-101",
+		Recipient: &eventsv1.Recipient{Subject: "s", Email: "s@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := resp.GetCredential().GetName()
+	// It cannot re-sign the status list, so it revokes nothing rather than half.
+	_, err = keyless.svc.api.RevokeCredential(as("acme"), &issuerv1.RevokeCredentialRequest{Name: name, Reason: "r"})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("revoke without a master key: %v, want FailedPrecondition", err)
+	}
+	got, err := keyless.svc.api.GetCredential(as("acme"), &issuerv1.GetCredentialRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.GetCredential(); c.GetRevokeTime() != nil || c.GetOb2Jws() != "" || c.GetOb2AssertionJson() == "" {
+		t.Errorf("keyless GetCredential after the refused revoke: revoked %v, jws %q, assertion %q", c.GetRevokeTime(), c.GetOb2Jws(), c.GetOb2AssertionJson())
+	}
+	if rep := a.verifier(t, resp.GetCredential().GetOb3Json()); rep.Verdict != verify.Valid {
+		t.Errorf("after the refused revoke: %v", rep.Verdict)
+	}
+	if _, err := a.svc.api.RevokeCredential(as("acme"), &issuerv1.RevokeCredentialRequest{Name: name, Reason: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := keyless.verifier(t, resp.GetCredential().GetOb3Json()); rep.Verdict != verify.Invalid {
+		t.Errorf("after the revoke, read through the keyless replica: %v", rep.Verdict)
+	}
 }

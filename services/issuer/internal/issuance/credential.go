@@ -497,6 +497,14 @@ func (s *Credentials) Revoke(ctx context.Context, tenant, id, reason, actor stri
 			return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
 		}
 		if !c.Revoked() {
+			if s.status != nil && c.StatusIndex != NoStatus {
+				// The status list must be re-signed: find out now, before anything is
+				// written, whether it can be (no master key, no active key), so such a
+				// revoke fails whole instead of half-done.
+				if _, _, err := s.keys.activeSigner(ctx, tenant, c.ProfileID); err != nil {
+					return Credential{}, fmt.Errorf("revoke credential %s: %w", id, err)
+				}
+			}
 			c.RevokeTime, c.RevocationReason = s.now(), reason
 			c, err = s.repo.Update(ctx, c)
 			if errors.Is(err, ErrConflict) && attempt < 5 {
