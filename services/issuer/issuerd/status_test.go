@@ -19,8 +19,8 @@ import (
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 )
 
-// replica starts a second issuer on e's JetStream with the same master key, as another
-// pod of the same deployment would run.
+// replica starts a second issuer on e's JetStream, as another pod of the same deployment
+// would run, with masterKey (nil: none).
 func (e *env) replica(t *testing.T, masterKey []byte) *env {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
