@@ -39,9 +39,16 @@ func openRedis(t testing.TB) *redisstore.Store {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		var keys []string
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+			if keys = append(keys, iter.Val()); len(keys) == 1000 {
+				c.Unlink(ctx, keys...)
+				keys = keys[:0]
+			}
+		}
+		if len(keys) > 0 {
+			c.Unlink(ctx, keys...)
 		}
 		_ = s.Close()
 		_ = c.Close()

@@ -1,6 +1,7 @@
 package natsbus_test
 
 import (
+	"os"
 	"context"
 	"fmt"
 	"io"
@@ -53,6 +54,9 @@ func BenchmarkThroughput(b *testing.B) {
 func benchThroughput(b *testing.B, storeKind string, nRules int) {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("H4DEBUG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	nc, _ := natstest.Start(b)
 	bus, err := eventbus.New(nc, eventbus.WithLogger(logger))
 	if err != nil {
@@ -218,13 +222,14 @@ func publishAsync(b *testing.B, js jetstream.JetStream, msgs []*nats.Msg) {
 			futures = append(futures, f)
 		}
 		msgs = msgs[n:]
+		timeout := time.After(2 * time.Minute)
 		for _, f := range futures {
 			select {
 			case <-f.Ok():
 			case err := <-f.Err():
 				b.Fatal(err)
-			case <-time.After(time.Minute):
-				b.Fatal("no PubAck")
+			case <-timeout:
+				b.Fatal("PubAcks missing")
 			}
 		}
 	}
