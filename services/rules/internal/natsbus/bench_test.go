@@ -1,11 +1,11 @@
 package natsbus_test
 
 import (
-	"os"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
