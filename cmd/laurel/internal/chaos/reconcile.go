@@ -162,10 +162,18 @@ func reconcile(ctx context.Context, res *Result, api *apiClients, recv *receiver
 			}
 		}
 	}
+	var later map[string]award
 	for _, id := range sortedKeys(byAward) {
 		if _, ok := expected[id]; !ok {
+			if later == nil {
+				later = laterAwards(expected)
+			}
+			what := ""
+			if a, ok := later[id]; ok {
+				what = " (" + a.String() + ")"
+			}
 			for _, name := range byAward[id] {
-				unexpf("credential %s fulfils award %s, which no event earned", name, id)
+				unexpf("credential %s fulfils award %s%s, which no event earned", name, id, what)
 			}
 		}
 	}
@@ -215,6 +223,31 @@ func reconcile(ctx context.Context, res *Result, api *apiClients, recv *receiver
 		}
 	}
 	return nil
+}
+
+// laterAwards maps the ids of the next 20 occurrences after the expected ones, of every
+// rule and recipient the run used, to their awards: what an event counted twice earns.
+// It names unexpected awards in the report.
+func laterAwards(expected map[string]award) map[string]award {
+	most := map[award]int{} // {rule, recipient} -> highest expected occurrence
+	rules := chaosRules()
+	for _, a := range expected {
+		for _, r := range rules {
+			k := award{Rule: r.rule.GetId(), Recipient: a.Recipient}
+			if a.Rule == k.Rule {
+				most[k] = max(most[k], a.N)
+			} else if _, ok := most[k]; !ok {
+				most[k] = 0
+			}
+		}
+	}
+	out := map[string]award{}
+	for k, n := range most {
+		for m := n + 1; m <= n+20; m++ {
+			out[awardID(tenant, k.Rule, k.Recipient, m)] = award{Rule: k.Rule, Recipient: k.Recipient, N: m}
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -119,6 +119,10 @@ func TestReconcileCountsEveryKindOfDiscrepancy(t *testing.T) {
 			t.Errorf("no detail line names %s:\n%s", want, strings.Join(res.Details, "\n"))
 		}
 	}
+	later := laterAwards(map[string]award{"x": {"five-lessons", "a", 1}})
+	if got := later[awardID(tenant, "every-ten", "a", 3)]; got != (award{"every-ten", "a", 3}) {
+		t.Errorf("laterAwards names every-ten #3 for a as %v", got)
+	}
 	if res.Expected != 8 || res.Credentials != 9 || res.Webhooks != 10 || res.Refused != 11 {
 		t.Errorf("expected %d credentials %d webhooks %d refused %d, want 8, 9, 10, 11", res.Expected, res.Credentials, res.Webhooks, res.Refused)
 	}
