@@ -18,7 +18,9 @@ func TestDevDemoAwardsTheExpectedBadges(t *testing.T) {
 	dev := startDev(t, dir, "--demo", "--demo-pace", "20ms")
 	earned := regexp.MustCompile(`🏅 (\S+) earned "([^"]+)"`)
 	deadline := time.Now().Add(90 * time.Second) // hang guard only
-	for !strings.Contains(dev.stdout.String(), "Demo feed done") || strings.Count(dev.stdout.String(), "↪ webhook") < 7 {
+	// The badge lines and the webhook lines come from different goroutines: wait for both.
+	for out := dev.stdout.String(); !strings.Contains(out, "Demo feed done") || strings.Count(out, "↪ webhook") < 7 ||
+		len(earned.FindAllString(out, -1)) < 7; out = dev.stdout.String() {
 		if time.Now().After(deadline) {
 			t.Fatalf("demo did not finish:\n%s", dev.stdout.String())
 		}
