@@ -139,6 +139,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		oc.Allow = append(slices.Clone(oc.Allow), "127.0.0.0/8", "::1/128")
 	}
 	oc.MaxRedirects = -1
+	if oc.Timeout == 0 {
+		// One attempt is bounded by the retry policy's Timeout; the client's own bound must
+		// not cut it shorter.
+		oc.Timeout = d.Retry.Timeout
+	}
 	// A receiver's answer is only read for its status; keep at most this much of it.
 	oc.MaxBytes = 64 << 10
 	client, err := outbound.New(oc)

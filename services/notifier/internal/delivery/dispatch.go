@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/laurel-badges/laurel/services/notifier/internal/webhook"
@@ -176,13 +177,27 @@ func (d *Dispatcher) Deliver(ctx context.Context, ev Event) (wait time.Duration,
 		firstErr error
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, d.policy.Parallel)
+		// working counts this pass's deliveries that are not waiting for a busy
+		// endpoint. While one is (a slow attempt holds the whole pass anyway), a delivery
+		// to a busy endpoint tries again every BusyDelay instead of leaving it to the
+		// next pass, which would only come after the slow attempt.
+		working atomic.Int32
 	)
 	for _, sub := range matching {
 		wg.Add(1)
+		working.Add(1)
 		slots <- struct{}{}
 		go func() {
-			defer func() { <-slots; wg.Done() }()
-			w, err := d.deliverOne(ctx, ev, sub)
+			defer func() { working.Add(-1); <-slots; wg.Done() }()
+			w, busy, err := d.deliverOne(ctx, ev, sub)
+			for busy && err == nil {
+				if working.Add(-1) == 0 || !d.sleep(ctx, d.policy.BusyDelay) {
+					working.Add(1)
+					break
+				}
+				working.Add(1)
+				w, busy, err = d.deliverOne(ctx, ev, sub)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -213,16 +228,29 @@ func (d *Dispatcher) DeliverTo(ctx context.Context, ev Event, subscriptionID str
 	if err != nil {
 		return 0, false, wrap("load subscription "+subscriptionID, err)
 	}
-	w, err := d.deliverOne(ctx, ev, sub)
+	w, _, err := d.deliverOne(ctx, ev, sub)
 	if err != nil {
 		return 0, false, err
 	}
 	return max(w, 0), w < 0, nil
 }
 
+// sleep waits for d or ctx; false when ctx ended first.
+func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // deliverOne handles one (event, subscription); it returns how long until the delivery is
-// due again, or -1 when it is final.
-func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription) (time.Duration, error) {
+// due again, or -1 when it is final. busy means no attempt was made because the endpoint
+// has its limit of attempts in flight.
+func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription) (wait time.Duration, busy bool, err error) {
 	id := WebhookID(ev.Source, ev.ID, sub.ID)
 	key := RecordID(sub.ID, id)
 	rec, err := d.records.Get(ctx, ev.Tenant, key)
@@ -237,21 +265,21 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		}
 	}
 	if err != nil {
-		return 0, wrap("load delivery "+id, err)
+		return 0, false, wrap("load delivery "+id, err)
 	}
 	if rec.Status != StatusPending {
-		return -1, nil
+		return -1, false, nil
 	}
 	if wait := rec.NextAttempt.Sub(d.now()); wait > 0 {
-		return wait, nil
+		return wait, false, nil
 	}
 	secrets, err := d.secrets.signing(sub, d.now())
 	if err != nil {
-		return 0, wrap("delivery "+id, err)
+		return 0, false, wrap("delivery "+id, err)
 	}
 	endpoint := endpointKey(sub.URL)
-	if ok, wait := d.endpoints.acquire(endpoint, d.now(), d.policy.BusyDelay); !ok {
-		return wait, nil // not an attempt: the endpoint is busy or its breaker is open
+	if ok, wait, busy := d.endpoints.acquire(endpoint, d.now(), d.policy.BusyDelay); !ok {
+		return wait, busy, nil // not an attempt: the endpoint is busy or its breaker is open
 	}
 
 	started := d.now().UTC()
@@ -269,14 +297,14 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	}
 	log := d.log.With(slog.String("tenant", ev.Tenant), slog.String("webhook_id", id),
 		slog.String("subscription", sub.ID), slog.Int("attempt", rec.Attempts), slog.Int("status_code", code))
-	var wait time.Duration = -1
+	wait = -1
 	switch {
 	case sendErr == nil && code >= 200 && code < 300:
 		rec.Status = StatusDelivered
 	case code == http.StatusGone:
 		rec.Status = StatusDead
 		if err := deactivate(ctx, d.subs, sub, now); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		log.WarnContext(ctx, "webhook endpoint is gone: subscription disabled")
 	case sendErr == nil && !retryable(code):
@@ -297,15 +325,15 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		// Parked before it is recorded: if recording fails, the next pass tries again and
 		// parks the same copy again, which Park drops.
 		if err := d.parked.Park(ctx, ev, rec); err != nil {
-			return 0, wrap("dead-letter delivery "+id, err)
+			return 0, false, wrap("dead-letter delivery "+id, err)
 		}
 	}
 	if _, err := d.records.Update(ctx, rec); err != nil {
 		// The attempt happened but is not recorded: the next pass tries again, which
 		// at-least-once allows (same webhook-id).
-		return 0, wrap("record delivery "+id, err)
+		return 0, false, wrap("record delivery "+id, err)
 	}
-	return wait, nil
+	return wait, false, nil
 }
 
 // retryable reports whether a response code is worth retrying: server errors, 429 and 408.

@@ -41,9 +41,10 @@ func endpointKey(rawURL string) string {
 }
 
 // acquire asks to make one attempt to key at now. When it may not, wait is how long until
-// asking again makes sense: the rest of the breaker's cool-down, or busy while the
-// endpoint's in-flight limit is reached. A granted attempt must be released.
-func (e *endpoints) acquire(key string, now time.Time, busy time.Duration) (ok bool, wait time.Duration) {
+// asking again makes sense: the rest of the breaker's cool-down, or busyWait (and busy
+// true) while the endpoint's in-flight limit is reached. A granted attempt must be
+// released.
+func (e *endpoints) acquire(key string, now time.Time, busyWait time.Duration) (ok bool, wait time.Duration, busy bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ep := e.m[key]
@@ -53,19 +54,19 @@ func (e *endpoints) acquire(key string, now time.Time, busy time.Duration) (ok b
 	}
 	open := !ep.openUntil.IsZero()
 	if open && now.Before(ep.openUntil) {
-		return false, ep.openUntil.Sub(now)
+		return false, ep.openUntil.Sub(now), false
 	}
 	if ep.inflight >= e.limit {
-		return false, busy
+		return false, busyWait, true
 	}
 	if open { // half-open: only one probe goes through
 		if ep.probing {
-			return false, busy
+			return false, busyWait, true
 		}
 		ep.probing = true
 	}
 	ep.inflight++
-	return true, 0
+	return true, 0, false
 }
 
 // release ends an attempt granted by acquire; failed says the endpoint did not answer

@@ -12,43 +12,43 @@ func TestEndpointBreakerOpensThenLetsOneProbeThrough(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	fail := func(at time.Time) {
 		t.Helper()
-		if ok, _ := e.acquire("https://a", at, busy); !ok {
+		if ok, _, _ := e.acquire("https://a", at, busy); !ok {
 			t.Fatalf("attempt at %v refused", at)
 		}
 		e.release("https://a", at, true)
 	}
 	fail(t0)
 	fail(t0)
-	if ok, _ := e.acquire("https://b", t0, busy); !ok {
+	if ok, _, _ := e.acquire("https://b", t0, busy); !ok {
 		t.Fatal("another endpoint is held back by a failing one")
 	}
 	e.release("https://b", t0, false)
 	fail(t0) // the third failure in a row opens the breaker
-	if ok, wait := e.acquire("https://a", t0.Add(10*time.Second), busy); ok || wait != 50*time.Second {
+	if ok, wait, _ := e.acquire("https://a", t0.Add(10*time.Second), busy); ok || wait != 50*time.Second {
 		t.Fatalf("while open: ok=%v wait=%v, want refused for the rest of the cool-down (50s)", ok, wait)
 	}
 	probeAt := t0.Add(time.Minute)
-	if ok, _ := e.acquire("https://a", probeAt, busy); !ok {
+	if ok, _, _ := e.acquire("https://a", probeAt, busy); !ok {
 		t.Fatal("no probe after the cool-down")
 	}
-	if ok, wait := e.acquire("https://a", probeAt, busy); ok || wait != busy {
+	if ok, wait, _ := e.acquire("https://a", probeAt, busy); ok || wait != busy {
 		t.Fatalf("second attempt while the probe is in flight: ok=%v wait=%v", ok, wait)
 	}
 	e.release("https://a", probeAt, true) // a failed probe opens it again at once
-	if ok, _ := e.acquire("https://a", probeAt.Add(30*time.Second), busy); ok {
+	if ok, _, _ := e.acquire("https://a", probeAt.Add(30*time.Second), busy); ok {
 		t.Fatal("breaker closed after a failed probe")
 	}
 	probeAt = probeAt.Add(time.Minute)
-	if ok, _ := e.acquire("https://a", probeAt, busy); !ok {
+	if ok, _, _ := e.acquire("https://a", probeAt, busy); !ok {
 		t.Fatal("no second probe")
 	}
 	e.release("https://a", probeAt, false) // success closes it
 	for range 2 {
-		if ok, _ := e.acquire("https://a", probeAt, busy); !ok {
+		if ok, _, _ := e.acquire("https://a", probeAt, busy); !ok {
 			t.Fatal("closed breaker refuses attempts within the limit")
 		}
 	}
-	if ok, wait := e.acquire("https://a", probeAt, busy); ok || wait != busy {
+	if ok, wait, _ := e.acquire("https://a", probeAt, busy); ok || wait != busy {
 		t.Fatalf("third concurrent attempt: ok=%v wait=%v, want the in-flight limit (2) to hold", ok, wait)
 	}
 }

@@ -35,6 +35,12 @@ const Durable = "notifier-webhooks"
 // subscriptions together; a message that still reaches it is dead-lettered by the bus.
 const maxDeliver = 1000
 
+// maxWaiting is how many events may have deliveries waiting to retry at once. Each holds
+// its LEDGER message unacknowledged (the message is the timer), and JetStream hands out no
+// new message beyond MaxAckPending: with JetStream's default of 1,000, a thousand events
+// for one dead endpoint would stall every other endpoint's new events.
+const maxWaiting = 100_000
+
 // ConsumerSpec is the durable consumer the notifier runs on LEDGER. Many events are
 // handled at once so that one slow endpoint does not hold back the others.
 func ConsumerSpec() eventbus.ConsumerSpec {
@@ -44,7 +50,9 @@ func ConsumerSpec() eventbus.ConsumerSpec {
 		FilterSubjects: []string{subjects.BadgeAll},
 		AckWait:        2 * time.Minute,
 		MaxDeliver:     maxDeliver,
+		MaxAckPending:  maxWaiting,
 		Concurrency:    16,
+		FetchBatch:     32,
 	}
 }
 

@@ -45,7 +45,7 @@ func replaySubject(tenant string) (string, error) {
 func ReplayConsumerSpec() eventbus.ConsumerSpec {
 	return eventbus.ConsumerSpec{
 		Stream: ReplayStream, Durable: ReplayDurable, FilterSubjects: []string{replayAll},
-		AckWait: 2 * time.Minute, MaxDeliver: maxDeliver, Concurrency: 4,
+		AckWait: 2 * time.Minute, MaxDeliver: maxDeliver, MaxAckPending: maxWaiting, Concurrency: 4, FetchBatch: 8,
 	}
 }
 
