@@ -335,7 +335,11 @@ func emailPreview(g *globals) *ffcli.Command {
 			}
 			req := &notifierv1.PreviewEmailRequest{AchievementId: achievement, Award: &award}
 			if t.given() {
-				tmpl, err := t.load(achievement)
+				id := achievement
+				if id == "" {
+					id = "-" // a draft's id is not used, but must be a valid one
+				}
+				tmpl, err := t.load(id)
 				if err != nil {
 					return err
 				}

@@ -56,6 +56,11 @@ func TestDevBadgeEmailLandsInTheMailboxWithTheTenantsTemplate(t *testing.T) {
 		t.Errorf("email preview = %d:\n%s%s", code, out, errOut)
 	}
 
+	code, out, errOut = dev.cli(t, dev.key, "email", "preview", "--subject", "Draft {{.AchievementName}}", "--html", html, "--text", text, "--part", "html")
+	if code != exitOK || !strings.Contains(out, "Subject: Draft Sample Badge") || !strings.Contains(out, "<p>Hi! You earned Sample Badge.") {
+		t.Errorf("email preview of a draft = %d:\n%s%s", code, out, errOut)
+	}
+
 	// Issue a real badge to a plain address.
 	if code, out, errOut := dev.cli(t, dev.key, "profiles", "create", "--id", "academy", "--display-name", "Example Academy", "--url", "https://academy.example"); code != exitOK {
 		t.Fatalf("profiles create = %d:\n%s%s", code, out, errOut)
