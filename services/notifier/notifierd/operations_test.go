@@ -275,3 +275,44 @@ func TestOpenBreakerReschedulesInsteadOfFailing(t *testing.T) {
 		t.Errorf("attempts recorded = %d, want 2: rescheduled deliveries use no attempt", attempts)
 	}
 }
+
+// A replay is as durable as a first delivery: a notifier stopped while a replayed delivery
+// waits for its retry leaves it to the next process, which delivers it with the same id.
+func TestReplaySurvivesRestart(t *testing.T) {
+	t.Parallel()
+	e := start(t, "acme")
+	r := newReceiver(t, http.StatusBadRequest, http.StatusServiceUnavailable, http.StatusOK)
+	sub, _ := e.subscribe(t, r.srv.URL)
+	e.issue(t, "acme", "evt-1", "go-101")
+	var name string
+	waitFor(t, "the delivery to be dead", func() bool {
+		list, err := e.svc.api.ListDeliveries(e.ctx, &notifierv1.ListDeliveriesRequest{Parent: sub.GetName()})
+		if err != nil || len(list.GetDeliveries()) != 1 || list.GetDeliveries()[0].GetState() != notifierv1.Delivery_STATE_DEAD {
+			return false
+		}
+		name = list.GetDeliveries()[0].GetName()
+		return true
+	})
+	if err := e.svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.deps.Retry.BaseDelay, e.deps.Retry.MaxDelay = time.Second, 2*time.Second // the retry falls after the restart
+	e.run(t)
+	if _, err := e.svc.api.ReplayDelivery(e.ctx, &notifierv1.ReplayDeliveryRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replay's first attempt (503)", func() bool { return len(r.got()) == 2 })
+	if err := e.svc.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t)
+	waitFor(t, "the replay's retry after the restart", func() bool { return len(r.got()) == 3 })
+	hits := r.got()
+	if a, b, c := hits[0].header.Get("webhook-id"), hits[1].header.Get("webhook-id"), hits[2].header.Get("webhook-id"); a != b || b != c {
+		t.Errorf("webhook-ids %q, %q, %q, want one", a, b, c)
+	}
+	waitFor(t, "the delivery to be recorded", func() bool {
+		d, err := e.svc.api.GetDelivery(e.ctx, &notifierv1.GetDeliveryRequest{Name: name})
+		return err == nil && d.GetDelivery().GetState() == notifierv1.Delivery_STATE_DELIVERED && d.GetDelivery().GetAttempts() == 3
+	})
+}
