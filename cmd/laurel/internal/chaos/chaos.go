@@ -260,17 +260,16 @@ const partitions = 8
 // killer kills and restarts processes of the cluster until the plan is met and every
 // event is published, and restarts any process that exited on its own.
 type killer struct {
-	c         *cluster.Cluster
-	cfg       Config
-	rng       *rand.Rand
-	mu        sync.Mutex
-	start     time.Time
-	kills     []Kill
-	counts    map[string]int
-	done      bool
-	onceOnlys []string // redis and nats, killed once each at random turns
-	turn      int
-	onceAt    map[int]string
+	c      *cluster.Cluster
+	cfg    Config
+	rng    *rand.Rand
+	mu     sync.Mutex
+	start  time.Time
+	kills  []Kill
+	counts map[string]int
+	done   bool
+	turn   int
+	onceAt map[int]string // turn -> redis or nats, each killed once
 }
 
 func newKiller(c *cluster.Cluster, cfg Config) *killer {
