@@ -101,9 +101,13 @@ func (c *Config) resolve() []ruleSpec {
 		}
 	}
 	if c.BaselineMessages == 0 {
-		c.BaselineMessages = c.Events
-		if c.BaselineMessages == 0 {
-			c.BaselineMessages = 100000
+		switch {
+		case c.Events > 0:
+			c.BaselineMessages = c.Events
+		case c.Rate > 0:
+			c.BaselineMessages = max(int(c.Rate*c.Duration.Seconds()), 1)
+		default: // as fast as possible for a while: enough messages to reach a steady rate
+			c.BaselineMessages = 20000
 		}
 	}
 	return rules

@@ -115,9 +115,9 @@ func (p *publisher) run(ctx context.Context, n int, deadline time.Time, rate flo
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if n == 0 && time.Now().After(deadline) {
-				break
-			}
+		}
+		if n == 0 && time.Now().After(deadline) {
+			break
 		}
 		if rate > 0 {
 			if wait := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); wait > time.Millisecond {
