@@ -287,11 +287,19 @@ func emailTemplatesList(g *globals) *ffcli.Command {
 				return err
 			}
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := notifierv1.NewNotifierServiceClient(conn).ListEmailTemplates(ctx, &notifierv1.ListEmailTemplatesRequest{})
-				if err != nil {
-					return err
+				// A tenant has a handful of templates: show them all, page after page.
+				all := &notifierv1.ListEmailTemplatesResponse{}
+				for token := ""; ; {
+					resp, err := notifierv1.NewNotifierServiceClient(conn).ListEmailTemplates(ctx, &notifierv1.ListEmailTemplatesRequest{PageToken: token})
+					if err != nil {
+						return err
+					}
+					all.Templates = append(all.Templates, resp.GetTemplates()...)
+					if token = resp.GetNextPageToken(); token == "" {
+						break
+					}
 				}
-				return printTemplates(g, c, resp, resp.GetTemplates()...)
+				return printTemplates(g, c, all, all.GetTemplates()...)
 			})
 		},
 	}

@@ -121,8 +121,30 @@ func TestBadgeMailGoesOverSMTPWithTheTenantsTemplateUntilTheRecipientOptsOut(t *
 		t.Fatal(err)
 	}
 	list, err := e.svc.api.ListEmailTemplates(e.ctx, &notifierv1.ListEmailTemplatesRequest{})
-	if err != nil || len(list.GetTemplates()) != 1 || list.GetTemplates()[0].GetSubject() != tmpl.GetSubject() {
+	if err != nil || len(list.GetTemplates()) != 1 || list.GetTemplates()[0].GetSubject() != tmpl.GetSubject() || list.GetNextPageToken() != "" {
 		t.Errorf("ListEmailTemplates = %v, %v", list, err)
+	}
+	def := &notifierv1.EmailTemplate{AchievementId: "-", Subject: "You earned {{.AchievementName}}", HtmlBody: "<p>{{.AchievementName}}</p>", TextBody: "{{.AchievementName}}"}
+	if _, err := e.svc.api.SetEmailTemplate(e.ctx, &notifierv1.SetEmailTemplateRequest{Template: def}); err != nil {
+		t.Fatal(err)
+	}
+	var pages [][]string
+	for token := ""; ; {
+		page, err := e.svc.api.ListEmailTemplates(e.ctx, &notifierv1.ListEmailTemplatesRequest{PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, t := range page.GetTemplates() {
+			ids = append(ids, t.GetAchievementId())
+		}
+		pages = append(pages, ids)
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([][]string{{"-"}, {"go-101"}}, pages); diff != "" {
+		t.Errorf("template pages (-want +got):\n%s", diff)
 	}
 	prev, err := e.svc.api.PreviewEmail(e.ctx, &notifierv1.PreviewEmailRequest{AchievementId: "go-101",
 		Award: &notifierv1.EmailAward{AchievementName: "Rust 101"}})
@@ -153,7 +175,7 @@ func TestBadgeMailGoesOverSMTPWithTheTenantsTemplateUntilTheRecipientOptsOut(t *
 		t.Fatalf("no mail with the achievement's template; subjects %v", cmp.Diff(nil, bySubject))
 	}
 	if _, ok := bySubject["You earned Go 101"]; !ok {
-		t.Error("no mail with the built-in template for an achievement without one")
+		t.Error("no mail with the tenant's default template for an achievement without its own")
 	}
 	if !strings.Contains(custom.parts["text/html"], `<a href="https://badges.example/badges/evt-1">`) ||
 		!strings.Contains(custom.parts["text/plain"], "https://badges.example/badges/evt-1") {

@@ -84,8 +84,9 @@ type Templates interface {
 	Get(ctx context.Context, tenant, achievementID string) (Template, error)
 	// Put stores t, replacing what is stored under its key.
 	Put(ctx context.Context, t Template) (Template, error)
-	// List returns every template of the tenant, ordered by achievement id.
-	List(ctx context.Context, tenant string) ([]Template, error)
+	// List returns up to limit of the tenant's templates with achievement ids after
+	// after, ordered by achievement id.
+	List(ctx context.Context, tenant, after string, limit int) ([]Template, error)
 }
 
 // OptOuts records which addresses refuse badge e-mail, per tenant.

@@ -90,7 +90,7 @@ func (m memTemplates) Put(_ context.Context, t Template) (Template, error) {
 	m[t.Tenant+"/"+t.AchievementID] = t
 	return t, nil
 }
-func (m memTemplates) List(context.Context, string) ([]Template, error) { return nil, nil }
+func (m memTemplates) List(context.Context, string, string, int) ([]Template, error) { return nil, nil }
 
 type memOptOuts map[string]bool
 

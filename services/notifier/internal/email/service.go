@@ -54,9 +54,17 @@ func (s *Service) GetTemplate(ctx context.Context, tenant, achievementID string)
 	return s.templates.Get(ctx, tenant, achievementID)
 }
 
-// ListTemplates returns the tenant's stored templates.
-func (s *Service) ListTemplates(ctx context.Context, tenant string) ([]Template, error) {
-	return s.templates.List(ctx, tenant)
+// ListTemplates returns a page of the tenant's stored templates ordered by achievement id,
+// and the id to continue after ("" on the last page).
+func (s *Service) ListTemplates(ctx context.Context, tenant, after string, limit int) ([]Template, string, error) {
+	page, err := s.templates.List(ctx, tenant, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list e-mail templates: %w", err)
+	}
+	if len(page) > limit {
+		return page[:limit], page[limit-1].AchievementID, nil
+	}
+	return page, "", nil
 }
 
 // templateFor picks the achievement's template, else the tenant's default, else Builtin.

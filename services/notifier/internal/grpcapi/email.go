@@ -2,9 +2,11 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/base64"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/laurel-badges/laurel/platform/grpcserver"
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
 	"github.com/laurel-badges/laurel/services/notifier/internal/email"
 )
@@ -37,19 +39,31 @@ func (s *Server) GetEmailTemplate(ctx context.Context, req *notifierv1.GetEmailT
 	return &notifierv1.GetEmailTemplateResponse{Template: templateToProto(t)}, nil
 }
 
-// ListEmailTemplates implements notifierv1.NotifierServiceServer.
-func (s *Server) ListEmailTemplates(ctx context.Context, _ *notifierv1.ListEmailTemplatesRequest) (*notifierv1.ListEmailTemplatesResponse, error) {
+// ListEmailTemplates implements notifierv1.NotifierServiceServer. The page token is the
+// last achievement id of the previous page (opaque to clients).
+func (s *Server) ListEmailTemplates(ctx context.Context, req *notifierv1.ListEmailTemplatesRequest) (*notifierv1.ListEmailTemplatesResponse, error) {
 	tenant, err := tenantOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := s.mail.ListTemplates(ctx, tenant)
+	after, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
+	if err != nil {
+		return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "page_token", Description: "is not a token this server issued"})
+	}
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultPageSize
+	}
+	ts, next, err := s.mail.ListTemplates(ctx, tenant, string(after), size)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	resp := &notifierv1.ListEmailTemplatesResponse{}
 	for _, t := range ts {
 		resp.Templates = append(resp.Templates, templateToProto(t))
+	}
+	if next != "" {
+		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(next))
 	}
 	return resp, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,8 +84,8 @@ func (s *Templates) Put(ctx context.Context, t email.Template) (email.Template, 
 }
 
 // List implements email.Templates.
-func (s *Templates) List(ctx context.Context, tenant string) ([]email.Template, error) {
-	recs, err := s.records.List(ctx, tenant, "", math.MaxInt32)
+func (s *Templates) List(ctx context.Context, tenant, after string, limit int) ([]email.Template, error) {
+	recs, err := s.records.List(ctx, tenant, after, limit)
 	if err != nil {
 		return nil, toEmail(err)
 	}

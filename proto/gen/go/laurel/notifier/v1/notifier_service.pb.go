@@ -1775,7 +1775,11 @@ func (x *GetEmailTemplateResponse) GetTemplate() *EmailTemplate {
 
 // ListEmailTemplatesRequest is the input of NotifierService.ListEmailTemplates.
 type ListEmailTemplatesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of templates to return. 0 means the server default (50).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1810,11 +1814,27 @@ func (*ListEmailTemplatesRequest) Descriptor() ([]byte, []int) {
 	return file_laurel_notifier_v1_notifier_service_proto_rawDescGZIP(), []int{28}
 }
 
+func (x *ListEmailTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEmailTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListEmailTemplatesResponse is the output of NotifierService.ListEmailTemplates.
 type ListEmailTemplatesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Every stored template, ordered by achievement id ("-" first).
-	Templates     []*EmailTemplate `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	// One page of stored templates, ordered by achievement id ("-" first).
+	Templates []*EmailTemplate `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1854,6 +1874,13 @@ func (x *ListEmailTemplatesResponse) GetTemplates() []*EmailTemplate {
 		return x.Templates
 	}
 	return nil
+}
+
+func (x *ListEmailTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // EmailAward is the award an e-mail is rendered for.
@@ -2302,10 +2329,14 @@ const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\x17GetEmailTemplateRequest\x124\n" +
 	"\x0eachievement_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rachievementId\"Y\n" +
 	"\x18GetEmailTemplateResponse\x12=\n" +
-	"\btemplate\x18\x01 \x01(\v2!.laurel.notifier.v1.EmailTemplateR\btemplate\"\x1b\n" +
-	"\x19ListEmailTemplatesRequest\"]\n" +
+	"\btemplate\x18\x01 \x01(\v2!.laurel.notifier.v1.EmailTemplateR\btemplate\"s\n" +
+	"\x19ListEmailTemplatesRequest\x12*\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x85\x01\n" +
 	"\x1aListEmailTemplatesResponse\x12?\n" +
-	"\ttemplates\x18\x01 \x03(\v2!.laurel.notifier.v1.EmailTemplateR\ttemplates\"\xab\x02\n" +
+	"\ttemplates\x18\x01 \x03(\v2!.laurel.notifier.v1.EmailTemplateR\ttemplates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x02\n" +
 	"\n" +
 	"EmailAward\x123\n" +
 	"\x0frecipient_email\x18\x01 \x01(\tB\n" +

@@ -101,7 +101,7 @@ type NotifierServiceClient interface {
 	// tenant's default for "-". Errors: NOT_FOUND.
 	GetEmailTemplate(ctx context.Context, in *GetEmailTemplateRequest, opts ...grpc.CallOption) (*GetEmailTemplateResponse, error)
 	// ListEmailTemplates lists the tenant's stored templates (the default,
-	// "-", first).
+	// "-", first), a page at a time.
 	ListEmailTemplates(ctx context.Context, in *ListEmailTemplatesRequest, opts ...grpc.CallOption) (*ListEmailTemplatesResponse, error)
 	// PreviewEmail renders the e-mail an award would get, with the template
 	// given (or else the one that would be used for the achievement: its own,
@@ -335,7 +335,7 @@ type NotifierServiceServer interface {
 	// tenant's default for "-". Errors: NOT_FOUND.
 	GetEmailTemplate(context.Context, *GetEmailTemplateRequest) (*GetEmailTemplateResponse, error)
 	// ListEmailTemplates lists the tenant's stored templates (the default,
-	// "-", first).
+	// "-", first), a page at a time.
 	ListEmailTemplates(context.Context, *ListEmailTemplatesRequest) (*ListEmailTemplatesResponse, error)
 	// PreviewEmail renders the e-mail an award would get, with the template
 	// given (or else the one that would be used for the achievement: its own,
