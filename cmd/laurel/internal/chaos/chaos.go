@@ -217,13 +217,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	defer pub.close()
 
 	var res Result
-	k := newKiller(c, cfg)
+	logf("publishing %d events while killing a process every ~%s", len(evs), cfg.KillEvery)
+	start := time.Now()
+	k := newKiller(c, cfg, start)
 	killCtx, stopKilling := context.WithCancel(ctx)
 	var killing sync.WaitGroup
 	killing.Go(func() { k.run(killCtx) })
-	logf("publishing %d events while killing a process every ~%s", len(evs), cfg.KillEvery)
-	start := time.Now()
-	k.setStart(start)
 	res.Events, res.Republished, err = pub.publish(ctx, evs, cfg.PublishRate, logf)
 	res.Publish = time.Since(start)
 	k.published()
@@ -262,31 +261,26 @@ const partitions = 8
 type killer struct {
 	c      *cluster.Cluster
 	cfg    Config
-	rng    *rand.Rand
+	rng    *rand.Rand     // used by run's goroutine only
+	start  time.Time      // read-only
+	onceAt map[int]string // turn -> redis or nats, each killed once; read-only
+	turn   int            // run's goroutine only
+
 	mu     sync.Mutex
-	start  time.Time
 	kills  []Kill
 	counts map[string]int
-	done   bool
-	turn   int
-	onceAt map[int]string // turn -> redis or nats, each killed once
+	done   bool // every event is published
 }
 
-func newKiller(c *cluster.Cluster, cfg Config) *killer {
+func newKiller(c *cluster.Cluster, cfg Config, start time.Time) *killer {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 99))
-	k := &killer{c: c, cfg: cfg, rng: rng, counts: map[string]int{}, onceAt: map[int]string{}}
+	k := &killer{c: c, cfg: cfg, rng: rng, start: start, counts: map[string]int{}, onceAt: map[int]string{}}
 	// Redis and NATS go down once each, at two different turns among the first few, so
 	// that services are killed both before and after them.
 	turns := rng.Perm(4)
 	k.onceAt[1+turns[0]] = "redis"
 	k.onceAt[1+turns[1]] = "nats"
 	return k
-}
-
-func (k *killer) setStart(t time.Time) {
-	k.mu.Lock()
-	k.start = t
-	k.mu.Unlock()
 }
 
 func (k *killer) published() {
@@ -375,9 +369,7 @@ func (k *killer) reviveExited(ctx context.Context) {
 
 func (k *killer) killAndRestart(ctx context.Context, p *cluster.Process, unasked bool) {
 	pid := p.PID()
-	k.mu.Lock()
 	at := time.Since(k.start)
-	k.mu.Unlock()
 	killed := time.Now()
 	if !unasked {
 		if err := p.Kill(); err != nil && !errors.Is(err, cluster.ErrNotRunning) {
