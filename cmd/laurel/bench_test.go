@@ -100,6 +100,48 @@ func TestBenchInProcess(t *testing.T) {
 	}
 }
 
+// TestBenchProcesses runs a short bench against nats-server, redis-server and each
+// service as child processes, and checks the run is clean and every process was measured.
+func TestBenchProcesses(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds and runs child processes")
+	}
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // the first build of the binaries takes minutes
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := run(ctx, []string{"bench", "--target", "processes", "--events", "200", "--tenants", "1", "--recipients", "4",
+		"--award-ratio", "0.2", "--data", filepath.Join(dir, "data"), "--json", jsonPath, "--log-level", "warn"}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("laurel bench --target processes = %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Counts; !rep.Complete || c.EventsProcessed != 200 || c.AwardsExpected == 0 || c.WebhooksDelivered != c.AwardsExpected || rep.Store != "redis" {
+		t.Errorf("complete %v, store %s, counts %+v, problems %q", rep.Complete, rep.Store, c, rep.Problems)
+	}
+	pids := map[int]bool{}
+	var names []string
+	for _, p := range rep.Processes {
+		names = append(names, p.Name)
+		if p.Error != "" || p.PeakRSSBytes <= 0 || pids[p.PID] {
+			t.Errorf("process %+v: want its own pid, a peak RSS and no error", p)
+		}
+		pids[p.PID] = true
+	}
+	if got := strings.Join(names, ","); got != "nats,redis,rules,issuer,notifier,verifier,bench driver" {
+		t.Errorf("processes %s", got)
+	}
+}
+
 // TestBenchFlags: bad settings are reported together, with the usage exit status, before
 // anything starts.
 func TestBenchFlags(t *testing.T) {
