@@ -359,8 +359,7 @@ func (rep *Report) fill(c Config, gen *generator, tr *tracker, pub *publisher, p
 		CredentialsPerS:    perSecond(ct.Credentials, rep.Elapsed.IssuedS),
 		WebhooksPerS:       perSecond(ct.WebhooksDelivered, rep.Elapsed.WebhooksS),
 	}
-	rep.stages = map[string][]sample{StageAward: tr.awardSamples, StageIssued: tr.issuedSamples, StageWebhook: tr.webhookSamples}
-	for stage, samples := range rep.stages {
+	for stage, samples := range map[string][]sample{StageAward: tr.awardSamples, StageIssued: tr.issuedSamples, StageWebhook: tr.webhookSamples} {
 		l := summarize(samples)
 		l.P50, l.P95, l.P99, l.Max, l.Mean = round(l.P50, 2), round(l.P95, 2), round(l.P99, 2), round(l.Max, 2), round(l.Mean, 2)
 		rep.Latency[stage] = l

@@ -23,17 +23,15 @@ type Report struct {
 	Complete bool     `json:"complete"`
 	Problems []string `json:"problems,omitempty"`
 	// Mismatches names some of the lost and unexpected awards.
-	Mismatches []string            `json:"mismatches,omitempty"`
-	Counts     Counts              `json:"counts"`
-	Elapsed    Elapsed             `json:"elapsed"`
-	Throughput Throughput          `json:"throughput"`
-	Latency    map[string]Latency  `json:"latency_ms"`
-	Baseline   Baseline            `json:"baseline"`
-	Ratio      float64             `json:"ratio"`
-	Processes  []ProcessReport     `json:"processes"`
-	Series     []SecondSample      `json:"series"`
-	Extra      map[string]string   `json:"extra,omitempty"`
-	stages     map[string][]sample // latency samples, for the chart
+	Mismatches []string           `json:"mismatches,omitempty"`
+	Counts     Counts             `json:"counts"`
+	Elapsed    Elapsed            `json:"elapsed"`
+	Throughput Throughput         `json:"throughput"`
+	Latency    map[string]Latency `json:"latency_ms"`
+	Baseline   Baseline           `json:"baseline"`
+	Ratio      float64            `json:"ratio"`
+	Processes  []ProcessReport    `json:"processes"`
+	Series     []SecondSample     `json:"series"`
 }
 
 // Settings are the run's parameters, as resolved (automatic values filled in).
