@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -103,9 +106,20 @@ func TestDevBadgeEmailLandsInTheMailboxWithTheTenantsTemplate(t *testing.T) {
 		t.Errorf("email show of a path = %d, want a usage error", code)
 	}
 
-	// Opted out, ada gets nothing more; grace, awarded after her, still does.
-	if code, out, errOut := dev.cli(t, dev.key, "email", "opt-out", "ada@example.org"); code != exitOK {
-		t.Fatalf("email opt-out = %d:\n%s%s", code, out, errOut)
+	// Ada follows the unsubscribe link (one-click POST) on laurel dev's public address, so
+	// she gets nothing more; grace, awarded after her, still does.
+	u, err := url.Parse(link.FindStringSubmatch(out)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+dev.public+u.RequestURI(), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "ada@example.org will get no more badge e-mail") {
+		t.Fatalf("unsubscribe = %d:\n%s", resp.StatusCode, page)
 	}
 	award("award-mail-2", "ada@example.org")
 	award("award-mail-3", "grace@example.org")
@@ -116,5 +130,17 @@ func TestDevBadgeEmailLandsInTheMailboxWithTheTenantsTemplate(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if _, out, _ := local(t, "email", "list", "--data", dir); strings.Count(out, "ada@example.org") != 1 {
 		t.Errorf("ada got mail after opting out:\n%s", out)
+	}
+	// An admin can resume it.
+	if code, out, errOut := dev.cli(t, dev.key, "email", "opt-out", "ada@example.org", "--resume"); code != exitOK || !strings.Contains(out, "resumed") {
+		t.Fatalf("email opt-out --resume = %d:\n%s%s", code, out, errOut)
+	}
+	award("award-mail-4", "ada@example.org")
+	eventually(t, "ada's mail after resuming", func() bool {
+		_, out, _ := local(t, "email", "list", "--data", dir)
+		return strings.Count(out, "ada@example.org") == 2
+	})
+	if code, out, errOut := dev.cli(t, dev.key, "email", "opt-out", "not-an-address"); code != exitError || !strings.Contains(errOut, "email") {
+		t.Errorf("email opt-out of a non-address = %d, want InvalidArgument:\n%s%s", code, out, errOut)
 	}
 }
