@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"buf.build/go/protovalidate"
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -337,6 +339,36 @@ func validationCases() []validationCase {
 		},
 		{name: "get delivery", msg: &notifierv1.GetDeliveryRequest{Name: "subscriptions/crm/deliveries/msg_0123456789abcdef0123456789abcdef"}},
 		{name: "get delivery with bad name", msg: &notifierv1.GetDeliveryRequest{Name: "subscriptions/crm/deliveries/evt-1"}, want: []string{"name: string.pattern"}},
+		{name: "rotate secret", msg: &notifierv1.RotateSecretRequest{Name: "subscriptions/crm", NewSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Overlap: durationpb.New(time.Hour)}},
+		{name: "rotate secret now", msg: &notifierv1.RotateSecretRequest{Name: "subscriptions/crm", Overlap: durationpb.New(0)}},
+		{
+			name: "rotate secret with bad fields",
+			msg:  &notifierv1.RotateSecretRequest{Name: "crm", NewSecret: "secret", Overlap: durationpb.New(8 * 24 * time.Hour)},
+			want: []string{"name: string.pattern", "new_secret: string.pattern", "overlap: duration.gte_lte"},
+		},
+		{name: "send test event", msg: &notifierv1.SendTestEventRequest{Name: "subscriptions/crm"}},
+		{name: "send test event with bad name", msg: &notifierv1.SendTestEventRequest{Name: "subscriptions/CRM"}, want: []string{"name: string.pattern"}},
+		{name: "replay delivery", msg: &notifierv1.ReplayDeliveryRequest{Name: "subscriptions/crm/deliveries/msg_0123456789abcdef0123456789abcdef"}},
+		{name: "replay delivery with bad name", msg: &notifierv1.ReplayDeliveryRequest{Name: "subscriptions/crm"}, want: []string{"name: string.pattern"}},
+		{name: "replay deliveries", msg: &notifierv1.ReplayDeliveriesRequest{Parent: "subscriptions/crm", StartTime: timestamppb.Now(), EndTime: timestamppb.Now()}},
+		{name: "replay deliveries of every subscription", msg: &notifierv1.ReplayDeliveriesRequest{StartTime: timestamppb.Now()}},
+		{name: "replay deliveries with bad fields", msg: &notifierv1.ReplayDeliveriesRequest{Parent: "crm"}, want: []string{"parent: string.pattern", "start_time: required"}},
+		{name: "set email template", msg: &notifierv1.SetEmailTemplateRequest{Template: &notifierv1.EmailTemplate{AchievementId: "go-101", Subject: "You earned {{.AchievementName}}", HtmlBody: "<p>{{.AchievementName}}</p>", TextBody: "{{.AchievementName}}"}}},
+		{name: "set default email template", msg: &notifierv1.SetEmailTemplateRequest{Template: &notifierv1.EmailTemplate{AchievementId: "-", Subject: "s", HtmlBody: "h", TextBody: "t"}}},
+		{name: "set email template without template", msg: &notifierv1.SetEmailTemplateRequest{}, want: []string{"template: required"}},
+		{
+			name: "set email template with bad fields",
+			msg:  &notifierv1.SetEmailTemplateRequest{Template: &notifierv1.EmailTemplate{AchievementId: "go 101"}},
+			want: []string{"template.achievement_id: string.pattern", "template.html_body: string.min_len", "template.subject: string.min_len", "template.text_body: string.min_len"},
+		},
+		{name: "get email template", msg: &notifierv1.GetEmailTemplateRequest{AchievementId: "-"}},
+		{name: "get email template without id", msg: &notifierv1.GetEmailTemplateRequest{}, want: []string{"achievement_id: string.min_len"}},
+		{name: "list email templates", msg: &notifierv1.ListEmailTemplatesRequest{PageSize: 10, PageToken: "t"}},
+		{name: "list email templates with bad fields", msg: &notifierv1.ListEmailTemplatesRequest{PageSize: -1, PageToken: strings.Repeat("t", 1025)}, want: []string{"page_size: int32.gte_lte", "page_token: string.max_len"}},
+		{name: "preview email", msg: &notifierv1.PreviewEmailRequest{AchievementId: "go-101", Award: &notifierv1.EmailAward{RecipientEmail: "ada@example.com", BadgePageUrl: "https://badges.example/b/1"}}},
+		{name: "preview email with bad award", msg: &notifierv1.PreviewEmailRequest{Award: &notifierv1.EmailAward{RecipientEmail: "ada", ImageUrl: "not a url"}}, want: []string{"award.image_url: string.uri", "award.recipient_email: string.email"}},
+		{name: "opt out", msg: &notifierv1.OptOutRecipientRequest{Email: "ada@example.com", OptOut: true}},
+		{name: "opt out without address", msg: &notifierv1.OptOutRecipientRequest{OptOut: true}, want: []string{"email: string.email_empty"}},
 
 		// verifier
 		{name: "verify json", msg: &verifierv1.VerifyRequest{Input: &verifierv1.VerifyRequest_Json{Json: `{"type":["VerifiableCredential"]}`}, ExpectedRecipient: "ada@example.com", VerifyTime: timestamppb.Now()}},
