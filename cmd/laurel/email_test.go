@@ -99,7 +99,7 @@ func TestDevBadgeEmailLandsInTheMailboxWithTheTenantsTemplate(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "To:      ada@example.org") || !strings.Contains(out, "See it: http://") || !link.MatchString(out) {
 		t.Fatalf("email show = %d:\n%s%s", code, out, errOut)
 	}
-	if code, out, _ := local(t, "email", "show", id, "--part", "html", "--data", dir); code != exitOK || !strings.Contains(out, `<a href="http://`) {
+	if code, out, _ := local(t, "email", "show", id, "--part", "html", "--data", dir); code != exitOK || !strings.Contains(out, `<a href="http://`) || !strings.Contains(out, "/badges/") {
 		t.Errorf("email show --part html = %d:\n%s", code, out)
 	}
 	if code, _, _ := local(t, "email", "show", "../dev-admin-key", "--data", dir); code != exitUsage {

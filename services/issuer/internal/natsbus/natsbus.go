@@ -67,6 +67,8 @@ func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
 		AchievementName: c.AchievementName, IssuerId: c.ProfileID, Recipient: recipientToProto(c.Recipient),
 		IssuedAt:      timestamppb.New(c.IssueTime),
 		CredentialUrl: p.urls.Credential(c.Tenant, c.ID),
+		AssertionUrl:  p.urls.OB2Assertion(c.Tenant, c.ID),
+		BadgePageUrl:  p.urls.BadgePage(c.Tenant, c.ID),
 	}
 	if ext := c.BakedImageExt(); ext != "" {
 		msg.ImageUrl = p.urls.BakedImage(c.Tenant, c.ID, ext)
