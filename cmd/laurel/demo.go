@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -130,8 +131,8 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, apiAddr, nats
 			log.Warn("demo: unreadable BadgeIssued", "error", err)
 			return
 		}
-		say("🏅 %s earned %q\n     credential: %s\n     baked image: %s\n     check it:   laurel verify %s --online --outbound-allow 127.0.0.1\n",
-			b.GetRecipient().GetSubject(), b.GetAchievementName(), b.GetCredentialUrl(), b.GetImageUrl(), b.GetImageUrl())
+		say("🏅 %s earned %q\n     badge page:  %s\n     baked image: %s\n     verify it:   %s\n",
+			b.GetRecipient().GetSubject(), b.GetAchievementName(), b.GetBadgePageUrl(), b.GetImageUrl(), verifyPageURL(b.GetCredentialUrl()))
 	})
 	if err != nil {
 		return err
@@ -164,8 +165,18 @@ func runDemo(ctx context.Context, out io.Writer, log *slog.Logger, apiAddr, nats
 		return nil
 	case <-time.After(3 * pace):
 	}
-	say("\nDemo feed done. Try: laurel credentials list · laurel rules progress grace@example.org · laurel webhooks list\n")
+	say("\nDemo feed done. Try: laurel credentials list · laurel rules progress grace@example.org · laurel webhooks list · laurel email list\n")
 	return nil
+}
+
+// verifyPageURL links the verifier's public page for a credential: the page is served on the
+// same public address as the credential, so its origin is the credential's.
+func verifyPageURL(credentialURL string) string {
+	u, err := url.Parse(credentialURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/verify", RawQuery: url.Values{"url": {credentialURL}}.Encode()}).String()
 }
 
 func seedDemo(ctx context.Context, conn *grpc.ClientConn, webhookURL string) error {

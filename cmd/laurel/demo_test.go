@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -43,6 +45,22 @@ func TestDevDemoAwardsTheExpectedBadges(t *testing.T) {
 	if code != exitOK || strings.Count(out, `"name"`) != 7 {
 		t.Errorf("credentials after the demo: exit %d, %d credentials", code, strings.Count(out, `"name"`))
 	}
+
+	// The newcomer's path: open a badge's page, download its baked image, verify it on the
+	// verifier page — each by the link the demo printed.
+	links := regexp.MustCompile(`badge page:  (\S+)\n\s+baked image: (\S+)\n\s+verify it:   (\S+)`).FindStringSubmatch(dev.stdout.String())
+	if links == nil {
+		t.Fatalf("the demo printed no badge links:\n%s", dev.stdout.String())
+	}
+	if status, ctype, body := httpGet(t, links[1]); status != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, "Verify this badge") {
+		t.Errorf("badge page %s = %d %s:\n%s", links[1], status, ctype, body)
+	}
+	if status, ctype, body := httpGet(t, links[2]); status != http.StatusOK || !strings.HasPrefix(ctype, "image/") || len(body) == 0 {
+		t.Errorf("baked image %s = %d %s, %d bytes", links[2], status, ctype, len(body))
+	}
+	if status, _, body := httpGet(t, links[3]); status != http.StatusOK || !strings.Contains(body, `<span class="verdict-word">Valid</span>`) {
+		t.Errorf("verifier page %s = %d:\n%s", links[3], status, body)
+	}
 	dev.stop()
 
 	// The same feed again: every event is a duplicate, every award already made.
@@ -60,4 +78,19 @@ func TestDevDemoAwardsTheExpectedBadges(t *testing.T) {
 	if code != exitOK || strings.Count(out, `"name"`) != 7 {
 		t.Errorf("credentials after a second demo: %d, want 7", strings.Count(out, `"name"`))
 	}
+}
+
+// httpGet fetches rawURL and returns its status, content type and body.
+func httpGet(t *testing.T, rawURL string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(rawURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", rawURL, err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
 }

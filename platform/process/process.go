@@ -132,7 +132,30 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	cleanups = append(cleanups, func(context.Context) error { return keys.Close() })
 
-	env := Env{Logger: log, Telemetry: o.Telemetry, NATS: nc, JetStream: js, Bus: bus, Store: store, Keys: keys, PublicURL: o.Server.PublicBaseURL()}
+	// Listening before the services are built lets a derived public URL name the port really
+	// bound (--public-addr :0 in tests), so hosted badge links work; the servers start later.
+	apiLis, err := net.Listen("tcp", o.Server.APIAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the API: %w", err)
+	}
+	cleanups = append(cleanups, closeQuietly(apiLis))
+	publicLis, err := net.Listen("tcp", o.Server.PublicAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the public HTTP side: %w", err)
+	}
+	cleanups = append(cleanups, closeQuietly(publicLis))
+	adminLis, err := net.Listen("tcp", o.Server.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the admin endpoints: %w", err)
+	}
+	cleanups = append(cleanups, closeQuietly(adminLis))
+	addrs := Addrs{API: apiLis.Addr().String(), Public: publicLis.Addr().String(), Admin: adminLis.Addr().String()}
+	publicServer := o.Server
+	if publicServer.PublicURL == "" {
+		publicServer.PublicAddr = addrs.Public
+	}
+
+	env := Env{Logger: log, Telemetry: o.Telemetry, NATS: nc, JetStream: js, Bus: bus, Store: store, Keys: keys, PublicURL: publicServer.PublicBaseURL()}
 	components, err := o.Build(ctx, env)
 	if err != nil {
 		return err
@@ -187,23 +210,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		cleanups = append(cleanups, c.Stop)
 	}
-
-	apiLis, err := net.Listen("tcp", o.Server.APIAddr)
-	if err != nil {
-		return fmt.Errorf("listen for the API: %w", err)
-	}
-	publicLis, err := net.Listen("tcp", o.Server.PublicAddr)
-	if err != nil {
-		apiLis.Close()
-		return fmt.Errorf("listen for the public HTTP side: %w", err)
-	}
-	adminLis, err := net.Listen("tcp", o.Server.AdminAddr)
-	if err != nil {
-		apiLis.Close()
-		publicLis.Close()
-		return fmt.Errorf("listen for the admin endpoints: %w", err)
-	}
-	addrs := Addrs{API: apiLis.Addr().String(), Public: publicLis.Addr().String(), Admin: adminLis.Addr().String()}
 
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
@@ -291,4 +297,15 @@ func withPublicIndex(mux *http.ServeMux) http.Handler {
 		fmt.Fprintln(w, "Laurel: hosted Open Badges live here.")
 	})
 	return mux
+}
+
+// closeQuietly closes a listener at shutdown; the servers usually closed it already, so
+// "use of closed network connection" is expected and not an error.
+func closeQuietly(lis net.Listener) func(context.Context) error {
+	return func(context.Context) error {
+		if err := lis.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}
 }
