@@ -13,7 +13,8 @@
 //
 // Apply is one Lua script (EVALSHA, falling back to EVAL once per server
 // script-cache miss), so a batch, its preconditions and its dedupe record are
-// one atomic step. Redis scripts have no rollback, so the script validates
+// one atomic step. ApplyAll sends one such script per batch in one pipeline:
+// one round trip, each batch still atomic on its own. Redis scripts have no rollback, so the script validates
 // every op against a model of the touched keys before it writes anything:
 // a failed batch leaves no trace. IncrFloat, CompareAndSet and Expire(0) are
 // short scripts too; Update is WATCH/MULTI/EXEC with bounded, jittered
