@@ -196,6 +196,27 @@ func validationCases() []validationCase {
 		},
 		{name: "get credential", msg: &issuerv1.GetCredentialRequest{Name: "credentials/c-0123abcd"}},
 		{name: "get credential by bare id", msg: &issuerv1.GetCredentialRequest{Name: "c-0123abcd"}, want: []string{"name: string.pattern"}},
+		{name: "get credential as vc-jwt", msg: &issuerv1.GetCredentialRequest{Name: "credentials/c-0123abcd", Format: issuerv1.CredentialFormat_CREDENTIAL_FORMAT_VC_JWT}},
+		{name: "get credential in an unknown format", msg: &issuerv1.GetCredentialRequest{Name: "credentials/c-0123abcd", Format: 9}, want: []string{"format: enum.defined_only"}},
+		{name: "bulk issue credentials", msg: &issuerv1.BulkIssueCredentialsRequest{Achievement: "achievements/go-101", RequestId: uuid,
+			Recipients: []*issuerv1.BulkIssueRecipient{{Recipient: validRecipient, Narrative: "Built a CLI."}}}},
+		{
+			name: "bulk issue credentials with bad fields",
+			msg: &issuerv1.BulkIssueCredentialsRequest{Achievement: "go-101", Recipients: []*issuerv1.BulkIssueRecipient{{
+				Evidence: []*issuerv1.Evidence{{Url: "work/1"}},
+			}}},
+			want: []string{
+				"achievement: string.pattern",
+				"recipients[0].evidence[0].url: string.uri",
+				"recipients[0].recipient: required",
+				"request_id: string.uuid_empty",
+			},
+		},
+		{name: "bulk issue credentials to nobody", msg: &issuerv1.BulkIssueCredentialsRequest{Achievement: "achievements/go-101", RequestId: uuid}, want: []string{"recipients: repeated.min_items"}},
+		{name: "bulk issue credentials over the limit", msg: &issuerv1.BulkIssueCredentialsRequest{Achievement: "achievements/go-101", RequestId: uuid,
+			Recipients: slices.Repeat([]*issuerv1.BulkIssueRecipient{{Recipient: validRecipient}}, 10001)}, want: []string{"recipients: repeated.max_items"}},
+		{name: "list credentials issued in a window", msg: &issuerv1.ListCredentialsRequest{
+			IssuedAfter: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), IssuedBefore: timestamppb.New(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))}},
 		{name: "list credentials of a recipient", msg: &issuerv1.ListCredentialsRequest{Achievement: "achievements/go-101", Recipient: "ada@example.com"}},
 		{name: "list credentials of a bad achievement", msg: &issuerv1.ListCredentialsRequest{Achievement: "go-101"}, want: []string{"achievement: string.pattern"}},
 		{name: "revoke credential", msg: &issuerv1.RevokeCredentialRequest{Name: "credentials/c-0123abcd", Reason: "Issued in error"}},

@@ -62,7 +62,10 @@ type Credential struct {
 	// Public URL of the hosted OB 2.0 Assertion.
 	Ob2AssertionUrl string `protobuf:"bytes,14,opt,name=ob2_assertion_url,json=ob2AssertionUrl,proto3" json:"ob2_assertion_url,omitempty"`
 	// Public URL of the human-readable badge page.
-	BadgePageUrl  string `protobuf:"bytes,15,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
+	BadgePageUrl string `protobuf:"bytes,15,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
+	// The OB 3.0 credential as a VC-JWT (compact JWS, EdDSA). Set by GetCredential only,
+	// when asked for with `format`.
+	VcJwt         string `protobuf:"bytes,16,opt,name=vc_jwt,json=vcJwt,proto3" json:"vc_jwt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,11 +205,18 @@ func (x *Credential) GetBadgePageUrl() string {
 	return ""
 }
 
+func (x *Credential) GetVcJwt() string {
+	if x != nil {
+		return x.VcJwt
+	}
+	return ""
+}
+
 var File_laurel_issuer_v1_credential_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\n" +
-	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\xba\x05\n" +
+	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\xd6\x05\n" +
 	"\n" +
 	"Credential\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12%\n" +
@@ -227,7 +237,8 @@ const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\x12ob2_assertion_json\x18\f \x01(\tB\x03\xe0A\x03R\x10ob2AssertionJson\x12\x1c\n" +
 	"\aob2_jws\x18\r \x01(\tB\x03\xe0A\x03R\x06ob2Jws\x12/\n" +
 	"\x11ob2_assertion_url\x18\x0e \x01(\tB\x03\xe0A\x03R\x0fob2AssertionUrl\x12)\n" +
-	"\x0ebadge_page_url\x18\x0f \x01(\tB\x03\xe0A\x03R\fbadgePageUrlBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
+	"\x0ebadge_page_url\x18\x0f \x01(\tB\x03\xe0A\x03R\fbadgePageUrl\x12\x1a\n" +
+	"\x06vc_jwt\x18\x10 \x01(\tB\x03\xe0A\x03R\x05vcJwtBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
 
 var (
 	file_laurel_issuer_v1_credential_proto_rawDescOnce sync.Once

@@ -32,6 +32,56 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CredentialFormat names an extra form GetCredential can return.
+type CredentialFormat int32
+
+const (
+	// Only the JSON forms (`ob3_json`, `ob2_assertion_json`, `ob2_jws`).
+	CredentialFormat_CREDENTIAL_FORMAT_UNSPECIFIED CredentialFormat = 0
+	// Also `vc_jwt`: the OB 3.0 credential secured as a VC-JWT (EdDSA, signed
+	// with the profile's active key, `kid` its verification method).
+	CredentialFormat_CREDENTIAL_FORMAT_VC_JWT CredentialFormat = 1
+)
+
+// Enum value maps for CredentialFormat.
+var (
+	CredentialFormat_name = map[int32]string{
+		0: "CREDENTIAL_FORMAT_UNSPECIFIED",
+		1: "CREDENTIAL_FORMAT_VC_JWT",
+	}
+	CredentialFormat_value = map[string]int32{
+		"CREDENTIAL_FORMAT_UNSPECIFIED": 0,
+		"CREDENTIAL_FORMAT_VC_JWT":      1,
+	}
+)
+
+func (x CredentialFormat) Enum() *CredentialFormat {
+	p := new(CredentialFormat)
+	*p = x
+	return p
+}
+
+func (x CredentialFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CredentialFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_issuer_v1_issuer_service_proto_enumTypes[0].Descriptor()
+}
+
+func (CredentialFormat) Type() protoreflect.EnumType {
+	return &file_laurel_issuer_v1_issuer_service_proto_enumTypes[0]
+}
+
+func (x CredentialFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CredentialFormat.Descriptor instead.
+func (CredentialFormat) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Profile is an issuer profile (OB 3.0 `Profile`, OB 2.0 `Issuer`).
 type Profile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1664,7 +1714,9 @@ func (x *IssueCredentialResponse) GetCredential() *Credential {
 type GetCredentialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the credential, "credentials/{credential}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Extra form of the credential to return besides the JSON ones.
+	Format        CredentialFormat `protobuf:"varint,2,opt,name=format,proto3,enum=laurel.issuer.v1.CredentialFormat" json:"format,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1704,6 +1756,13 @@ func (x *GetCredentialRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetCredentialRequest) GetFormat() CredentialFormat {
+	if x != nil {
+		return x.Format
+	}
+	return CredentialFormat_CREDENTIAL_FORMAT_UNSPECIFIED
 }
 
 // GetCredentialResponse is the output of IssuerService.GetCredential.
@@ -1763,7 +1822,11 @@ type ListCredentialsRequest struct {
 	Achievement string `protobuf:"bytes,3,opt,name=achievement,proto3" json:"achievement,omitempty"`
 	// Only credentials of this recipient: their subject, e-mail address, URL,
 	// telephone or DID exactly as given at issue (e-mail case-insensitive).
-	Recipient     string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	Recipient string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// Only credentials issued at or after this time.
+	IssuedAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issued_after,json=issuedAfter,proto3" json:"issued_after,omitempty"`
+	// Only credentials issued before this time.
+	IssuedBefore  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=issued_before,json=issuedBefore,proto3" json:"issued_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1824,6 +1887,20 @@ func (x *ListCredentialsRequest) GetRecipient() string {
 		return x.Recipient
 	}
 	return ""
+}
+
+func (x *ListCredentialsRequest) GetIssuedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAfter
+	}
+	return nil
+}
+
+func (x *ListCredentialsRequest) GetIssuedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedBefore
+	}
+	return nil
 }
 
 // ListCredentialsResponse is the output of IssuerService.ListCredentials.
@@ -1982,6 +2059,339 @@ func (x *RevokeCredentialResponse) GetCredential() *Credential {
 	return nil
 }
 
+// BulkIssueRecipient is one recipient of a BulkIssueCredentials call.
+type BulkIssueRecipient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who receives the badge, as in IssueCredential.
+	Recipient *v1.Recipient `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// How this recipient earned the badge (credentialSubject `narrative`).
+	Narrative string `protobuf:"bytes,2,opt,name=narrative,proto3" json:"narrative,omitempty"`
+	// What the award is for.
+	Evidence      []*Evidence `protobuf:"bytes,3,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkIssueRecipient) Reset() {
+	*x = BulkIssueRecipient{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkIssueRecipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkIssueRecipient) ProtoMessage() {}
+
+func (x *BulkIssueRecipient) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkIssueRecipient.ProtoReflect.Descriptor instead.
+func (*BulkIssueRecipient) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BulkIssueRecipient) GetRecipient() *v1.Recipient {
+	if x != nil {
+		return x.Recipient
+	}
+	return nil
+}
+
+func (x *BulkIssueRecipient) GetNarrative() string {
+	if x != nil {
+		return x.Narrative
+	}
+	return ""
+}
+
+func (x *BulkIssueRecipient) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+// BulkIssueCredentialsRequest is the input of IssuerService.BulkIssueCredentials.
+type BulkIssueCredentialsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Achievement to issue, "achievements/{achievement}".
+	Achievement string `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
+	// The recipients, 1 to 10,000. Each gets its own credential; their order
+	// is the order of the outcomes.
+	Recipients []*BulkIssueRecipient `protobuf:"bytes,2,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	// Idempotency key of the whole call, a UUID chosen by the client.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkIssueCredentialsRequest) Reset() {
+	*x = BulkIssueCredentialsRequest{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkIssueCredentialsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkIssueCredentialsRequest) ProtoMessage() {}
+
+func (x *BulkIssueCredentialsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkIssueCredentialsRequest.ProtoReflect.Descriptor instead.
+func (*BulkIssueCredentialsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *BulkIssueCredentialsRequest) GetAchievement() string {
+	if x != nil {
+		return x.Achievement
+	}
+	return ""
+}
+
+func (x *BulkIssueCredentialsRequest) GetRecipients() []*BulkIssueRecipient {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *BulkIssueCredentialsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// BulkIssueCredentialsResponse is the output of IssuerService.BulkIssueCredentials.
+type BulkIssueCredentialsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One outcome per recipient, in request order.
+	Outcomes []*BulkIssueOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	// How many recipients have a credential (issued now or by an earlier call
+	// with the same `request_id`).
+	IssuedCount int32 `protobuf:"varint,2,opt,name=issued_count,json=issuedCount,proto3" json:"issued_count,omitempty"`
+	// How many recipients were refused.
+	FailedCount   int32 `protobuf:"varint,3,opt,name=failed_count,json=failedCount,proto3" json:"failed_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkIssueCredentialsResponse) Reset() {
+	*x = BulkIssueCredentialsResponse{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkIssueCredentialsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkIssueCredentialsResponse) ProtoMessage() {}
+
+func (x *BulkIssueCredentialsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkIssueCredentialsResponse.ProtoReflect.Descriptor instead.
+func (*BulkIssueCredentialsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *BulkIssueCredentialsResponse) GetOutcomes() []*BulkIssueOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *BulkIssueCredentialsResponse) GetIssuedCount() int32 {
+	if x != nil {
+		return x.IssuedCount
+	}
+	return 0
+}
+
+func (x *BulkIssueCredentialsResponse) GetFailedCount() int32 {
+	if x != nil {
+		return x.FailedCount
+	}
+	return 0
+}
+
+// BulkIssueOutcome is what happened to one recipient of a bulk issue.
+type BulkIssueOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the recipient in the request, from 0.
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The recipient's credential, "credentials/{credential}"; empty when
+	// refused.
+	Credential string `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	// Public URL of the hosted credential; empty when refused.
+	CredentialUrl string `protobuf:"bytes,3,opt,name=credential_url,json=credentialUrl,proto3" json:"credential_url,omitempty"`
+	// False when an earlier call with the same `request_id` issued it.
+	Created bool `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
+	// Why the recipient was refused: each invalid field, named by its path in
+	// the request ("recipients[3].recipient.email").
+	Violations    []*BulkIssueFieldViolation `protobuf:"bytes,5,rep,name=violations,proto3" json:"violations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkIssueOutcome) Reset() {
+	*x = BulkIssueOutcome{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkIssueOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkIssueOutcome) ProtoMessage() {}
+
+func (x *BulkIssueOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkIssueOutcome.ProtoReflect.Descriptor instead.
+func (*BulkIssueOutcome) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *BulkIssueOutcome) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BulkIssueOutcome) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+func (x *BulkIssueOutcome) GetCredentialUrl() string {
+	if x != nil {
+		return x.CredentialUrl
+	}
+	return ""
+}
+
+func (x *BulkIssueOutcome) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *BulkIssueOutcome) GetViolations() []*BulkIssueFieldViolation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+// BulkIssueFieldViolation is one invalid field of a bulk issue recipient.
+type BulkIssueFieldViolation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Path of the field in the request.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// What is wrong with it.
+	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BulkIssueFieldViolation) Reset() {
+	*x = BulkIssueFieldViolation{}
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BulkIssueFieldViolation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BulkIssueFieldViolation) ProtoMessage() {}
+
+func (x *BulkIssueFieldViolation) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_issuer_v1_issuer_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BulkIssueFieldViolation.ProtoReflect.Descriptor instead.
+func (*BulkIssueFieldViolation) Descriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *BulkIssueFieldViolation) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *BulkIssueFieldViolation) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_laurel_issuer_v1_issuer_service_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
@@ -2088,19 +2498,22 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\x17IssueCredentialResponse\x12<\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
-	"credential\"f\n" +
+	"credential\"\xaf\x01\n" +
 	"\x14GetCredentialRequest\x12N\n" +
-	"\x04name\x18\x01 \x01(\tB:\xe0A\x02\xbaH4r220^credentials/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\"U\n" +
+	"\x04name\x18\x01 \x01(\tB:\xe0A\x02\xbaH4r220^credentials/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\x04name\x12G\n" +
+	"\x06format\x18\x02 \x01(\x0e2\".laurel.issuer.v1.CredentialFormatB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x06format\"U\n" +
 	"\x15GetCredentialResponse\x12<\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
-	"credential\"\xfd\x01\n" +
+	"credential\"\x87\x03\n" +
 	"\x16ListCredentialsRequest\x12*\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12*\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12`\n" +
 	"\vachievement\x18\x03 \x01(\tB>\xe0A\x01\xbaH8\xd8\x01\x01r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12)\n" +
-	"\trecipient\x18\x04 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x10R\trecipient\"\x81\x01\n" +
+	"\trecipient\x18\x04 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x10R\trecipient\x12B\n" +
+	"\fissued_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\vissuedAfter\x12D\n" +
+	"\rissued_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\fissuedBefore\"\x81\x01\n" +
 	"\x17ListCredentialsResponse\x12>\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x1c.laurel.issuer.v1.CredentialR\vcredentials\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x01\n" +
@@ -2110,7 +2523,38 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\x18RevokeCredentialResponse\x12<\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\x1c.laurel.issuer.v1.CredentialR\n" +
-	"credential2\xf1\x12\n" +
+	"credential\"\xc4\x01\n" +
+	"\x12BulkIssueRecipient\x12D\n" +
+	"\trecipient\x18\x01 \x01(\v2\x1b.laurel.events.v1.RecipientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\trecipient\x12&\n" +
+	"\tnarrative\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative\x12@\n" +
+	"\bevidence\x18\x03 \x03(\v2\x1a.laurel.issuer.v1.EvidenceB\b\xbaH\x05\x92\x01\x02\x10dR\bevidence\"\xfe\x01\n" +
+	"\x1bBulkIssueCredentialsRequest\x12]\n" +
+	"\vachievement\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12T\n" +
+	"\n" +
+	"recipients\x18\x02 \x03(\v2$.laurel.issuer.v1.BulkIssueRecipientB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\n" +
+	"recipients\x12*\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\trequestId\"\xa4\x01\n" +
+	"\x1cBulkIssueCredentialsResponse\x12>\n" +
+	"\boutcomes\x18\x01 \x03(\v2\".laurel.issuer.v1.BulkIssueOutcomeR\boutcomes\x12!\n" +
+	"\fissued_count\x18\x02 \x01(\x05R\vissuedCount\x12!\n" +
+	"\ffailed_count\x18\x03 \x01(\x05R\vfailedCount\"\xd4\x01\n" +
+	"\x10BulkIssueOutcome\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x02 \x01(\tR\n" +
+	"credential\x12%\n" +
+	"\x0ecredential_url\x18\x03 \x01(\tR\rcredentialUrl\x12\x18\n" +
+	"\acreated\x18\x04 \x01(\bR\acreated\x12I\n" +
+	"\n" +
+	"violations\x18\x05 \x03(\v2).laurel.issuer.v1.BulkIssueFieldViolationR\n" +
+	"violations\"Q\n" +
+	"\x17BulkIssueFieldViolation\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*S\n" +
+	"\x10CredentialFormat\x12!\n" +
+	"\x1dCREDENTIAL_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CREDENTIAL_FORMAT_VC_JWT\x10\x012\x8f\x14\n" +
 	"\rIssuerService\x12\x7f\n" +
 	"\rCreateProfile\x12&.laurel.issuer.v1.CreateProfileRequest\x1a'.laurel.issuer.v1.CreateProfileResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\aprofile\"\f/v1/profiles\x12v\n" +
 	"\n" +
@@ -2126,7 +2570,8 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\x10CreateSigningKey\x12).laurel.issuer.v1.CreateSigningKeyRequest\x1a*.laurel.issuer.v1.CreateSigningKeyResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{parent=profiles/*}/signingKeys\x12\xa0\x01\n" +
 	"\x10RotateSigningKey\x12).laurel.issuer.v1.RotateSigningKeyRequest\x1a*.laurel.issuer.v1.RotateSigningKeyResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{parent=profiles/*}/signingKeys:rotate\x12\x93\x01\n" +
 	"\x0fListSigningKeys\x12(.laurel.issuer.v1.ListSigningKeysRequest\x1a).laurel.issuer.v1.ListSigningKeysResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=profiles/*}/signingKeys\x12\x88\x01\n" +
-	"\x0fIssueCredential\x12(.laurel.issuer.v1.IssueCredentialRequest\x1a).laurel.issuer.v1.IssueCredentialResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/credentials:issue\x12\x82\x01\n" +
+	"\x0fIssueCredential\x12(.laurel.issuer.v1.IssueCredentialRequest\x1a).laurel.issuer.v1.IssueCredentialResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/credentials:issue\x12\x9b\x01\n" +
+	"\x14BulkIssueCredentials\x12-.laurel.issuer.v1.BulkIssueCredentialsRequest\x1a..laurel.issuer.v1.BulkIssueCredentialsResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/credentials:bulkIssue\x12\x82\x01\n" +
 	"\rGetCredential\x12&.laurel.issuer.v1.GetCredentialRequest\x1a'.laurel.issuer.v1.GetCredentialResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=credentials/*}\x12\x7f\n" +
 	"\x0fListCredentials\x12(.laurel.issuer.v1.ListCredentialsRequest\x1a).laurel.issuer.v1.ListCredentialsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/credentials\x12\x95\x01\n" +
 	"\x10RevokeCredential\x12).laurel.issuer.v1.RevokeCredentialRequest\x1a*.laurel.issuer.v1.RevokeCredentialResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=credentials/*}:revokeBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
@@ -2143,116 +2588,133 @@ func file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP() []byte {
 	return file_laurel_issuer_v1_issuer_service_proto_rawDescData
 }
 
-var file_laurel_issuer_v1_issuer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_laurel_issuer_v1_issuer_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_laurel_issuer_v1_issuer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_laurel_issuer_v1_issuer_service_proto_goTypes = []any{
-	(*Profile)(nil),                   // 0: laurel.issuer.v1.Profile
-	(*CreateProfileRequest)(nil),      // 1: laurel.issuer.v1.CreateProfileRequest
-	(*CreateProfileResponse)(nil),     // 2: laurel.issuer.v1.CreateProfileResponse
-	(*GetProfileRequest)(nil),         // 3: laurel.issuer.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),        // 4: laurel.issuer.v1.GetProfileResponse
-	(*ListProfilesRequest)(nil),       // 5: laurel.issuer.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),      // 6: laurel.issuer.v1.ListProfilesResponse
-	(*UpdateProfileRequest)(nil),      // 7: laurel.issuer.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil),     // 8: laurel.issuer.v1.UpdateProfileResponse
-	(*DeleteProfileRequest)(nil),      // 9: laurel.issuer.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),     // 10: laurel.issuer.v1.DeleteProfileResponse
-	(*CreateAchievementRequest)(nil),  // 11: laurel.issuer.v1.CreateAchievementRequest
-	(*CreateAchievementResponse)(nil), // 12: laurel.issuer.v1.CreateAchievementResponse
-	(*GetAchievementRequest)(nil),     // 13: laurel.issuer.v1.GetAchievementRequest
-	(*GetAchievementResponse)(nil),    // 14: laurel.issuer.v1.GetAchievementResponse
-	(*ListAchievementsRequest)(nil),   // 15: laurel.issuer.v1.ListAchievementsRequest
-	(*ListAchievementsResponse)(nil),  // 16: laurel.issuer.v1.ListAchievementsResponse
-	(*UpdateAchievementRequest)(nil),  // 17: laurel.issuer.v1.UpdateAchievementRequest
-	(*UpdateAchievementResponse)(nil), // 18: laurel.issuer.v1.UpdateAchievementResponse
-	(*DeleteAchievementRequest)(nil),  // 19: laurel.issuer.v1.DeleteAchievementRequest
-	(*DeleteAchievementResponse)(nil), // 20: laurel.issuer.v1.DeleteAchievementResponse
-	(*CreateSigningKeyRequest)(nil),   // 21: laurel.issuer.v1.CreateSigningKeyRequest
-	(*CreateSigningKeyResponse)(nil),  // 22: laurel.issuer.v1.CreateSigningKeyResponse
-	(*RotateSigningKeyRequest)(nil),   // 23: laurel.issuer.v1.RotateSigningKeyRequest
-	(*RotateSigningKeyResponse)(nil),  // 24: laurel.issuer.v1.RotateSigningKeyResponse
-	(*ListSigningKeysRequest)(nil),    // 25: laurel.issuer.v1.ListSigningKeysRequest
-	(*ListSigningKeysResponse)(nil),   // 26: laurel.issuer.v1.ListSigningKeysResponse
-	(*Evidence)(nil),                  // 27: laurel.issuer.v1.Evidence
-	(*IssueCredentialRequest)(nil),    // 28: laurel.issuer.v1.IssueCredentialRequest
-	(*IssueCredentialResponse)(nil),   // 29: laurel.issuer.v1.IssueCredentialResponse
-	(*GetCredentialRequest)(nil),      // 30: laurel.issuer.v1.GetCredentialRequest
-	(*GetCredentialResponse)(nil),     // 31: laurel.issuer.v1.GetCredentialResponse
-	(*ListCredentialsRequest)(nil),    // 32: laurel.issuer.v1.ListCredentialsRequest
-	(*ListCredentialsResponse)(nil),   // 33: laurel.issuer.v1.ListCredentialsResponse
-	(*RevokeCredentialRequest)(nil),   // 34: laurel.issuer.v1.RevokeCredentialRequest
-	(*RevokeCredentialResponse)(nil),  // 35: laurel.issuer.v1.RevokeCredentialResponse
-	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 37: google.protobuf.FieldMask
-	(*Achievement)(nil),               // 38: laurel.issuer.v1.Achievement
-	(*SigningKey)(nil),                // 39: laurel.issuer.v1.SigningKey
-	(*v1.Recipient)(nil),              // 40: laurel.events.v1.Recipient
-	(*Credential)(nil),                // 41: laurel.issuer.v1.Credential
+	(CredentialFormat)(0),                // 0: laurel.issuer.v1.CredentialFormat
+	(*Profile)(nil),                      // 1: laurel.issuer.v1.Profile
+	(*CreateProfileRequest)(nil),         // 2: laurel.issuer.v1.CreateProfileRequest
+	(*CreateProfileResponse)(nil),        // 3: laurel.issuer.v1.CreateProfileResponse
+	(*GetProfileRequest)(nil),            // 4: laurel.issuer.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),           // 5: laurel.issuer.v1.GetProfileResponse
+	(*ListProfilesRequest)(nil),          // 6: laurel.issuer.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),         // 7: laurel.issuer.v1.ListProfilesResponse
+	(*UpdateProfileRequest)(nil),         // 8: laurel.issuer.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),        // 9: laurel.issuer.v1.UpdateProfileResponse
+	(*DeleteProfileRequest)(nil),         // 10: laurel.issuer.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),        // 11: laurel.issuer.v1.DeleteProfileResponse
+	(*CreateAchievementRequest)(nil),     // 12: laurel.issuer.v1.CreateAchievementRequest
+	(*CreateAchievementResponse)(nil),    // 13: laurel.issuer.v1.CreateAchievementResponse
+	(*GetAchievementRequest)(nil),        // 14: laurel.issuer.v1.GetAchievementRequest
+	(*GetAchievementResponse)(nil),       // 15: laurel.issuer.v1.GetAchievementResponse
+	(*ListAchievementsRequest)(nil),      // 16: laurel.issuer.v1.ListAchievementsRequest
+	(*ListAchievementsResponse)(nil),     // 17: laurel.issuer.v1.ListAchievementsResponse
+	(*UpdateAchievementRequest)(nil),     // 18: laurel.issuer.v1.UpdateAchievementRequest
+	(*UpdateAchievementResponse)(nil),    // 19: laurel.issuer.v1.UpdateAchievementResponse
+	(*DeleteAchievementRequest)(nil),     // 20: laurel.issuer.v1.DeleteAchievementRequest
+	(*DeleteAchievementResponse)(nil),    // 21: laurel.issuer.v1.DeleteAchievementResponse
+	(*CreateSigningKeyRequest)(nil),      // 22: laurel.issuer.v1.CreateSigningKeyRequest
+	(*CreateSigningKeyResponse)(nil),     // 23: laurel.issuer.v1.CreateSigningKeyResponse
+	(*RotateSigningKeyRequest)(nil),      // 24: laurel.issuer.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil),     // 25: laurel.issuer.v1.RotateSigningKeyResponse
+	(*ListSigningKeysRequest)(nil),       // 26: laurel.issuer.v1.ListSigningKeysRequest
+	(*ListSigningKeysResponse)(nil),      // 27: laurel.issuer.v1.ListSigningKeysResponse
+	(*Evidence)(nil),                     // 28: laurel.issuer.v1.Evidence
+	(*IssueCredentialRequest)(nil),       // 29: laurel.issuer.v1.IssueCredentialRequest
+	(*IssueCredentialResponse)(nil),      // 30: laurel.issuer.v1.IssueCredentialResponse
+	(*GetCredentialRequest)(nil),         // 31: laurel.issuer.v1.GetCredentialRequest
+	(*GetCredentialResponse)(nil),        // 32: laurel.issuer.v1.GetCredentialResponse
+	(*ListCredentialsRequest)(nil),       // 33: laurel.issuer.v1.ListCredentialsRequest
+	(*ListCredentialsResponse)(nil),      // 34: laurel.issuer.v1.ListCredentialsResponse
+	(*RevokeCredentialRequest)(nil),      // 35: laurel.issuer.v1.RevokeCredentialRequest
+	(*RevokeCredentialResponse)(nil),     // 36: laurel.issuer.v1.RevokeCredentialResponse
+	(*BulkIssueRecipient)(nil),           // 37: laurel.issuer.v1.BulkIssueRecipient
+	(*BulkIssueCredentialsRequest)(nil),  // 38: laurel.issuer.v1.BulkIssueCredentialsRequest
+	(*BulkIssueCredentialsResponse)(nil), // 39: laurel.issuer.v1.BulkIssueCredentialsResponse
+	(*BulkIssueOutcome)(nil),             // 40: laurel.issuer.v1.BulkIssueOutcome
+	(*BulkIssueFieldViolation)(nil),      // 41: laurel.issuer.v1.BulkIssueFieldViolation
+	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 43: google.protobuf.FieldMask
+	(*Achievement)(nil),                  // 44: laurel.issuer.v1.Achievement
+	(*SigningKey)(nil),                   // 45: laurel.issuer.v1.SigningKey
+	(*v1.Recipient)(nil),                 // 46: laurel.events.v1.Recipient
+	(*Credential)(nil),                   // 47: laurel.issuer.v1.Credential
 }
 var file_laurel_issuer_v1_issuer_service_proto_depIdxs = []int32{
-	36, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	36, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: laurel.issuer.v1.CreateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
-	0,  // 3: laurel.issuer.v1.CreateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	0,  // 4: laurel.issuer.v1.GetProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	0,  // 5: laurel.issuer.v1.ListProfilesResponse.profiles:type_name -> laurel.issuer.v1.Profile
-	0,  // 6: laurel.issuer.v1.UpdateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
-	37, // 7: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 8: laurel.issuer.v1.UpdateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	38, // 9: laurel.issuer.v1.CreateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
-	38, // 10: laurel.issuer.v1.CreateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	38, // 11: laurel.issuer.v1.GetAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	38, // 12: laurel.issuer.v1.ListAchievementsResponse.achievements:type_name -> laurel.issuer.v1.Achievement
-	38, // 13: laurel.issuer.v1.UpdateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
-	37, // 14: laurel.issuer.v1.UpdateAchievementRequest.update_mask:type_name -> google.protobuf.FieldMask
-	38, // 15: laurel.issuer.v1.UpdateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	39, // 16: laurel.issuer.v1.CreateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
-	39, // 17: laurel.issuer.v1.RotateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
-	39, // 18: laurel.issuer.v1.ListSigningKeysResponse.signing_keys:type_name -> laurel.issuer.v1.SigningKey
-	40, // 19: laurel.issuer.v1.IssueCredentialRequest.recipient:type_name -> laurel.events.v1.Recipient
-	27, // 20: laurel.issuer.v1.IssueCredentialRequest.evidence:type_name -> laurel.issuer.v1.Evidence
-	41, // 21: laurel.issuer.v1.IssueCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	41, // 22: laurel.issuer.v1.GetCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	41, // 23: laurel.issuer.v1.ListCredentialsResponse.credentials:type_name -> laurel.issuer.v1.Credential
-	41, // 24: laurel.issuer.v1.RevokeCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	1,  // 25: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
-	3,  // 26: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
-	5,  // 27: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
-	7,  // 28: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
-	9,  // 29: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
-	11, // 30: laurel.issuer.v1.IssuerService.CreateAchievement:input_type -> laurel.issuer.v1.CreateAchievementRequest
-	13, // 31: laurel.issuer.v1.IssuerService.GetAchievement:input_type -> laurel.issuer.v1.GetAchievementRequest
-	15, // 32: laurel.issuer.v1.IssuerService.ListAchievements:input_type -> laurel.issuer.v1.ListAchievementsRequest
-	17, // 33: laurel.issuer.v1.IssuerService.UpdateAchievement:input_type -> laurel.issuer.v1.UpdateAchievementRequest
-	19, // 34: laurel.issuer.v1.IssuerService.DeleteAchievement:input_type -> laurel.issuer.v1.DeleteAchievementRequest
-	21, // 35: laurel.issuer.v1.IssuerService.CreateSigningKey:input_type -> laurel.issuer.v1.CreateSigningKeyRequest
-	23, // 36: laurel.issuer.v1.IssuerService.RotateSigningKey:input_type -> laurel.issuer.v1.RotateSigningKeyRequest
-	25, // 37: laurel.issuer.v1.IssuerService.ListSigningKeys:input_type -> laurel.issuer.v1.ListSigningKeysRequest
-	28, // 38: laurel.issuer.v1.IssuerService.IssueCredential:input_type -> laurel.issuer.v1.IssueCredentialRequest
-	30, // 39: laurel.issuer.v1.IssuerService.GetCredential:input_type -> laurel.issuer.v1.GetCredentialRequest
-	32, // 40: laurel.issuer.v1.IssuerService.ListCredentials:input_type -> laurel.issuer.v1.ListCredentialsRequest
-	34, // 41: laurel.issuer.v1.IssuerService.RevokeCredential:input_type -> laurel.issuer.v1.RevokeCredentialRequest
-	2,  // 42: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
-	4,  // 43: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
-	6,  // 44: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
-	8,  // 45: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
-	10, // 46: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
-	12, // 47: laurel.issuer.v1.IssuerService.CreateAchievement:output_type -> laurel.issuer.v1.CreateAchievementResponse
-	14, // 48: laurel.issuer.v1.IssuerService.GetAchievement:output_type -> laurel.issuer.v1.GetAchievementResponse
-	16, // 49: laurel.issuer.v1.IssuerService.ListAchievements:output_type -> laurel.issuer.v1.ListAchievementsResponse
-	18, // 50: laurel.issuer.v1.IssuerService.UpdateAchievement:output_type -> laurel.issuer.v1.UpdateAchievementResponse
-	20, // 51: laurel.issuer.v1.IssuerService.DeleteAchievement:output_type -> laurel.issuer.v1.DeleteAchievementResponse
-	22, // 52: laurel.issuer.v1.IssuerService.CreateSigningKey:output_type -> laurel.issuer.v1.CreateSigningKeyResponse
-	24, // 53: laurel.issuer.v1.IssuerService.RotateSigningKey:output_type -> laurel.issuer.v1.RotateSigningKeyResponse
-	26, // 54: laurel.issuer.v1.IssuerService.ListSigningKeys:output_type -> laurel.issuer.v1.ListSigningKeysResponse
-	29, // 55: laurel.issuer.v1.IssuerService.IssueCredential:output_type -> laurel.issuer.v1.IssueCredentialResponse
-	31, // 56: laurel.issuer.v1.IssuerService.GetCredential:output_type -> laurel.issuer.v1.GetCredentialResponse
-	33, // 57: laurel.issuer.v1.IssuerService.ListCredentials:output_type -> laurel.issuer.v1.ListCredentialsResponse
-	35, // 58: laurel.issuer.v1.IssuerService.RevokeCredential:output_type -> laurel.issuer.v1.RevokeCredentialResponse
-	42, // [42:59] is the sub-list for method output_type
-	25, // [25:42] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	42, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	42, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: laurel.issuer.v1.CreateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
+	1,  // 3: laurel.issuer.v1.CreateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	1,  // 4: laurel.issuer.v1.GetProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	1,  // 5: laurel.issuer.v1.ListProfilesResponse.profiles:type_name -> laurel.issuer.v1.Profile
+	1,  // 6: laurel.issuer.v1.UpdateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
+	43, // 7: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 8: laurel.issuer.v1.UpdateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	44, // 9: laurel.issuer.v1.CreateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	44, // 10: laurel.issuer.v1.CreateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	44, // 11: laurel.issuer.v1.GetAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	44, // 12: laurel.issuer.v1.ListAchievementsResponse.achievements:type_name -> laurel.issuer.v1.Achievement
+	44, // 13: laurel.issuer.v1.UpdateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	43, // 14: laurel.issuer.v1.UpdateAchievementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 15: laurel.issuer.v1.UpdateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	45, // 16: laurel.issuer.v1.CreateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	45, // 17: laurel.issuer.v1.RotateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	45, // 18: laurel.issuer.v1.ListSigningKeysResponse.signing_keys:type_name -> laurel.issuer.v1.SigningKey
+	46, // 19: laurel.issuer.v1.IssueCredentialRequest.recipient:type_name -> laurel.events.v1.Recipient
+	28, // 20: laurel.issuer.v1.IssueCredentialRequest.evidence:type_name -> laurel.issuer.v1.Evidence
+	47, // 21: laurel.issuer.v1.IssueCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	0,  // 22: laurel.issuer.v1.GetCredentialRequest.format:type_name -> laurel.issuer.v1.CredentialFormat
+	47, // 23: laurel.issuer.v1.GetCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	42, // 24: laurel.issuer.v1.ListCredentialsRequest.issued_after:type_name -> google.protobuf.Timestamp
+	42, // 25: laurel.issuer.v1.ListCredentialsRequest.issued_before:type_name -> google.protobuf.Timestamp
+	47, // 26: laurel.issuer.v1.ListCredentialsResponse.credentials:type_name -> laurel.issuer.v1.Credential
+	47, // 27: laurel.issuer.v1.RevokeCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	46, // 28: laurel.issuer.v1.BulkIssueRecipient.recipient:type_name -> laurel.events.v1.Recipient
+	28, // 29: laurel.issuer.v1.BulkIssueRecipient.evidence:type_name -> laurel.issuer.v1.Evidence
+	37, // 30: laurel.issuer.v1.BulkIssueCredentialsRequest.recipients:type_name -> laurel.issuer.v1.BulkIssueRecipient
+	40, // 31: laurel.issuer.v1.BulkIssueCredentialsResponse.outcomes:type_name -> laurel.issuer.v1.BulkIssueOutcome
+	41, // 32: laurel.issuer.v1.BulkIssueOutcome.violations:type_name -> laurel.issuer.v1.BulkIssueFieldViolation
+	2,  // 33: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
+	4,  // 34: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
+	6,  // 35: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
+	8,  // 36: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
+	10, // 37: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
+	12, // 38: laurel.issuer.v1.IssuerService.CreateAchievement:input_type -> laurel.issuer.v1.CreateAchievementRequest
+	14, // 39: laurel.issuer.v1.IssuerService.GetAchievement:input_type -> laurel.issuer.v1.GetAchievementRequest
+	16, // 40: laurel.issuer.v1.IssuerService.ListAchievements:input_type -> laurel.issuer.v1.ListAchievementsRequest
+	18, // 41: laurel.issuer.v1.IssuerService.UpdateAchievement:input_type -> laurel.issuer.v1.UpdateAchievementRequest
+	20, // 42: laurel.issuer.v1.IssuerService.DeleteAchievement:input_type -> laurel.issuer.v1.DeleteAchievementRequest
+	22, // 43: laurel.issuer.v1.IssuerService.CreateSigningKey:input_type -> laurel.issuer.v1.CreateSigningKeyRequest
+	24, // 44: laurel.issuer.v1.IssuerService.RotateSigningKey:input_type -> laurel.issuer.v1.RotateSigningKeyRequest
+	26, // 45: laurel.issuer.v1.IssuerService.ListSigningKeys:input_type -> laurel.issuer.v1.ListSigningKeysRequest
+	29, // 46: laurel.issuer.v1.IssuerService.IssueCredential:input_type -> laurel.issuer.v1.IssueCredentialRequest
+	38, // 47: laurel.issuer.v1.IssuerService.BulkIssueCredentials:input_type -> laurel.issuer.v1.BulkIssueCredentialsRequest
+	31, // 48: laurel.issuer.v1.IssuerService.GetCredential:input_type -> laurel.issuer.v1.GetCredentialRequest
+	33, // 49: laurel.issuer.v1.IssuerService.ListCredentials:input_type -> laurel.issuer.v1.ListCredentialsRequest
+	35, // 50: laurel.issuer.v1.IssuerService.RevokeCredential:input_type -> laurel.issuer.v1.RevokeCredentialRequest
+	3,  // 51: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
+	5,  // 52: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
+	7,  // 53: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
+	9,  // 54: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
+	11, // 55: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
+	13, // 56: laurel.issuer.v1.IssuerService.CreateAchievement:output_type -> laurel.issuer.v1.CreateAchievementResponse
+	15, // 57: laurel.issuer.v1.IssuerService.GetAchievement:output_type -> laurel.issuer.v1.GetAchievementResponse
+	17, // 58: laurel.issuer.v1.IssuerService.ListAchievements:output_type -> laurel.issuer.v1.ListAchievementsResponse
+	19, // 59: laurel.issuer.v1.IssuerService.UpdateAchievement:output_type -> laurel.issuer.v1.UpdateAchievementResponse
+	21, // 60: laurel.issuer.v1.IssuerService.DeleteAchievement:output_type -> laurel.issuer.v1.DeleteAchievementResponse
+	23, // 61: laurel.issuer.v1.IssuerService.CreateSigningKey:output_type -> laurel.issuer.v1.CreateSigningKeyResponse
+	25, // 62: laurel.issuer.v1.IssuerService.RotateSigningKey:output_type -> laurel.issuer.v1.RotateSigningKeyResponse
+	27, // 63: laurel.issuer.v1.IssuerService.ListSigningKeys:output_type -> laurel.issuer.v1.ListSigningKeysResponse
+	30, // 64: laurel.issuer.v1.IssuerService.IssueCredential:output_type -> laurel.issuer.v1.IssueCredentialResponse
+	39, // 65: laurel.issuer.v1.IssuerService.BulkIssueCredentials:output_type -> laurel.issuer.v1.BulkIssueCredentialsResponse
+	32, // 66: laurel.issuer.v1.IssuerService.GetCredential:output_type -> laurel.issuer.v1.GetCredentialResponse
+	34, // 67: laurel.issuer.v1.IssuerService.ListCredentials:output_type -> laurel.issuer.v1.ListCredentialsResponse
+	36, // 68: laurel.issuer.v1.IssuerService.RevokeCredential:output_type -> laurel.issuer.v1.RevokeCredentialResponse
+	51, // [51:69] is the sub-list for method output_type
+	33, // [33:51] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_laurel_issuer_v1_issuer_service_proto_init() }
@@ -2268,13 +2730,14 @@ func file_laurel_issuer_v1_issuer_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_issuer_v1_issuer_service_proto_rawDesc), len(file_laurel_issuer_v1_issuer_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   36,
+			NumEnums:      1,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_laurel_issuer_v1_issuer_service_proto_goTypes,
 		DependencyIndexes: file_laurel_issuer_v1_issuer_service_proto_depIdxs,
+		EnumInfos:         file_laurel_issuer_v1_issuer_service_proto_enumTypes,
 		MessageInfos:      file_laurel_issuer_v1_issuer_service_proto_msgTypes,
 	}.Build()
 	File_laurel_issuer_v1_issuer_service_proto = out.File

@@ -775,6 +775,47 @@ func local_request_IssuerService_IssueCredential_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
+func request_IssuerService_BulkIssueCredentials_0(ctx context.Context, marshaler runtime.Marshaler, client IssuerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BulkIssueCredentialsRequest
+		metadata runtime.ServerMetadata
+	)
+	dec := marshaler.NewDecoder(req.Body)
+	if err := dec.Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if td, ok := dec.(interface{ Token() (json.Token, error) }); ok {
+		if _, err := td.Token(); !errors.Is(err, io.EOF) {
+			return nil, metadata, status.Error(codes.InvalidArgument, "unexpected data after request body")
+		}
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BulkIssueCredentials(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_IssuerService_BulkIssueCredentials_0(ctx context.Context, marshaler runtime.Marshaler, server IssuerServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BulkIssueCredentialsRequest
+		metadata runtime.ServerMetadata
+	)
+	dec := marshaler.NewDecoder(req.Body)
+	if err := dec.Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if td, ok := dec.(interface{ Token() (json.Token, error) }); ok {
+		if _, err := td.Token(); !errors.Is(err, io.EOF) {
+			return nil, metadata, status.Error(codes.InvalidArgument, "unexpected data after request body")
+		}
+	}
+	msg, err := server.BulkIssueCredentials(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_IssuerService_GetCredential_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
 func request_IssuerService_GetCredential_0(ctx context.Context, marshaler runtime.Marshaler, client IssuerServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetCredentialRequest
@@ -788,6 +829,12 @@ func request_IssuerService_GetCredential_0(ctx context.Context, marshaler runtim
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_IssuerService_GetCredential_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -809,6 +856,12 @@ func local_request_IssuerService_GetCredential_0(ctx context.Context, marshaler 
 	protoReq.Name, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_IssuerService_GetCredential_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.GetCredential(ctx, &protoReq)
 	return msg, metadata, err
@@ -1192,6 +1245,26 @@ func RegisterIssuerServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_IssuerService_IssueCredential_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_IssuerService_BulkIssueCredentials_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/laurel.issuer.v1.IssuerService/BulkIssueCredentials", runtime.WithHTTPPathPattern("/v1/credentials:bulkIssue"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_IssuerService_BulkIssueCredentials_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_IssuerService_BulkIssueCredentials_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_IssuerService_GetCredential_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1530,6 +1603,23 @@ func RegisterIssuerServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_IssuerService_IssueCredential_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_IssuerService_BulkIssueCredentials_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/laurel.issuer.v1.IssuerService/BulkIssueCredentials", runtime.WithHTTPPathPattern("/v1/credentials:bulkIssue"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_IssuerService_BulkIssueCredentials_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_IssuerService_BulkIssueCredentials_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_IssuerService_GetCredential_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1585,41 +1675,43 @@ func RegisterIssuerServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 }
 
 var (
-	pattern_IssuerService_CreateProfile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "profiles"}, ""))
-	pattern_IssuerService_GetProfile_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "name"}, ""))
-	pattern_IssuerService_ListProfiles_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "profiles"}, ""))
-	pattern_IssuerService_UpdateProfile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "profile.name"}, ""))
-	pattern_IssuerService_DeleteProfile_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "name"}, ""))
-	pattern_IssuerService_CreateAchievement_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "achievements"}, ""))
-	pattern_IssuerService_GetAchievement_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "name"}, ""))
-	pattern_IssuerService_ListAchievements_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "achievements"}, ""))
-	pattern_IssuerService_UpdateAchievement_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "achievement.name"}, ""))
-	pattern_IssuerService_DeleteAchievement_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "name"}, ""))
-	pattern_IssuerService_CreateSigningKey_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, ""))
-	pattern_IssuerService_RotateSigningKey_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, "rotate"))
-	pattern_IssuerService_ListSigningKeys_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, ""))
-	pattern_IssuerService_IssueCredential_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "credentials"}, "issue"))
-	pattern_IssuerService_GetCredential_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "credentials", "name"}, ""))
-	pattern_IssuerService_ListCredentials_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "credentials"}, ""))
-	pattern_IssuerService_RevokeCredential_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "credentials", "name"}, "revoke"))
+	pattern_IssuerService_CreateProfile_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "profiles"}, ""))
+	pattern_IssuerService_GetProfile_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "name"}, ""))
+	pattern_IssuerService_ListProfiles_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "profiles"}, ""))
+	pattern_IssuerService_UpdateProfile_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "profile.name"}, ""))
+	pattern_IssuerService_DeleteProfile_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "profiles", "name"}, ""))
+	pattern_IssuerService_CreateAchievement_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "achievements"}, ""))
+	pattern_IssuerService_GetAchievement_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "name"}, ""))
+	pattern_IssuerService_ListAchievements_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "achievements"}, ""))
+	pattern_IssuerService_UpdateAchievement_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "achievement.name"}, ""))
+	pattern_IssuerService_DeleteAchievement_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "achievements", "name"}, ""))
+	pattern_IssuerService_CreateSigningKey_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, ""))
+	pattern_IssuerService_RotateSigningKey_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, "rotate"))
+	pattern_IssuerService_ListSigningKeys_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "profiles", "parent", "signingKeys"}, ""))
+	pattern_IssuerService_IssueCredential_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "credentials"}, "issue"))
+	pattern_IssuerService_BulkIssueCredentials_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "credentials"}, "bulkIssue"))
+	pattern_IssuerService_GetCredential_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "credentials", "name"}, ""))
+	pattern_IssuerService_ListCredentials_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "credentials"}, ""))
+	pattern_IssuerService_RevokeCredential_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "credentials", "name"}, "revoke"))
 )
 
 var (
-	forward_IssuerService_CreateProfile_0     = runtime.ForwardResponseMessage
-	forward_IssuerService_GetProfile_0        = runtime.ForwardResponseMessage
-	forward_IssuerService_ListProfiles_0      = runtime.ForwardResponseMessage
-	forward_IssuerService_UpdateProfile_0     = runtime.ForwardResponseMessage
-	forward_IssuerService_DeleteProfile_0     = runtime.ForwardResponseMessage
-	forward_IssuerService_CreateAchievement_0 = runtime.ForwardResponseMessage
-	forward_IssuerService_GetAchievement_0    = runtime.ForwardResponseMessage
-	forward_IssuerService_ListAchievements_0  = runtime.ForwardResponseMessage
-	forward_IssuerService_UpdateAchievement_0 = runtime.ForwardResponseMessage
-	forward_IssuerService_DeleteAchievement_0 = runtime.ForwardResponseMessage
-	forward_IssuerService_CreateSigningKey_0  = runtime.ForwardResponseMessage
-	forward_IssuerService_RotateSigningKey_0  = runtime.ForwardResponseMessage
-	forward_IssuerService_ListSigningKeys_0   = runtime.ForwardResponseMessage
-	forward_IssuerService_IssueCredential_0   = runtime.ForwardResponseMessage
-	forward_IssuerService_GetCredential_0     = runtime.ForwardResponseMessage
-	forward_IssuerService_ListCredentials_0   = runtime.ForwardResponseMessage
-	forward_IssuerService_RevokeCredential_0  = runtime.ForwardResponseMessage
+	forward_IssuerService_CreateProfile_0        = runtime.ForwardResponseMessage
+	forward_IssuerService_GetProfile_0           = runtime.ForwardResponseMessage
+	forward_IssuerService_ListProfiles_0         = runtime.ForwardResponseMessage
+	forward_IssuerService_UpdateProfile_0        = runtime.ForwardResponseMessage
+	forward_IssuerService_DeleteProfile_0        = runtime.ForwardResponseMessage
+	forward_IssuerService_CreateAchievement_0    = runtime.ForwardResponseMessage
+	forward_IssuerService_GetAchievement_0       = runtime.ForwardResponseMessage
+	forward_IssuerService_ListAchievements_0     = runtime.ForwardResponseMessage
+	forward_IssuerService_UpdateAchievement_0    = runtime.ForwardResponseMessage
+	forward_IssuerService_DeleteAchievement_0    = runtime.ForwardResponseMessage
+	forward_IssuerService_CreateSigningKey_0     = runtime.ForwardResponseMessage
+	forward_IssuerService_RotateSigningKey_0     = runtime.ForwardResponseMessage
+	forward_IssuerService_ListSigningKeys_0      = runtime.ForwardResponseMessage
+	forward_IssuerService_IssueCredential_0      = runtime.ForwardResponseMessage
+	forward_IssuerService_BulkIssueCredentials_0 = runtime.ForwardResponseMessage
+	forward_IssuerService_GetCredential_0        = runtime.ForwardResponseMessage
+	forward_IssuerService_ListCredentials_0      = runtime.ForwardResponseMessage
+	forward_IssuerService_RevokeCredential_0     = runtime.ForwardResponseMessage
 )

@@ -25,23 +25,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IssuerService_CreateProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/CreateProfile"
-	IssuerService_GetProfile_FullMethodName        = "/laurel.issuer.v1.IssuerService/GetProfile"
-	IssuerService_ListProfiles_FullMethodName      = "/laurel.issuer.v1.IssuerService/ListProfiles"
-	IssuerService_UpdateProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/UpdateProfile"
-	IssuerService_DeleteProfile_FullMethodName     = "/laurel.issuer.v1.IssuerService/DeleteProfile"
-	IssuerService_CreateAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/CreateAchievement"
-	IssuerService_GetAchievement_FullMethodName    = "/laurel.issuer.v1.IssuerService/GetAchievement"
-	IssuerService_ListAchievements_FullMethodName  = "/laurel.issuer.v1.IssuerService/ListAchievements"
-	IssuerService_UpdateAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/UpdateAchievement"
-	IssuerService_DeleteAchievement_FullMethodName = "/laurel.issuer.v1.IssuerService/DeleteAchievement"
-	IssuerService_CreateSigningKey_FullMethodName  = "/laurel.issuer.v1.IssuerService/CreateSigningKey"
-	IssuerService_RotateSigningKey_FullMethodName  = "/laurel.issuer.v1.IssuerService/RotateSigningKey"
-	IssuerService_ListSigningKeys_FullMethodName   = "/laurel.issuer.v1.IssuerService/ListSigningKeys"
-	IssuerService_IssueCredential_FullMethodName   = "/laurel.issuer.v1.IssuerService/IssueCredential"
-	IssuerService_GetCredential_FullMethodName     = "/laurel.issuer.v1.IssuerService/GetCredential"
-	IssuerService_ListCredentials_FullMethodName   = "/laurel.issuer.v1.IssuerService/ListCredentials"
-	IssuerService_RevokeCredential_FullMethodName  = "/laurel.issuer.v1.IssuerService/RevokeCredential"
+	IssuerService_CreateProfile_FullMethodName        = "/laurel.issuer.v1.IssuerService/CreateProfile"
+	IssuerService_GetProfile_FullMethodName           = "/laurel.issuer.v1.IssuerService/GetProfile"
+	IssuerService_ListProfiles_FullMethodName         = "/laurel.issuer.v1.IssuerService/ListProfiles"
+	IssuerService_UpdateProfile_FullMethodName        = "/laurel.issuer.v1.IssuerService/UpdateProfile"
+	IssuerService_DeleteProfile_FullMethodName        = "/laurel.issuer.v1.IssuerService/DeleteProfile"
+	IssuerService_CreateAchievement_FullMethodName    = "/laurel.issuer.v1.IssuerService/CreateAchievement"
+	IssuerService_GetAchievement_FullMethodName       = "/laurel.issuer.v1.IssuerService/GetAchievement"
+	IssuerService_ListAchievements_FullMethodName     = "/laurel.issuer.v1.IssuerService/ListAchievements"
+	IssuerService_UpdateAchievement_FullMethodName    = "/laurel.issuer.v1.IssuerService/UpdateAchievement"
+	IssuerService_DeleteAchievement_FullMethodName    = "/laurel.issuer.v1.IssuerService/DeleteAchievement"
+	IssuerService_CreateSigningKey_FullMethodName     = "/laurel.issuer.v1.IssuerService/CreateSigningKey"
+	IssuerService_RotateSigningKey_FullMethodName     = "/laurel.issuer.v1.IssuerService/RotateSigningKey"
+	IssuerService_ListSigningKeys_FullMethodName      = "/laurel.issuer.v1.IssuerService/ListSigningKeys"
+	IssuerService_IssueCredential_FullMethodName      = "/laurel.issuer.v1.IssuerService/IssueCredential"
+	IssuerService_BulkIssueCredentials_FullMethodName = "/laurel.issuer.v1.IssuerService/BulkIssueCredentials"
+	IssuerService_GetCredential_FullMethodName        = "/laurel.issuer.v1.IssuerService/GetCredential"
+	IssuerService_ListCredentials_FullMethodName      = "/laurel.issuer.v1.IssuerService/ListCredentials"
+	IssuerService_RevokeCredential_FullMethodName     = "/laurel.issuer.v1.IssuerService/RevokeCredential"
 )
 
 // IssuerServiceClient is the client API for IssuerService service.
@@ -107,6 +108,16 @@ type IssuerServiceClient interface {
 	// profile has no signing key; ALREADY_EXISTS when `request_id` was used
 	// for a different request.
 	IssueCredential(ctx context.Context, in *IssueCredentialRequest, opts ...grpc.CallOption) (*IssueCredentialResponse, error)
+	// BulkIssueCredentials issues one achievement to up to 10,000 recipients in
+	// one call, each like IssueCredential, and reports an outcome per recipient
+	// (its credential, or why it was refused with the offending field). The
+	// required `request_id` makes the whole call idempotent: repeating it with
+	// the same body returns the same credentials, with a different body fails
+	// with ALREADY_EXISTS. A call cut short (deadline, crash) is completed by
+	// repeating it. Errors: INVALID_ARGUMENT (more than 10,000 recipients, an
+	// unknown achievement; nothing is issued); FAILED_PRECONDITION when the
+	// achievement's profile has no signing key.
+	BulkIssueCredentials(ctx context.Context, in *BulkIssueCredentialsRequest, opts ...grpc.CallOption) (*BulkIssueCredentialsResponse, error)
 	// GetCredential returns one credential. Errors: NOT_FOUND.
 	GetCredential(ctx context.Context, in *GetCredentialRequest, opts ...grpc.CallOption) (*GetCredentialResponse, error)
 	// ListCredentials lists the tenant's credentials, optionally only those of
@@ -265,6 +276,16 @@ func (c *issuerServiceClient) IssueCredential(ctx context.Context, in *IssueCred
 	return out, nil
 }
 
+func (c *issuerServiceClient) BulkIssueCredentials(ctx context.Context, in *BulkIssueCredentialsRequest, opts ...grpc.CallOption) (*BulkIssueCredentialsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BulkIssueCredentialsResponse)
+	err := c.cc.Invoke(ctx, IssuerService_BulkIssueCredentials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *issuerServiceClient) GetCredential(ctx context.Context, in *GetCredentialRequest, opts ...grpc.CallOption) (*GetCredentialResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCredentialResponse)
@@ -358,6 +379,16 @@ type IssuerServiceServer interface {
 	// profile has no signing key; ALREADY_EXISTS when `request_id` was used
 	// for a different request.
 	IssueCredential(context.Context, *IssueCredentialRequest) (*IssueCredentialResponse, error)
+	// BulkIssueCredentials issues one achievement to up to 10,000 recipients in
+	// one call, each like IssueCredential, and reports an outcome per recipient
+	// (its credential, or why it was refused with the offending field). The
+	// required `request_id` makes the whole call idempotent: repeating it with
+	// the same body returns the same credentials, with a different body fails
+	// with ALREADY_EXISTS. A call cut short (deadline, crash) is completed by
+	// repeating it. Errors: INVALID_ARGUMENT (more than 10,000 recipients, an
+	// unknown achievement; nothing is issued); FAILED_PRECONDITION when the
+	// achievement's profile has no signing key.
+	BulkIssueCredentials(context.Context, *BulkIssueCredentialsRequest) (*BulkIssueCredentialsResponse, error)
 	// GetCredential returns one credential. Errors: NOT_FOUND.
 	GetCredential(context.Context, *GetCredentialRequest) (*GetCredentialResponse, error)
 	// ListCredentials lists the tenant's credentials, optionally only those of
@@ -417,6 +448,9 @@ func (UnimplementedIssuerServiceServer) ListSigningKeys(context.Context, *ListSi
 }
 func (UnimplementedIssuerServiceServer) IssueCredential(context.Context, *IssueCredentialRequest) (*IssueCredentialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IssueCredential not implemented")
+}
+func (UnimplementedIssuerServiceServer) BulkIssueCredentials(context.Context, *BulkIssueCredentialsRequest) (*BulkIssueCredentialsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BulkIssueCredentials not implemented")
 }
 func (UnimplementedIssuerServiceServer) GetCredential(context.Context, *GetCredentialRequest) (*GetCredentialResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCredential not implemented")
@@ -700,6 +734,24 @@ func _IssuerService_IssueCredential_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IssuerService_BulkIssueCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BulkIssueCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IssuerServiceServer).BulkIssueCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IssuerService_BulkIssueCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IssuerServiceServer).BulkIssueCredentials(ctx, req.(*BulkIssueCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IssuerService_GetCredential_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetCredentialRequest)
 	if err := dec(in); err != nil {
@@ -816,6 +868,10 @@ var IssuerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IssueCredential",
 			Handler:    _IssuerService_IssueCredential_Handler,
+		},
+		{
+			MethodName: "BulkIssueCredentials",
+			Handler:    _IssuerService_BulkIssueCredentials_Handler,
 		},
 		{
 			MethodName: "GetCredential",
