@@ -62,7 +62,11 @@ type Achievement struct {
 	// When the achievement was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version, changed by every update (see Profile.etag).
-	Etag          string `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Whether the achievement is listed in the tenant's public catalog
+	// ("<public URL>/catalog/<tenant>"), where learners find what they can
+	// earn. Off by default: a tenant opts each achievement in.
+	Listed        bool `protobuf:"varint,15,opt,name=listed,proto3" json:"listed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,6 +197,13 @@ func (x *Achievement) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Achievement) GetListed() bool {
+	if x != nil {
+		return x.Listed
+	}
+	return false
 }
 
 // Criteria says how an achievement is earned.
@@ -472,7 +483,7 @@ var File_laurel_issuer_v1_achievement_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_achievement_proto_rawDesc = "" +
 	"\n" +
-	"\"laurel/issuer/v1/achievement.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x06\n" +
+	"\"laurel/issuer/v1/achievement.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x06\n" +
 	"\vAchievement\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12Q\n" +
 	"\aprofile\x18\x02 \x01(\tB7\xe0A\x02\xbaH1r/2-^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\aprofile\x120\n" +
@@ -493,7 +504,8 @@ const file_laurel_issuer_v1_achievement_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x1f\n" +
-	"\x04etag\x18\x0e \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\"T\n" +
+	"\x04etag\x18\x0e \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\x12\x1b\n" +
+	"\x06listed\x18\x0f \x01(\bB\x03\xe0A\x01R\x06listed\"T\n" +
 	"\bCriteria\x12&\n" +
 	"\tnarrative\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative\x12 \n" +
 	"\x03url\x18\x02 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\x03url\"\xfd\x01\n" +
