@@ -62,6 +62,9 @@ type Deps struct {
 	SubscriptionsBucket, DeliveriesBucket string
 	// Durable overrides the LEDGER consumer name (tests).
 	Durable string
+	// AckWait overrides natsbus.AckWait, the time after which the messages of a notifier
+	// that stopped without settling them are handed out again (tests).
+	AckWait time.Duration
 }
 
 // EmailConfig says how badge e-mail leaves: over SMTP when SMTPAddr is set, else into
@@ -100,6 +103,7 @@ type Service struct {
 	api        *grpcapi.Server
 	dispatcher *delivery.Dispatcher
 	durable    string
+	ackWait    time.Duration
 	client     *outbound.Client
 	replays    *natsbus.ReplayHandler
 	mail       *email.Service
@@ -158,6 +162,10 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	policy := delivery.Policy{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay, Timeout: r.Timeout,
 		EndpointConcurrency: r.EndpointConcurrency, BusyDelay: r.BusyDelay, BreakerThreshold: r.BreakerThreshold, BreakerCooldown: r.BreakerCooldown}
 	durable := orDefault(d.Durable, natsbus.Durable)
+	ackWait := natsbus.AckWait
+	if d.AckWait > 0 {
+		ackWait = d.AckWait
+	}
 	replays := natsbus.NewReplays(d.Bus, d.JetStream, durable)
 	watched := subs.Watched(d.JetStream, orDefault(d.SubscriptionsBucket, natskv.SubscriptionsBucket), d.Logger)
 	dispatcher := delivery.NewDispatcher(watched, records, secrets, client, replays, policy, d.Logger)
@@ -167,8 +175,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		api:        grpcapi.New(delivery.NewManager(subs, records, secrets, replays), dispatcher, mail, d.Logger),
 		dispatcher: dispatcher,
 		durable:    durable,
+		ackWait:    ackWait,
 		client:     client,
-		replays:    natsbus.NewReplayHandler(dispatcher, d.JetStream),
+		replays:    natsbus.NewReplayHandler(dispatcher, d.JetStream, ackWait),
 		mail:       mail,
 		mailOn:     mailOn,
 		watched:    watched,
@@ -246,14 +255,14 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	spec := natsbus.ConsumerSpec()
-	spec.Durable = s.durable
-	c, err := s.bus.Consume(ctx, spec, natsbus.NewHandler(s.dispatcher).Handle)
+	spec.Durable, spec.AckWait = s.durable, s.ackWait
+	c, err := s.bus.Consume(ctx, spec, natsbus.NewHandler(s.dispatcher, s.ackWait).Handle)
 	if err != nil {
 		s.watched.Stop()
 		return fmt.Errorf("notifier: %w", err)
 	}
 	replaySpec := natsbus.ReplayConsumerSpec()
-	replaySpec.Durable = s.durable + "-replays"
+	replaySpec.Durable, replaySpec.AckWait = s.durable+"-replays", s.ackWait
 	rc, err := s.bus.Consume(ctx, replaySpec, s.replays.Handle)
 	if err != nil {
 		_ = c.Stop(ctx)

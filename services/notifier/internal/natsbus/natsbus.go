@@ -41,6 +41,13 @@ const maxDeliver = 1000
 // for one dead endpoint would stall every other endpoint's new events.
 const maxWaiting = 100_000
 
+// AckWait is how long JetStream waits for the verdict on a LEDGER or replay message
+// before it hands the message out again. It is short so that the messages of a notifier
+// that died mid-attempt come back within half a minute; a live notifier keeps its messages
+// for as long as it works on them with heartbeats (see keepAlive), and a message waiting
+// for its next attempt was settled with a delayed Nak, whose delay AckWait does not bound.
+const AckWait = 30 * time.Second
+
 // ConsumerSpec is the durable consumer the notifier runs on LEDGER. Many events are
 // handled at once so that one slow endpoint does not hold back the others.
 func ConsumerSpec() eventbus.ConsumerSpec {
@@ -48,7 +55,7 @@ func ConsumerSpec() eventbus.ConsumerSpec {
 		Stream:         subjects.LedgerStream,
 		Durable:        Durable,
 		FilterSubjects: []string{subjects.BadgeAll},
-		AckWait:        2 * time.Minute,
+		AckWait:        AckWait,
 		MaxDeliver:     maxDeliver,
 		MaxAckPending:  maxWaiting,
 		Concurrency:    16,
@@ -66,10 +73,14 @@ type Handler struct {
 	d Deliverer
 	// retryWait is the delay after a failure to read or record state.
 	retryWait time.Duration
+	// ackWait is the consumer's AckWait, which the heartbeats must beat.
+	ackWait time.Duration
 }
 
-// NewHandler returns the LEDGER handler.
-func NewHandler(d Deliverer) *Handler { return &Handler{d: d, retryWait: 2 * time.Second} }
+// NewHandler returns the LEDGER handler of a consumer whose AckWait is ackWait.
+func NewHandler(d Deliverer, ackWait time.Duration) *Handler {
+	return &Handler{d: d, retryWait: 2 * time.Second, ackWait: ackWait}
+}
 
 // Handle is an eventbus.Handler. Idempotent: final deliveries are never sent again.
 func (h *Handler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
@@ -80,6 +91,7 @@ func (h *Handler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outc
 	if !ok {
 		return eventbus.Ack() // a type no subscription can ask for
 	}
+	defer keepAlive(ctx, d, h.ackWait)()
 	wait, done, err := h.d.Deliver(ctx, ev)
 	switch {
 	case err != nil:
@@ -89,6 +101,36 @@ func (h *Handler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outc
 	default:
 		return eventbus.Retry(wait, errors.New("webhook deliveries pending"))
 	}
+}
+
+// keepAlive tells JetStream every third of ackWait that d is still being worked on, until
+// the returned stop is called, so that a pass longer than AckWait (several attempts of up
+// to the attempt timeout each, waits for a busy endpoint) does not see its message handed
+// to another worker, which would send the same webhooks again. The work it covers is
+// bounded (every attempt has a timeout), so a message is never held forever. A failed
+// heartbeat is ignored: the worst it causes is a duplicate attempt, which at-least-once
+// delivery allows (same webhook-id).
+func keepAlive(ctx context.Context, d eventbus.Delivery, ackWait time.Duration) (stop func()) {
+	every := ackWait / 3
+	if every <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = d.InProgress()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // Decode turns a LEDGER delivery into a delivery.Event; ok is false for event types the

@@ -45,7 +45,7 @@ func replaySubject(tenant string) (string, error) {
 func ReplayConsumerSpec() eventbus.ConsumerSpec {
 	return eventbus.ConsumerSpec{
 		Stream: ReplayStream, Durable: ReplayDurable, FilterSubjects: []string{replayAll},
-		AckWait: 2 * time.Minute, MaxDeliver: maxDeliver, MaxAckPending: maxWaiting, Concurrency: 4, FetchBatch: 8,
+		AckWait: AckWait, MaxDeliver: maxDeliver, MaxAckPending: maxWaiting, Concurrency: 4, FetchBatch: 8,
 	}
 }
 
@@ -146,11 +146,12 @@ type ReplayHandler struct {
 	d         OneDeliverer
 	js        jetstream.JetStream
 	retryWait time.Duration
+	ackWait   time.Duration // the consumer's, which the heartbeats must beat
 }
 
-// NewReplayHandler returns the replay handler.
-func NewReplayHandler(d OneDeliverer, js jetstream.JetStream) *ReplayHandler {
-	return &ReplayHandler{d: d, js: js, retryWait: 2 * time.Second}
+// NewReplayHandler returns the handler of a replay consumer whose AckWait is ackWait.
+func NewReplayHandler(d OneDeliverer, js jetstream.JetStream, ackWait time.Duration) *ReplayHandler {
+	return &ReplayHandler{d: d, js: js, retryWait: 2 * time.Second, ackWait: ackWait}
 }
 
 // Handle is an eventbus.Handler. Idempotent like Handler.Handle.
@@ -178,6 +179,7 @@ func (h *ReplayHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbu
 	if err != nil || !ok {
 		return eventbus.Poison(fmt.Errorf("replay %s: event is not deliverable: %v", req.WebhookID, err))
 	}
+	defer keepAlive(ctx, d, h.ackWait)()
 	wait, done, err := h.d.DeliverTo(ctx, ev, req.SubscriptionID)
 	switch {
 	case err != nil:
