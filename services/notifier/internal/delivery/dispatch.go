@@ -283,13 +283,18 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	}
 
 	started := d.now().UTC()
-	code, retryAfter, latency, sendErr := d.send(ctx, sub.URL, id, secrets, ev.Body)
+	code, retryAfter, location, latency, sendErr := d.send(ctx, sub.URL, id, secrets, ev.Body)
 	now := d.now().UTC()
 	d.endpoints.release(endpoint, now, sendErr != nil || retryable(code))
 	rec.Attempts++
 	rec.LastCode, rec.LastLatency, rec.LastError, rec.UpdateTime = code, latency, "", now
-	if sendErr != nil {
+	switch {
+	case sendErr != nil:
 		rec.LastError = sendErr.Error()
+	case code >= 300 && code < 400:
+		// Never followed: the new address could be an internal one, and a receiver that
+		// moved is re-subscribed by its owner.
+		rec.LastError = fmt.Sprintf("redirect to %q not followed: subscribe the new URL instead", location)
 	}
 	rec.History = append(rec.History, Attempt{Time: started, Code: code, Error: rec.LastError, Latency: latency})
 	if n := len(rec.History); n > maxHistory {
@@ -341,17 +346,18 @@ func retryable(code int) bool {
 	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
 }
 
-// send makes one attempt. code is 0 when no response arrived.
-func (d *Dispatcher) send(ctx context.Context, url, id string, secrets []string, body []byte) (code int, retryAfter, latency time.Duration, err error) {
+// send makes one attempt. code is 0 when no response arrived; location is the Location
+// header of a redirect.
+func (d *Dispatcher) send(ctx context.Context, url, id string, secrets []string, body []byte) (code int, retryAfter time.Duration, location string, latency time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.policy.Timeout)
 	defer cancel()
 	headers, err := webhook.Headers(secrets, id, d.now(), body)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, "", 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("build request: %w", err)
+		return 0, 0, "", 0, fmt.Errorf("build request: %w", err)
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
@@ -362,9 +368,9 @@ func (d *Dispatcher) send(ctx context.Context, url, id string, secrets []string,
 	resp, _, err := d.client.Do(req)
 	latency = time.Since(start)
 	if err != nil {
-		return 0, 0, latency, fmt.Errorf("post webhook: %w", err)
+		return 0, 0, "", latency, fmt.Errorf("post webhook: %w", err)
 	}
-	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), d.now()), latency, nil
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), d.now()), resp.Header.Get("Location"), latency, nil
 }
 
 // parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or invalid.

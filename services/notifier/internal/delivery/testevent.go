@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -45,10 +46,16 @@ func (d *Dispatcher) SendTest(ctx context.Context, tenant, subscriptionID string
 		return TestResult{}, wrap("test event", err)
 	}
 	res := TestResult{WebhookID: "msg_" + id}
-	var sendErr error
-	res.Code, _, res.Latency, sendErr = d.send(ctx, sub.URL, res.WebhookID, secrets, body)
-	if sendErr != nil {
+	var (
+		sendErr  error
+		location string
+	)
+	res.Code, _, location, res.Latency, sendErr = d.send(ctx, sub.URL, res.WebhookID, secrets, body)
+	switch {
+	case sendErr != nil:
 		res.Error = sendErr.Error()
+	case res.Code >= 300 && res.Code < 400:
+		res.Error = fmt.Sprintf("redirect to %q not followed: subscribe the new URL instead", location)
 	}
 	return res, nil
 }
