@@ -1,13 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/csv"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
@@ -68,11 +78,11 @@ func signingKeysCommand(g *globals) *ffcli.Command {
 func credentialsCommand(g *globals) *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "credentials",
-		ShortUsage:  "laurel credentials <issue|get|list|revoke> [flags]",
+		ShortUsage:  "laurel credentials <issue|bulk-issue|get|list|revoke> [flags]",
 		ShortHelp:   "issue, show and revoke badges",
-		Subcommands: []*ffcli.Command{credentialsIssue(g), credentialsGet(g), credentialsList(g), credentialsRevoke(g)},
+		Subcommands: []*ffcli.Command{credentialsIssue(g), credentialsBulkIssue(g), credentialsGet(g), credentialsList(g), credentialsRevoke(g)},
 		Exec: func(context.Context, []string) error {
-			return usagef("credentials needs a verb: issue, get, list or revoke")
+			return usagef("credentials needs a verb: issue, bulk-issue, get, list or revoke")
 		},
 	}
 }
@@ -112,21 +122,25 @@ func credentialsGet(g *globals) *ffcli.Command {
 	var c clientFlags
 	var format string
 	fs := registerFlags("laurel credentials get", &c)
-	fs.StringVar(&format, "format", "", "print only the badge document: ob3 (signed OB 3.0 JSON), ob2 (hosted OB 2.0 Assertion) or ob2-jws (signed OB 2.0 assertion)")
+	fs.StringVar(&format, "format", "", "print only the badge document: ob3 (signed OB 3.0 JSON), vc-jwt (OB 3.0 as a VC-JWT), ob2 (hosted OB 2.0 Assertion) or ob2-jws (signed OB 2.0 assertion)")
 	return &ffcli.Command{
-		Name: "get", ShortUsage: "laurel credentials get ID [--format ob3|ob2|ob2-jws]", ShortHelp: "show one credential", FlagSet: fs, Options: apiOptions(),
+		Name: "get", ShortUsage: "laurel credentials get ID [--format ob3|vc-jwt|ob2|ob2-jws]", ShortHelp: "show one credential", FlagSet: fs, Options: apiOptions(),
 		Exec: func(ctx context.Context, args []string) error {
 			args, err := positionals(fs, args, 1, "credentials get takes one credential id")
 			if err != nil {
 				return err
 			}
 			switch format {
-			case "", "ob3", "ob2", "ob2-jws":
+			case "", "ob3", "vc-jwt", "ob2", "ob2-jws":
 			default:
-				return usagef("--format must be ob3, ob2 or ob2-jws, got %q", format)
+				return usagef("--format must be ob3, vc-jwt, ob2 or ob2-jws, got %q", format)
+			}
+			req := &issuerv1.GetCredentialRequest{Name: resourceName("credentials/", args[0])}
+			if format == "vc-jwt" {
+				req.Format = issuerv1.CredentialFormat_CREDENTIAL_FORMAT_VC_JWT
 			}
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
-				resp, err := issuerv1.NewIssuerServiceClient(conn).GetCredential(ctx, &issuerv1.GetCredentialRequest{Name: resourceName("credentials/", args[0])})
+				resp, err := issuerv1.NewIssuerServiceClient(conn).GetCredential(ctx, req)
 				if err != nil {
 					return err
 				}
@@ -134,6 +148,8 @@ func credentialsGet(g *globals) *ffcli.Command {
 				switch format {
 				case "ob3":
 					g.printf("%s\n", cr.GetOb3Json())
+				case "vc-jwt":
+					g.printf("%s\n", cr.GetVcJwt())
 				case "ob2":
 					g.printf("%s\n", cr.GetOb2AssertionJson())
 				case "ob2-jws":
@@ -152,9 +168,11 @@ func credentialsGet(g *globals) *ffcli.Command {
 
 func credentialsList(g *globals) *ffcli.Command {
 	var c clientFlags
-	var achievement, recipient, pageToken string
+	var achievement, recipient, pageToken, since, until string
 	var pageSize int
 	fs := registerFlags("laurel credentials list", &c)
+	fs.StringVar(&since, "since", "", "only credentials issued at or after this time: RFC 3339, a date (2026-12-01, UTC) or a duration before now (24h)")
+	fs.StringVar(&until, "until", "", "only credentials issued before this time (same forms as --since)")
 	fs.StringVar(&achievement, "achievement", "", "only credentials of this achievement id")
 	fs.StringVar(&recipient, "recipient", "", "only credentials of this recipient (subject, e-mail, URL, telephone or DID)")
 	fs.IntVar(&pageSize, "page-size", 0, "credentials per page (0 = server default)")
@@ -163,6 +181,20 @@ func credentialsList(g *globals) *ffcli.Command {
 		Name: "list", ShortUsage: "laurel credentials list [flags]", ShortHelp: "list credentials", FlagSet: fs, Options: apiOptions(),
 		Exec: func(ctx context.Context, _ []string) error {
 			req := &issuerv1.ListCredentialsRequest{PageSize: int32(pageSize), PageToken: pageToken, Recipient: recipient}
+			now := time.Now()
+			for _, bound := range []struct {
+				flag, value string
+				into        **timestamppb.Timestamp
+			}{{"--since", since, &req.IssuedAfter}, {"--until", until, &req.IssuedBefore}} {
+				if bound.value == "" {
+					continue
+				}
+				t, err := issueTimeBound(bound.value, now)
+				if err != nil {
+					return usagef("%s: %v", bound.flag, err)
+				}
+				*bound.into = timestamppb.New(t)
+			}
 			if achievement != "" {
 				req.Achievement = resourceName("achievements/", achievement)
 			}
@@ -220,4 +252,252 @@ func printCredentials(g *globals, c clientFlags, resp proto.Message, items ...*i
 			cr.GetRecipient().GetSubject(), state, cr.GetCredentialUrl()}
 	}
 	return printTable(g.stdout, []string{"ID", "ACHIEVEMENT", "RECIPIENT", "STATE", "URL"}, rows)
+}
+
+// issueTimeBound reads a --since/--until value: an RFC 3339 time, a date (midnight UTC)
+// or a duration before now.
+func issueTimeBound(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("want an RFC 3339 time, a date such as 2026-12-01 or a duration such as 24h, got %q", v)
+}
+
+// bulkChunk is how many recipients one BulkIssueCredentials call of the CLI carries: the
+// API takes up to 10,000, but smaller calls let the progress bar move and keep a failed
+// call cheap to repeat.
+const bulkChunk = 500
+
+func credentialsBulkIssue(g *globals) *ffcli.Command {
+	var c clientFlags
+	var achievement, file, requestID string
+	fs := registerFlags("laurel credentials bulk-issue", &c)
+	fs.StringVar(&achievement, "achievement", "", "achievement id to issue")
+	fs.StringVar(&file, "f", "", "CSV of recipients with a header row: subject, email, url, telephone, did (at least one), name, narrative")
+	fs.StringVar(&requestID, "request-id", "", "idempotency key (UUID); by default derived from the achievement and the file, so running the same file again issues nothing new")
+	return &ffcli.Command{
+		Name: "bulk-issue", ShortUsage: "laurel credentials bulk-issue --achievement A -f recipients.csv [flags]",
+		ShortHelp: "issue one achievement to every recipient of a CSV file", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			if achievement == "" || file == "" {
+				return usagef("bulk-issue needs --achievement and -f recipients.csv")
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("read recipients: %w", err)
+			}
+			recipients, lines, err := parseRecipientsCSV(data)
+			if err != nil {
+				return usagef("%s: %v", file, err)
+			}
+			if requestID == "" {
+				requestID = derivedUUID(achievement, data)
+			}
+			bar := newProgressBar(g.stderr, len(recipients))
+			total := &issuerv1.BulkIssueCredentialsResponse{}
+			err = c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				client := issuerv1.NewIssuerServiceClient(conn)
+				for start := 0; start < len(recipients); start += bulkChunk {
+					end := min(start+bulkChunk, len(recipients))
+					resp, err := client.BulkIssueCredentials(ctx, &issuerv1.BulkIssueCredentialsRequest{
+						Achievement: resourceName("achievements/", achievement),
+						Recipients:  recipients[start:end],
+						RequestId:   chunkRequestID(requestID, start/bulkChunk),
+					})
+					if err != nil {
+						return err
+					}
+					for _, o := range resp.GetOutcomes() {
+						o.Index += int32(start)
+						for _, v := range o.GetViolations() {
+							v.Field = strings.Replace(v.GetField(), fmt.Sprintf("recipients[%d]", o.GetIndex()-int32(start)), fmt.Sprintf("recipients[%d]", o.GetIndex()), 1)
+						}
+					}
+					total.Outcomes = append(total.Outcomes, resp.GetOutcomes()...)
+					total.IssuedCount += resp.GetIssuedCount()
+					total.FailedCount += resp.GetFailedCount()
+					bar.set(end)
+				}
+				return nil
+			})
+			bar.done()
+			if err != nil {
+				if len(total.GetOutcomes()) > 0 {
+					fmt.Fprintf(g.stderr, "stopped after %d of %d recipients: run the same command again to finish (already issued ones are not issued twice)\n", len(total.GetOutcomes()), len(recipients))
+				}
+				return err
+			}
+			if c.output == "json" {
+				if err := printJSON(g.stdout, total); err != nil {
+					return err
+				}
+			} else {
+				rows := [][]string{}
+				for _, o := range total.GetOutcomes() {
+					if len(o.GetViolations()) > 0 {
+						continue
+					}
+					state := "issued"
+					if !o.GetCreated() {
+						state = "already issued"
+					}
+					rows = append(rows, []string{strconv.Itoa(lines[o.GetIndex()]), strings.TrimPrefix(o.GetCredential(), "credentials/"), state, o.GetCredentialUrl()})
+				}
+				if err := printTable(g.stdout, []string{"LINE", "ID", "STATE", "URL"}, rows); err != nil {
+					return err
+				}
+			}
+			created := 0
+			for _, o := range total.GetOutcomes() {
+				if o.GetCreated() {
+					created++
+				}
+				for _, v := range o.GetViolations() {
+					field := strings.TrimPrefix(v.GetField(), fmt.Sprintf("recipients[%d].", o.GetIndex()))
+					fmt.Fprintf(g.stderr, "line %d: %s: %s\n", lines[o.GetIndex()], field, v.GetDescription())
+				}
+			}
+			fmt.Fprintf(g.stderr, "%d recipients: %d issued, %d already issued, %d refused\n",
+				len(recipients), created, int(total.GetIssuedCount())-created, total.GetFailedCount())
+			if total.GetFailedCount() > 0 {
+				return fmt.Errorf("%d of %d recipients were refused (see the lines above)", total.GetFailedCount(), len(recipients))
+			}
+			return nil
+		},
+	}
+}
+
+// parseRecipientsCSV reads a recipients file: a header row naming the columns, then one
+// recipient per row. It returns the recipients and each one's line number in the file.
+func parseRecipientsCSV(data []byte) ([]*issuerv1.BulkIssueRecipient, []int, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.TrimLeadingSpace = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("no header row: %w", err)
+	}
+	cols := map[string]int{}
+	for i, h := range header {
+		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		switch name {
+		case "subject", "email", "url", "telephone", "did", "name", "narrative":
+		default:
+			return nil, nil, fmt.Errorf("unknown column %q: want subject, email, url, telephone, did, name, narrative", h)
+		}
+		if _, dup := cols[name]; dup {
+			return nil, nil, fmt.Errorf("column %q appears twice", name)
+		}
+		cols[name] = i
+	}
+	if _, ok := cols["subject"]; !ok && !hasAny(cols, "email", "url", "telephone", "did") {
+		return nil, nil, errors.New("no identity column: name at least one of subject, email, url, telephone, did")
+	}
+	var out []*issuerv1.BulkIssueRecipient
+	var lines []int
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		line, _ := r.FieldPos(0)
+		field := func(name string) string {
+			if i, ok := cols[name]; ok && i < len(row) {
+				return strings.TrimSpace(row[i])
+			}
+			return ""
+		}
+		rc := &eventsv1.Recipient{Subject: field("subject"), Email: field("email"), Url: field("url"),
+			Telephone: field("telephone"), Did: field("did"), Name: field("name")}
+		if rc.Subject == "" {
+			// The file's identity is the recipient's subject when no subject column says otherwise.
+			rc.Subject = cmp.Or(rc.Email, rc.Url, rc.Telephone, rc.Did)
+		}
+		out = append(out, &issuerv1.BulkIssueRecipient{Recipient: rc, Narrative: field("narrative")})
+		lines = append(lines, line)
+	}
+	if len(out) == 0 {
+		return nil, nil, errors.New("no recipients after the header row")
+	}
+	return out, lines, nil
+}
+
+func hasAny(cols map[string]int, names ...string) bool {
+	for _, n := range names {
+		if _, ok := cols[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// derivedUUID is a UUID (version 8, name-based) of the achievement and the file's bytes:
+// the same file issued again reuses the same request ids and so issues nothing twice.
+func derivedUUID(achievement string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(achievement))
+	h.Write([]byte{0})
+	h.Write(data)
+	return uuidOf(h.Sum(nil))
+}
+
+// chunkRequestID is the request id of the n-th call of one bulk issue.
+func chunkRequestID(requestID string, n int) string {
+	if n == 0 {
+		return requestID
+	}
+	sum := sha256.Sum256([]byte(requestID + "/" + strconv.Itoa(n)))
+	return uuidOf(sum[:])
+}
+
+func uuidOf(sum []byte) string {
+	b := make([]byte, 16)
+	copy(b, sum)
+	b[6] = b[6]&0x0f | 0x80 // version 8
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// progressBar draws "[#####.....] n/total" on a terminal and nothing elsewhere, so
+// redirected output and CI logs stay clean.
+type progressBar struct {
+	w     io.Writer
+	total int
+	on    bool
+}
+
+func newProgressBar(w io.Writer, total int) *progressBar {
+	f, ok := w.(*os.File)
+	on := false
+	if ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			on = true
+		}
+	}
+	p := &progressBar{w: w, total: total, on: on}
+	p.set(0)
+	return p
+}
+
+func (p *progressBar) set(n int) {
+	if !p.on {
+		return
+	}
+	const width = 30
+	filled := width * n / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, p.total)
+}
+
+func (p *progressBar) done() {
+	if p.on {
+		fmt.Fprintln(p.w)
+	}
 }

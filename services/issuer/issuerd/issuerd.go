@@ -117,10 +117,13 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		}),
 		URLs: urls,
 	}
+	core.Bulk = issuance.NewBulk(core.Credentials, auditBulkClaims{audit: audit})
 	core.OB2 = issuance.NewOB2(credentials, achievements, profiles, statusLists, ob2Keys, sealer, urls)
+	public := hosting.New(publicStore{core: core, status: statusLists}, core.OB2, urls, d.Logger)
+	public.ServeVCJWT(core.Credentials)
 	return &Service{
 		api:    grpcapi.New(core, d.Logger),
-		public: hosting.New(publicStore{core: core, status: statusLists}, core.OB2, urls, d.Logger),
+		public: public,
 		bus:    d.Bus,
 		awards: natsbus.NewAwardHandler(core.Credentials, d.Logger),
 		log:    d.Logger,

@@ -27,6 +27,7 @@ type Server struct {
 	keys         *issuance.Keys
 	credentials  *issuance.Credentials
 	ob2          *issuance.OB2
+	bulk         *issuance.Bulk
 	urls         issuance.URLs
 	logger       *slog.Logger
 }
@@ -40,13 +41,15 @@ type Core struct {
 	// OB2 derives the Open Badges 2.0 twin GetCredential returns; nil leaves it out.
 	OB2  *issuance.OB2
 	URLs issuance.URLs
+	// Bulk serves BulkIssueCredentials; nil answers it UNIMPLEMENTED.
+	Bulk *issuance.Bulk
 }
 
 // New returns the adapter over the core use cases.
 func New(core Core, logger *slog.Logger) *Server {
 	return &Server{
 		profiles: core.Profiles, achievements: core.Achievements, keys: core.Keys,
-		credentials: core.Credentials, ob2: core.OB2, urls: core.URLs, logger: logger,
+		credentials: core.Credentials, ob2: core.OB2, bulk: core.Bulk, urls: core.URLs, logger: logger,
 	}
 }
 
@@ -56,23 +59,24 @@ func New(core Core, logger *slog.Logger) *Server {
 func Policy() map[string]auth.Role {
 	svc := "/" + issuerv1.IssuerService_ServiceDesc.ServiceName + "/"
 	return map[string]auth.Role{
-		svc + "CreateProfile":     auth.RoleAdmin,
-		svc + "UpdateProfile":     auth.RoleAdmin,
-		svc + "DeleteProfile":     auth.RoleAdmin,
-		svc + "GetProfile":        auth.RoleIssuer,
-		svc + "ListProfiles":      auth.RoleIssuer,
-		svc + "CreateAchievement": auth.RoleCreator,
-		svc + "UpdateAchievement": auth.RoleCreator,
-		svc + "DeleteAchievement": auth.RoleCreator,
-		svc + "GetAchievement":    auth.RoleIssuer,
-		svc + "ListAchievements":  auth.RoleIssuer,
-		svc + "CreateSigningKey":  auth.RoleAdmin,
-		svc + "RotateSigningKey":  auth.RoleAdmin,
-		svc + "ListSigningKeys":   auth.RoleIssuer,
-		svc + "IssueCredential":   auth.RoleIssuer,
-		svc + "GetCredential":     auth.RoleIssuer,
-		svc + "ListCredentials":   auth.RoleIssuer,
-		svc + "RevokeCredential":  auth.RoleIssuer,
+		svc + "CreateProfile":        auth.RoleAdmin,
+		svc + "UpdateProfile":        auth.RoleAdmin,
+		svc + "DeleteProfile":        auth.RoleAdmin,
+		svc + "GetProfile":           auth.RoleIssuer,
+		svc + "ListProfiles":         auth.RoleIssuer,
+		svc + "CreateAchievement":    auth.RoleCreator,
+		svc + "UpdateAchievement":    auth.RoleCreator,
+		svc + "DeleteAchievement":    auth.RoleCreator,
+		svc + "GetAchievement":       auth.RoleIssuer,
+		svc + "ListAchievements":     auth.RoleIssuer,
+		svc + "CreateSigningKey":     auth.RoleAdmin,
+		svc + "RotateSigningKey":     auth.RoleAdmin,
+		svc + "ListSigningKeys":      auth.RoleIssuer,
+		svc + "IssueCredential":      auth.RoleIssuer,
+		svc + "BulkIssueCredentials": auth.RoleIssuer,
+		svc + "GetCredential":        auth.RoleIssuer,
+		svc + "ListCredentials":      auth.RoleIssuer,
+		svc + "RevokeCredential":     auth.RoleIssuer,
 	}
 }
 

@@ -260,6 +260,11 @@ func (s *Server) GetCredential(ctx context.Context, req *issuerv1.GetCredentialR
 			p.Ob2Jws = jws
 		}
 	}
+	if req.GetFormat() == issuerv1.CredentialFormat_CREDENTIAL_FORMAT_VC_JWT {
+		if p.VcJwt, err = s.credentials.VCJWT(ctx, c); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
 	return &issuerv1.GetCredentialResponse{Credential: p}, nil
 }
 
@@ -273,7 +278,14 @@ func (s *Server) ListCredentials(ctx context.Context, req *issuerv1.ListCredenti
 		AchievementID: strings.TrimPrefix(req.GetAchievement(), achievementPrefix),
 		Recipient:     req.GetRecipient(),
 	}
-	page, next, err := s.credentials.List(ctx, tenant, f, int(req.GetPageSize()), req.GetPageToken())
+	var window issuance.IssueWindow
+	if t := req.GetIssuedAfter(); t != nil {
+		window.From = t.AsTime()
+	}
+	if t := req.GetIssuedBefore(); t != nil {
+		window.Until = t.AsTime()
+	}
+	page, next, err := s.credentials.ListIssued(ctx, tenant, f, window, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -54,6 +54,7 @@ type Handler struct {
 	ob2   OB2Documents
 	urls  issuance.URLs
 	log   *slog.Logger
+	vcjwt VCJWTs
 }
 
 // New returns the handler; urls must be the ones credentials were issued with.
@@ -70,6 +71,8 @@ const (
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /issuers/{tenant}/{profile}", h.profile)
+	mux.HandleFunc("GET /issuers/{tenant}/{profile}/did.json", h.didDocument)
+	mux.HandleFunc("GET /issuers/{tenant}/{profile}/jwks.json", h.jwks)
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}", h.achievement)
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}/image", h.achievementImage)
 	mux.HandleFunc("GET /credentials/{tenant}/{file}", h.credential)
@@ -244,13 +247,17 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	// The credential URL is what people share: a browser following it gets the badge
 	// page, everything else the JSON-LD.
 	w.Header().Set("Vary", "Accept")
-	if ext == "" && wantsHTML(r) {
-		http.Redirect(w, r, h.urls.BadgePage(tenant, c.ID), http.StatusSeeOther)
-		return
-	}
 	status := http.StatusOK
 	if c.Revoked() {
 		status = http.StatusGone
+	}
+	if ext == "jwt" || (ext == "" && wantsVCJWT(r)) {
+		h.credentialJWT(w, r, c, status)
+		return
+	}
+	if ext == "" && wantsHTML(r) {
+		http.Redirect(w, r, h.urls.BadgePage(tenant, c.ID), http.StatusSeeOther)
+		return
 	}
 	switch ext {
 	case "", "json":

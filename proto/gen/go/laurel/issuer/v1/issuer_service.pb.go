@@ -2129,7 +2129,9 @@ type BulkIssueCredentialsRequest struct {
 	// Achievement to issue, "achievements/{achievement}".
 	Achievement string `protobuf:"bytes,1,opt,name=achievement,proto3" json:"achievement,omitempty"`
 	// The recipients, 1 to 10,000. Each gets its own credential; their order
-	// is the order of the outcomes.
+	// is the order of the outcomes. A recipient's own rules are checked by the
+	// server one recipient at a time, so an invalid one is reported in its
+	// outcome instead of failing the whole call.
 	Recipients []*BulkIssueRecipient `protobuf:"bytes,2,rep,name=recipients,proto3" json:"recipients,omitempty"`
 	// Idempotency key of the whole call, a UUID chosen by the client.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -2527,11 +2529,12 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\x12BulkIssueRecipient\x12D\n" +
 	"\trecipient\x18\x01 \x01(\v2\x1b.laurel.events.v1.RecipientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\trecipient\x12&\n" +
 	"\tnarrative\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative\x12@\n" +
-	"\bevidence\x18\x03 \x03(\v2\x1a.laurel.issuer.v1.EvidenceB\b\xbaH\x05\x92\x01\x02\x10dR\bevidence\"\xfe\x01\n" +
+	"\bevidence\x18\x03 \x03(\v2\x1a.laurel.issuer.v1.EvidenceB\b\xbaH\x05\x92\x01\x02\x10dR\bevidence\"\x83\x02\n" +
 	"\x1bBulkIssueCredentialsRequest\x12]\n" +
-	"\vachievement\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12T\n" +
+	"\vachievement\x18\x01 \x01(\tB;\xe0A\x02\xbaH5r321^achievements/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$R\vachievement\x12Y\n" +
 	"\n" +
-	"recipients\x18\x02 \x03(\v2$.laurel.issuer.v1.BulkIssueRecipientB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\x90NR\n" +
+	"recipients\x18\x02 \x03(\v2$.laurel.issuer.v1.BulkIssueRecipientB\x13\xe0A\x02\xbaH\r\x92\x01\n" +
+	"\b\x01\x10\x90N\"\x03\xd8\x01\x03R\n" +
 	"recipients\x12*\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\trequestId\"\xa4\x01\n" +
