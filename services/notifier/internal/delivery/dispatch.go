@@ -253,16 +253,18 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
 func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription) (wait time.Duration, busy bool, err error) {
 	id := WebhookID(ev.Source, ev.ID, sub.ID)
 	key := RecordID(sub.ID, id)
+	// A first attempt writes its record once, with its outcome: one KV write per
+	// delivery instead of a pending record and then its update, which is most of what a
+	// delivery costs besides the request. If the notifier dies mid-attempt the record is
+	// missing and the redelivered event tries again, as at-least-once allows.
 	rec, err := d.records.Get(ctx, ev.Tenant, key)
+	stored := err == nil
 	if errors.Is(err, ErrNotFound) {
 		now := d.now().UTC()
-		rec, err = d.records.Create(ctx, Record{
+		rec, err = Record{
 			Tenant: ev.Tenant, ID: key, WebhookID: id, SubscriptionID: sub.ID, EventID: ev.ID, EventType: ev.Type,
 			EventSeq: ev.Seq, Status: StatusPending, CreateTime: now, UpdateTime: now,
-		})
-		if errors.Is(err, ErrExists) { // another replica got there first
-			rec, err = d.records.Get(ctx, ev.Tenant, key)
-		}
+		}, nil
 	}
 	if err != nil {
 		return 0, false, wrap("load delivery "+id, err)
@@ -279,7 +281,14 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	}
 	endpoint := endpointKey(sub.URL)
 	if ok, wait, busy := d.endpoints.acquire(endpoint, d.now(), d.policy.BusyDelay); !ok {
-		return wait, busy, nil // not an attempt: the endpoint is busy or its breaker is open
+		// Not an attempt: the endpoint is busy or its breaker is open. The delivery still
+		// shows in the log, as pending.
+		if !stored {
+			if _, err := d.records.Create(ctx, rec); err != nil && !errors.Is(err, ErrExists) {
+				return 0, false, wrap("record delivery "+id, err)
+			}
+		}
+		return wait, busy, nil
 	}
 
 	started := d.now().UTC()
@@ -333,7 +342,13 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 			return 0, false, wrap("dead-letter delivery "+id, err)
 		}
 	}
-	if _, err := d.records.Update(ctx, rec); err != nil {
+	write := d.records.Update
+	if !stored {
+		// ErrExists: another replica made its own first attempt at the same time. Ours
+		// goes unrecorded; the next pass reads theirs.
+		write = d.records.Create
+	}
+	if _, err := write(ctx, rec); err != nil {
 		// The attempt happened but is not recorded: the next pass tries again, which
 		// at-least-once allows (same webhook-id).
 		return 0, false, wrap("record delivery "+id, err)
