@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/eventbus"
@@ -23,6 +25,7 @@ import (
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
 	"github.com/laurel-badges/laurel/services/issuer/internal/natsbus"
 	"github.com/laurel-badges/laurel/services/issuer/internal/natskv"
+	"github.com/laurel-badges/laurel/services/issuer/internal/reporting"
 )
 
 // Deps are what the issuer takes from the process that runs it.
@@ -49,6 +52,9 @@ type Service struct {
 	bus    *eventbus.Bus
 	awards *natsbus.AwardHandler
 	log    *slog.Logger
+	// catalog serves CatalogService; catalogWeb the public catalog and endorsements.
+	catalog    *grpcapi.Catalog
+	catalogWeb *hosting.Catalog
 
 	mu       sync.Mutex
 	consumer *eventbus.Consumer
@@ -102,6 +108,16 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
+	endorsementRepo, err := natskv.OpenEndorsements(ctx, d.JetStream, natskv.EndorsementsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	// Counted where credentials are stored, so each is counted once however often its
+	// award is redelivered.
+	countedCredentials, err := reporting.NewCounting(credentials, otel.GetMeterProvider())
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
 	urls := issuance.NewURLs(d.PublicURL)
 	keys := issuance.NewKeys(rings, profiles, sealer, audit)
 	statusLists := issuance.NewStatusLists(statusRepo, keys, urls, 0)
@@ -112,13 +128,15 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		Achievements: issuance.NewAchievements(achievements, profiles),
 		Keys:         keys,
 		Credentials: issuance.NewCredentials(issuance.CredentialsDeps{
-			Repo: credentials, Achievements: achievements, Profiles: profiles, Keys: keys,
+			Repo: countedCredentials, Achievements: achievements, Profiles: profiles, Keys: keys,
 			Publisher: natsbus.NewPublisher(d.Bus, urls), Audit: audit, URLs: urls, StatusLists: statusLists,
 		}),
 		URLs: urls,
 	}
 	core.Bulk = issuance.NewBulk(core.Credentials, auditBulkClaims{audit: audit})
 	core.OB2 = issuance.NewOB2(credentials, achievements, profiles, statusLists, ob2Keys, sealer, urls)
+	endorsements := issuance.NewEndorsements(endorsementRepo, profiles, achievements, keys, urls)
+	core.Credentials.EmbedEndorsements(endorsements)
 	public := hosting.New(publicStore{core: core, status: statusLists}, core.OB2, urls, d.Logger)
 	public.ServeVCJWT(core.Credentials)
 	return &Service{
@@ -127,6 +145,9 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		bus:    d.Bus,
 		awards: natsbus.NewAwardHandler(core.Credentials, d.Logger),
 		log:    d.Logger,
+		// Endorsements, reports and the public catalog.
+		catalog:    grpcapi.NewCatalog(endorsements, issuance.NewReports(reporting.NewLedger(d.JetStream)), urls, d.Logger),
+		catalogWeb: hosting.NewCatalog(catalogStore{catalog: issuance.NewCatalog(achievements), core: core, endorsements: endorsements}, urls, d.Logger),
 	}, nil
 }
 
@@ -137,7 +158,11 @@ func (s *Service) Name() string { return "issuer" }
 func (s *Service) HealthName() string { return issuerv1.IssuerService_ServiceDesc.ServiceName }
 
 // Policy is the minimum role of each RPC.
-func (s *Service) Policy() map[string]auth.Role { return grpcapi.Policy() }
+func (s *Service) Policy() map[string]auth.Role {
+	p := grpcapi.Policy()
+	maps.Copy(p, grpcapi.CatalogPolicy())
+	return p
+}
 
 // Public lists the RPCs that need no API key: none.
 func (s *Service) Public() []string { return nil }
@@ -145,13 +170,20 @@ func (s *Service) Public() []string { return nil }
 // Register adds the gRPC service and its JSON gateway to srv.
 func (s *Service) Register(ctx context.Context, srv *grpcserver.Server) error {
 	issuerv1.RegisterIssuerServiceServer(srv.GRPC(), s.api)
+	issuerv1.RegisterCatalogServiceServer(srv.GRPC(), s.catalog)
+	if err := srv.RegisterGateway(ctx, issuerv1.RegisterCatalogServiceHandler); err != nil {
+		return err
+	}
 	return srv.RegisterGateway(ctx, issuerv1.RegisterIssuerServiceHandler)
 }
 
 // RegisterPublic adds the hosted credentials, baked images, achievements, issuer profiles
 // (controller documents with the public keys), status lists, OB 2.0 documents and badge
 // pages to the public mux.
-func (s *Service) RegisterPublic(mux *http.ServeMux) { s.public.Register(mux) }
+func (s *Service) RegisterPublic(mux *http.ServeMux) {
+	s.public.Register(mux)
+	s.catalogWeb.Register(mux)
+}
 
 // Start runs the durable AWARDS consumer that issues one credential per award. Calling it
 // again while running is an error.
@@ -210,4 +242,23 @@ func (p publicStore) Credential(ctx context.Context, tenant, id string) (issuanc
 
 func (p publicStore) StatusList(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error) {
 	return p.status.Document(ctx, tenant, profileID, number)
+}
+
+// catalogStore adapts the core to what the public catalog reads.
+type catalogStore struct {
+	catalog      *issuance.Catalog
+	core         grpcapi.Core
+	endorsements *issuance.Endorsements
+}
+
+func (c catalogStore) SearchCatalog(ctx context.Context, tenant string, q issuance.CatalogQuery, pageSize int, pageToken string) ([]issuance.Achievement, string, error) {
+	return c.catalog.Search(ctx, tenant, q, pageSize, pageToken)
+}
+
+func (c catalogStore) Profile(ctx context.Context, tenant, id string) (issuance.Profile, error) {
+	return c.core.Profiles.Get(ctx, tenant, id)
+}
+
+func (c catalogStore) Endorsement(ctx context.Context, tenant, id string) (issuance.Endorsement, error) {
+	return c.endorsements.Get(ctx, tenant, id)
 }

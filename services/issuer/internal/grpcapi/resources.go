@@ -97,6 +97,7 @@ func achievementFromProto(p *issuerv1.Achievement) issuance.Achievement {
 		ImageURL:          p.GetImageUrl(),
 		Tags:              p.GetTags(),
 		PlaintextIdentity: p.GetRecipientPolicy().GetPlaintextIdentity(),
+		Listed:            p.GetListed(),
 	}
 	for _, al := range p.GetAlignments() {
 		a.Alignments = append(a.Alignments, issuance.Alignment{
@@ -126,6 +127,7 @@ func (s *Server) achievementToProto(a issuance.Achievement) *issuerv1.Achievemen
 		CreateTime:      timestamppb.New(a.CreateTime),
 		UpdateTime:      timestamppb.New(a.UpdateTime),
 		Etag:            a.Etag(),
+		Listed:          a.Listed,
 	}
 	if a.ImageType != "" {
 		p.ImageUrl = s.urls.AchievementImage(a.Tenant, a.ID)

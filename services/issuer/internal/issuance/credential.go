@@ -161,6 +161,7 @@ type CredentialRepository interface {
 type Credentials struct {
 	repo         CredentialRepository
 	achievements AchievementRepository
+	endorsements *Endorsements
 	profiles     ProfileRepository
 	keys         *Keys
 	publisher    EventPublisher
@@ -343,7 +344,11 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 		}
 		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index)
 	}
-	doc, err := s.document(tenant, id, a, p, r, issued, until, entry)
+	endorsed, err := s.endorsementsOf(ctx, tenant, a.ID)
+	if err != nil {
+		return Credential{}, err
+	}
+	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, endorsed)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -361,7 +366,7 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 	}, nil
 }
 
-func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus) ([]byte, error) {
+func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus, endorsed []ob3.EndorsementCredential) ([]byte, error) {
 	identifiers, err := identityObjects(r.Recipient, a.PlaintextIdentity)
 	if err != nil {
 		return nil, err
@@ -372,6 +377,7 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 		Description: a.Description,
 		Criteria:    ob3.Criteria{ID: a.Criteria.URL, Narrative: a.Criteria.Narrative},
 		Tag:         a.Tags,
+		Endorsement: endorsed,
 	}
 	switch {
 	case a.ImageType != "":

@@ -34,6 +34,19 @@ type WatchedSubscriptions struct {
 	subs    map[string]map[string]delivery.Subscription
 	running bool
 	stop    func()
+
+	// The bucket's last revision is asked for by one request at a time, shared by every
+	// List that arrived before it was sent (see lastRevision).
+	probeMu sync.Mutex
+	waiting *revisionProbe // the next request, not sent yet
+	sending bool
+}
+
+// revisionProbe is one request for the bucket's last revision.
+type revisionProbe struct {
+	done chan struct{} // closed once last and err are set
+	last uint64
+	err  error
 }
 
 var _ delivery.Subscriptions = (*WatchedSubscriptions)(nil)
@@ -128,15 +141,10 @@ func (w *WatchedSubscriptions) listCurrent(ctx context.Context, tenant, after st
 	if !running {
 		return nil, false
 	}
-	st, err := kv.Status(ctx)
+	last, err := w.lastRevision(ctx, kv)
 	if err != nil {
 		return nil, false
 	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return nil, false
-	}
-	last := bs.StreamInfo().State.LastSeq
 	timeout := time.NewTimer(maxCatchUp)
 	defer timeout.Stop()
 	for {
@@ -168,5 +176,57 @@ func (w *WatchedSubscriptions) listCurrent(ctx context.Context, tenant, after st
 		case <-ctx.Done():
 			return nil, false
 		}
+	}
+}
+
+// lastRevision returns the bucket's last revision as read by a request sent after the
+// call began, which is all read-your-writes needs: concurrent callers (one per event
+// being delivered) share one request instead of sending one each, which cost as much
+// as the rest of a delivery's JetStream traffic.
+func (w *WatchedSubscriptions) lastRevision(ctx context.Context, kv jetstream.KeyValue) (uint64, error) {
+	w.probeMu.Lock()
+	p := w.waiting
+	if p == nil {
+		p = &revisionProbe{done: make(chan struct{})}
+		w.waiting = p
+	}
+	lead := !w.sending
+	if lead {
+		w.sending, w.waiting = true, nil
+	}
+	w.probeMu.Unlock()
+	if lead {
+		w.sendProbe(kv, p)
+	}
+	select {
+	case <-p.done:
+		return p.last, p.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// sendProbe answers p, then hands the requests that queued meanwhile to a new sender.
+func (w *WatchedSubscriptions) sendProbe(kv jetstream.KeyValue, p *revisionProbe) {
+	// Not a caller's ctx: the answer is shared by callers whose contexts differ.
+	ctx, cancel := context.WithTimeout(context.Background(), maxCatchUp)
+	defer cancel()
+	st, err := kv.Status(ctx)
+	if err == nil {
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			p.last = bs.StreamInfo().State.LastSeq
+		} else {
+			err = fmt.Errorf("kv %s: unexpected status type %T", w.bucket, st)
+		}
+	}
+	p.err = err
+	close(p.done)
+	w.probeMu.Lock()
+	next := w.waiting
+	w.waiting = nil
+	w.sending = next != nil
+	w.probeMu.Unlock()
+	if next != nil {
+		go w.sendProbe(kv, next)
 	}
 }
