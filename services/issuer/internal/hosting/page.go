@@ -53,6 +53,7 @@ type badgePage struct {
 	CredentialJSONURL                 string
 	VerifyURL, BakedURL, BakedFormat  string
 	OB2BakedURL                       string
+	Endorsements                      []pageEndorsement
 	Style                             template.CSS
 }
 
@@ -86,6 +87,7 @@ func (h *Handler) badge(w http.ResponseWriter, r *http.Request) {
 		OB2URL:            h.urls.OB2Assertion(tenant, c.ID), Style: badgeStyle,
 	}
 	p.VerifyURL = h.urls.VerifyPage(p.CredentialURL)
+	p.Endorsements = endorsementsOf(a)
 	if a.Image != nil && (strings.HasPrefix(a.Image.ID, "https://") || strings.HasPrefix(a.Image.ID, "http://")) {
 		p.ImageURL = a.Image.ID
 	}

@@ -66,6 +66,8 @@ type Achievement struct {
 	UpdateTime        time.Time
 	RequestID         string
 	Revision          uint64
+	// Listed puts the achievement in the tenant's public catalog (off by default).
+	Listed bool
 }
 
 // Etag identifies one version of the achievement for optimistic concurrency.
@@ -207,7 +209,7 @@ func (s *Achievements) List(ctx context.Context, tenant string, pageSize int, pa
 
 var updatableAchievementFields = []string{
 	"profile", "display_name", "description", "criteria", "image", "image_url", "tags", "alignments",
-	"expiry", "recipient_policy",
+	"expiry", "recipient_policy", "listed",
 }
 
 // Update changes the fields named in paths (all updatable fields when empty or "*"); image
@@ -258,6 +260,8 @@ func (s *Achievements) Update(ctx context.Context, tenant string, patch Achievem
 			next.Expiry = patch.Expiry
 		case "recipient_policy":
 			next.PlaintextIdentity = patch.PlaintextIdentity
+		case "listed":
+			next.Listed = patch.Listed
 		default:
 			v.add("update_mask", "field %q cannot be updated", path)
 		}

@@ -53,6 +53,7 @@ type achievementRecord struct {
 	ValidFor          time.Duration        `json:"valid_for,omitempty"`
 	ValidUntil        time.Time            `json:"valid_until,omitzero"`
 	PlaintextIdentity bool                 `json:"plaintext_identity,omitempty"`
+	Listed            bool                 `json:"listed,omitempty"`
 	CreateTime        time.Time            `json:"create_time"`
 	UpdateTime        time.Time            `json:"update_time"`
 	RequestID         string               `json:"request_id,omitempty"`
@@ -68,7 +69,7 @@ func achievementToRecord(a issuance.Achievement) achievementRecord {
 		ProfileID: a.ProfileID, DisplayName: a.DisplayName, Description: a.Description,
 		CriteriaNarrative: a.Criteria.Narrative, CriteriaURL: a.Criteria.URL, ImageURL: a.ImageURL,
 		ImageType: a.ImageType, Tags: a.Tags, Alignments: a.Alignments, ValidFor: a.Expiry.ValidFor,
-		ValidUntil: a.Expiry.ValidUntil, PlaintextIdentity: a.PlaintextIdentity,
+		ValidUntil: a.Expiry.ValidUntil, PlaintextIdentity: a.PlaintextIdentity, Listed: a.Listed,
 		CreateTime: a.CreateTime, UpdateTime: a.UpdateTime, RequestID: a.RequestID,
 	}
 }
@@ -79,7 +80,7 @@ func achievementFromRecord(tenant, id string, r achievementRecord, rev uint64) i
 		Criteria: issuance.Criteria{Narrative: r.CriteriaNarrative, URL: r.CriteriaURL}, ImageURL: r.ImageURL,
 		ImageType: r.ImageType, Tags: r.Tags, Alignments: r.Alignments,
 		Expiry:            issuance.Expiry{ValidFor: r.ValidFor, ValidUntil: r.ValidUntil},
-		PlaintextIdentity: r.PlaintextIdentity, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
+		PlaintextIdentity: r.PlaintextIdentity, Listed: r.Listed, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
 		RequestID: r.RequestID, Revision: rev,
 	}
 }
