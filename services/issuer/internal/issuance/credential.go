@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/laurel-badges/laurel/openbadges/dataintegrity"
@@ -161,7 +164,6 @@ type CredentialRepository interface {
 type Credentials struct {
 	repo         CredentialRepository
 	achievements AchievementRepository
-	endorsements *Endorsements
 	profiles     ProfileRepository
 	keys         *Keys
 	publisher    EventPublisher
@@ -299,6 +301,120 @@ func (s *Credentials) Issue(ctx context.Context, tenant string, r IssueRequest) 
 	return c, created, nil
 }
 
+// AwardIssue is one award of a batch given to IssueAwards.
+type AwardIssue struct {
+	Tenant  string
+	Request IssueRequest
+}
+
+// AwardOutcome is what became of one AwardIssue: the award's credential (created false when
+// it existed already), or Err with Issue's error contract.
+type AwardOutcome struct {
+	Credential Credential
+	Created    bool
+	Err        error
+}
+
+// awardWorkers is how many awards of a batch are issued at once. Each one is a little CPU
+// (building and signing) and three store round trips in a row; enough of them in flight
+// keep both the cores and the connection to the store busy.
+const awardWorkers = 32
+
+// IssueAwards issues the credential of each award (Request.AwardID is required), or finds
+// the one already issued, stores it and records its issue in the audit trail, as Issue
+// would, outcome i for awards[i]. It does not publish BadgeIssued: the caller announces
+// every credential it gets back, created or not, before it acknowledges the award (see
+// Announce).
+//
+// It is built for the award stream, where almost every award is new: it does not look for
+// an existing credential first but relies on the store's create-if-absent, so a redelivered
+// award costs one signature (and one unused status index) before its stored credential is
+// returned. Each achievement, profile and signing key is read once per call.
+func (s *Credentials) IssueAwards(ctx context.Context, awards []AwardIssue) []AwardOutcome {
+	outs := make([]AwardOutcome, len(awards))
+	var (
+		mu       sync.Mutex
+		resolved = map[string]*resolution{}
+	)
+	resolveOnce := func(tenant, achievementID string) (issuing, error) {
+		mu.Lock()
+		r, ok := resolved[tenant+"\x00"+achievementID]
+		if !ok {
+			r = &resolution{}
+			resolved[tenant+"\x00"+achievementID] = r
+		}
+		mu.Unlock()
+		r.once.Do(func() { r.is, r.err = s.resolve(ctx, tenant, achievementID) })
+		return r.is, r.err
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(awardWorkers, len(awards)) {
+		wg.Go(func() {
+			for i := range next {
+				c, created, err := s.issueAward(ctx, awards[i], resolveOnce)
+				outs[i] = AwardOutcome{Credential: c, Created: created, Err: err}
+			}
+		})
+	}
+	for i := range awards {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return outs
+}
+
+// resolution is one achievement resolved for a batch of awards.
+type resolution struct {
+	once sync.Once
+	is   issuing
+	err  error
+}
+
+func (s *Credentials) issueAward(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (Credential, bool, error) {
+	tenant, r := a.Tenant, a.Request
+	r.Recipient = r.Recipient.identifiedBySubject()
+	if err := validateIssue(r); err != nil {
+		return Credential{}, false, err
+	}
+	if r.AwardID == "" {
+		return Credential{}, false, invalid("award_id", "is required")
+	}
+	id := CredentialID(tenant, r.AwardID)
+	is, err := resolve(tenant, r.AchievementID)
+	if err != nil {
+		return Credential{}, false, err
+	}
+	c, err := s.buildWith(ctx, tenant, id, r.fingerprint(), r, is)
+	if err != nil {
+		return Credential{}, false, err
+	}
+	created := false
+	stored, err := s.repo.Create(ctx, c)
+	switch {
+	case err == nil:
+		c, created = stored, true
+	case errors.Is(err, ErrAlreadyExists):
+		c = stored // issued before: a redelivered or republished award
+	default:
+		return Credential{}, false, fmt.Errorf("store credential %s: %w", id, err)
+	}
+	if err := s.record(ctx, c, "issue", r.Actor, ""); err != nil {
+		return Credential{}, false, err
+	}
+	return c, created, nil
+}
+
+// Announce publishes BadgeIssued for c, as Issue does last; callers of IssueAwards call
+// it for every credential they get back before they acknowledge its award.
+func (s *Credentials) Announce(ctx context.Context, c Credential) error {
+	if err := s.publisher.Issued(ctx, c); err != nil {
+		return fmt.Errorf("publish issue of credential %s: %w", c.ID, err)
+	}
+	return nil
+}
+
 func (s *Credentials) record(ctx context.Context, c Credential, action, actor, detail string) error {
 	if s.audit == nil {
 		return nil
@@ -312,25 +428,58 @@ func (s *Credentials) record(ctx context.Context, c Credential, action, actor, d
 	return nil
 }
 
-// build makes and signs the credential document.
-func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string, r IssueRequest) (Credential, error) {
-	a, err := s.achievements.Get(ctx, tenant, r.AchievementID)
+// issuing is what every credential of one achievement is built from: the achievement,
+// its issuer profile and the profile's active signing key.
+type issuing struct {
+	achievement Achievement
+	profile     Profile
+	keyID       string
+	priv        ed25519.PrivateKey
+	// schemaChecked is set once a credential built from this passed the OB 3.0 schema.
+	// Everything else in a credential comes from the issue request, which validateIssue
+	// checks and the typed ob3 model can only encode in valid shapes, so the schema run
+	// (the dearest step of building a credential, more than signing it) proves nothing new
+	// for the next credentials of a batch; a schema failure keeps it unset and fails every
+	// credential that meets it.
+	schemaChecked *atomic.Bool
+}
+
+// resolve reads what credentials of achievementID are built from. Errors: a
+// *ValidationError for an unknown achievement, ErrNoSigningKey, ErrSealed, or a wrapped
+// storage error.
+func (s *Credentials) resolve(ctx context.Context, tenant, achievementID string) (issuing, error) {
+	a, err := s.achievements.Get(ctx, tenant, achievementID)
 	if errors.Is(err, ErrNotFound) {
-		return Credential{}, &ValidationError{Violations: []FieldViolation{{
-			Field: "achievement", Description: fmt.Sprintf("%v: achievements/%s", ErrUnknownAchievement, r.AchievementID),
+		return issuing{}, &ValidationError{Violations: []FieldViolation{{
+			Field: "achievement", Description: fmt.Sprintf("%v: achievements/%s", ErrUnknownAchievement, achievementID),
 		}}}
 	}
 	if err != nil {
-		return Credential{}, fmt.Errorf("read achievement %s: %w", r.AchievementID, err)
+		return issuing{}, fmt.Errorf("read achievement %s: %w", achievementID, err)
 	}
 	p, err := s.profiles.Get(ctx, tenant, a.ProfileID)
 	if err != nil {
-		return Credential{}, fmt.Errorf("read profile %s of achievement %s: %w", a.ProfileID, a.ID, err)
+		return issuing{}, fmt.Errorf("read profile %s of achievement %s: %w", a.ProfileID, a.ID, err)
 	}
 	keyID, priv, err := s.keys.activeSigner(ctx, tenant, p.ID)
 	if err != nil {
+		return issuing{}, err
+	}
+	return issuing{achievement: a, profile: p, keyID: keyID, priv: priv, schemaChecked: new(atomic.Bool)}, nil
+}
+
+// build makes and signs the credential document.
+func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string, r IssueRequest) (Credential, error) {
+	is, err := s.resolve(ctx, tenant, r.AchievementID)
+	if err != nil {
 		return Credential{}, err
 	}
+	return s.buildWith(ctx, tenant, id, fingerprint, r, is)
+}
+
+// buildWith makes and signs the credential document from an already resolved achievement.
+func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint string, r IssueRequest, is issuing) (Credential, error) {
+	a, p := is.achievement, is.profile
 	issued := s.now().Truncate(time.Second)
 	until := a.Expiry.until(issued)
 	statusIndex, entry := NoStatus, (*ob3.CredentialStatus)(nil)
@@ -344,16 +493,16 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 		}
 		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index)
 	}
-	endorsed, err := s.endorsementsOf(ctx, tenant, a.ID)
+	checked := is.schemaChecked.Load()
+	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, !checked)
 	if err != nil {
 		return Credential{}, err
 	}
-	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, endorsed)
-	if err != nil {
-		return Credential{}, err
+	if !checked {
+		is.schemaChecked.Store(true)
 	}
-	signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
-		VerificationMethod: s.urls.VerificationMethod(tenant, p.ID, keyID),
+	signed, err := s.suite.Sign(ctx, doc, is.priv, dataintegrity.Options{
+		VerificationMethod: s.urls.VerificationMethod(tenant, p.ID, is.keyID),
 		Created:            issued,
 	})
 	if err != nil {
@@ -366,7 +515,7 @@ func (s *Credentials) build(ctx context.Context, tenant, id, fingerprint string,
 	}, nil
 }
 
-func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus, endorsed []ob3.EndorsementCredential) ([]byte, error) {
+func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus, schemaCheck bool) ([]byte, error) {
 	identifiers, err := identityObjects(r.Recipient, a.PlaintextIdentity)
 	if err != nil {
 		return nil, err
@@ -377,7 +526,6 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 		Description: a.Description,
 		Criteria:    ob3.Criteria{ID: a.Criteria.URL, Narrative: a.Criteria.Narrative},
 		Tag:         a.Tags,
-		Endorsement: endorsed,
 	}
 	switch {
 	case a.ImageType != "":
@@ -414,8 +562,10 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 			ID: e.URL, Name: e.Name, Description: e.Description, Narrative: e.Narrative, Genre: e.Genre,
 		})
 	}
-	if err := cred.Validate(); err != nil {
-		return nil, fmt.Errorf("build credential %s: %w", id, err)
+	if schemaCheck {
+		if err := cred.Validate(); err != nil {
+			return nil, fmt.Errorf("build credential %s: %w", id, err)
+		}
 	}
 	doc, err := json.Marshal(cred)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
@@ -16,7 +17,8 @@ import (
 
 // Issuer is the core use case the award consumer drives.
 type Issuer interface {
-	Issue(ctx context.Context, tenant string, r issuance.IssueRequest) (issuance.Credential, bool, error)
+	IssueAwards(ctx context.Context, awards []issuance.AwardIssue) []issuance.AwardOutcome
+	Announce(ctx context.Context, c issuance.Credential) error
 }
 
 // AwardsDurable is the durable consumer name the issuer's replicas share on AWARDS.
@@ -30,27 +32,55 @@ const (
 	noKeyRetry     = 30 * time.Second
 )
 
+// Batching of concurrent deliveries: at most maxBatch awards go to one IssueAwards call,
+// and at most maxBatches calls run at once, so one batch's store round trips overlap the
+// next one's signing.
+const (
+	maxBatch   = 256
+	maxBatches = 2
+)
+
 // AwardHandler turns AwardRequested deliveries into credentials. It is idempotent: the
 // credential id derives from the award id and is stored create-if-absent, and the
 // BadgeIssued republished on a redelivery carries the same Nats-Msg-Id.
+//
+// Deliveries are handled concurrently (see ConsumerSpec) and the awards waiting at the same
+// moment are issued together, so the achievement, profile and key are read once for many
+// awards and their store writes share round trips. Each delivery is still settled on its own:
+// an award that must wait (no signing key yet) holds up no other.
 type AwardHandler struct {
 	issuer Issuer
 	log    *slog.Logger
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*awardCall
+	running int
+}
+
+// awardCall is one delivery's award waiting to be issued in a batch.
+type awardCall struct {
+	award issuance.AwardIssue
+	out   issuance.AwardOutcome
+	done  bool
 }
 
 // NewAwardHandler returns the handler.
 func NewAwardHandler(issuer Issuer, log *slog.Logger) *AwardHandler {
-	return &AwardHandler{issuer: issuer, log: log}
+	h := &AwardHandler{issuer: issuer, log: log}
+	h.cond = sync.NewCond(&h.mu)
+	return h
 }
 
-// ConsumerSpec is the durable consumer the handler runs under: all tenants' awards, a few
-// handlers at once (awards are independent: order does not matter).
+// ConsumerSpec is the durable consumer the handler runs under: all tenants' awards, many
+// handlers at once (awards are independent: order does not matter), so that there are
+// awards to batch.
 func ConsumerSpec() eventbus.ConsumerSpec {
 	return eventbus.ConsumerSpec{
 		Stream:         subjects.AwardsStream,
 		Durable:        AwardsDurable,
 		FilterSubjects: []string{subjects.AwardAll},
-		Concurrency:    8,
+		Concurrency:    maxBatch,
 		MaxDeliver:     20,
 	}
 }
@@ -59,35 +89,95 @@ func ConsumerSpec() eventbus.ConsumerSpec {
 // published, Poison for an award no retry can fix (undecodable, another tenant's subject,
 // unknown achievement, invalid recipient), Retry otherwise.
 func (h *AwardHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
-	if d.Event.Type() != subjects.TypeAwardRequested {
-		return eventbus.Poison(fmt.Errorf("unexpected event type %q on %s", d.Event.Type(), d.Subject))
-	}
-	var award eventsv1.AwardRequested
-	if err := cloudevent.UnmarshalProto(d.Event, &award); err != nil {
-		return eventbus.Poison(err)
-	}
-	tenant, err := subjects.Tenant(d.Subject)
+	award, err := decodeAward(d)
 	if err != nil {
 		return eventbus.Poison(err)
 	}
+	o := h.issue(ctx, issuance.AwardIssue{Tenant: award.GetTenant(), Request: issueRequest(award)})
+	if o.Err != nil {
+		return failed(award.GetAwardId(), o.Err)
+	}
+	c := o.Credential
+	if err := h.issuer.Announce(ctx, c); err != nil {
+		return eventbus.Retry(transientRetry, fmt.Errorf("award %s: %w", award.GetAwardId(), err))
+	}
+	h.log.DebugContext(ctx, "award issued", "tenant", c.Tenant, "award_id", award.GetAwardId(), "credential_id", c.ID, "created", o.Created)
+	return eventbus.Ack()
+}
+
+// issue queues a and waits for its outcome. While fewer than maxBatches batches run, a
+// waiting caller runs the next batch itself (whoever's awards it holds), so batching needs
+// no goroutine of its own and a lone award is issued at once.
+func (h *AwardHandler) issue(ctx context.Context, a issuance.AwardIssue) issuance.AwardOutcome {
+	call := &awardCall{award: a}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.queue = append(h.queue, call)
+	for !call.done {
+		if h.running == maxBatches || len(h.queue) == 0 {
+			h.cond.Wait()
+			continue
+		}
+		batch := h.queue[:min(len(h.queue), maxBatch)]
+		h.queue = h.queue[len(batch):]
+		h.running++
+		h.mu.Unlock()
+		h.run(ctx, batch)
+		h.mu.Lock()
+		h.running--
+		for _, c := range batch {
+			c.done = true
+		}
+		h.cond.Broadcast()
+	}
+	return call.out
+}
+
+// run issues a batch. Its storage calls run under the context of the caller that leads the
+// batch: if that delivery is cancelled, the batch's awards fail and are retried.
+func (h *AwardHandler) run(ctx context.Context, batch []*awardCall) {
+	awards := make([]issuance.AwardIssue, len(batch))
+	for i, c := range batch {
+		awards[i] = c.award
+	}
+	for i, o := range h.issuer.IssueAwards(ctx, awards) {
+		batch[i].out = o
+	}
+}
+
+// decodeAward reads the AwardRequested of a delivery and checks it belongs where it was
+// published; an error is poison.
+func decodeAward(d eventbus.Delivery) (*eventsv1.AwardRequested, error) {
+	if d.Event.Type() != subjects.TypeAwardRequested {
+		return nil, fmt.Errorf("unexpected event type %q on %s", d.Event.Type(), d.Subject)
+	}
+	var award eventsv1.AwardRequested
+	if err := cloudevent.UnmarshalProto(d.Event, &award); err != nil {
+		return nil, err
+	}
+	tenant, err := subjects.Tenant(d.Subject)
+	if err != nil {
+		return nil, err
+	}
 	if award.GetTenant() != tenant {
-		return eventbus.Poison(fmt.Errorf("award %q names tenant %q but was published on %s", award.GetAwardId(), award.GetTenant(), d.Subject))
+		return nil, fmt.Errorf("award %q names tenant %q but was published on %s", award.GetAwardId(), award.GetTenant(), d.Subject)
 	}
 	if award.GetAwardId() == "" {
-		return eventbus.Poison(errors.New("award without award_id"))
+		return nil, errors.New("award without award_id")
 	}
-	c, created, err := h.issuer.Issue(ctx, tenant, issueRequest(&award))
+	return &award, nil
+}
+
+// failed maps an issuing error to the award's outcome.
+func failed(awardID string, err error) eventbus.Outcome {
 	var verr *issuance.ValidationError
 	switch {
-	case err == nil:
-		h.log.DebugContext(ctx, "award issued", "tenant", tenant, "award_id", award.GetAwardId(), "credential_id", c.ID, "created", created)
-		return eventbus.Ack()
 	case errors.As(err, &verr):
-		return eventbus.Poison(fmt.Errorf("award %s: %w", award.GetAwardId(), err))
+		return eventbus.Poison(fmt.Errorf("award %s: %w", awardID, err))
 	case errors.Is(err, issuance.ErrNoSigningKey), errors.Is(err, issuance.ErrSealed):
-		return eventbus.Retry(noKeyRetry, fmt.Errorf("award %s: %w", award.GetAwardId(), err))
+		return eventbus.Retry(noKeyRetry, fmt.Errorf("award %s: %w", awardID, err))
 	default:
-		return eventbus.Retry(transientRetry, fmt.Errorf("award %s: %w", award.GetAwardId(), err))
+		return eventbus.Retry(transientRetry, fmt.Errorf("award %s: %w", awardID, err))
 	}
 }
 
