@@ -57,6 +57,7 @@ func TestInternalDestinationsAreRefusedWithTheReasonOnTheDelivery(t *testing.T) 
 	for name, sub := range subs {
 		waitFor(t, name+" given up on", func() bool { return final(sub) != nil })
 		d := final(sub)
+		t.Logf("%s: %s", name, d.GetLastError())
 		if d.GetLastStatusCode() != 0 || !strings.Contains(d.GetLastError(), outbound.ErrRefusedAddress.Error()) {
 			t.Errorf("%s (%s): last status %d, error %q; want no answer, refused by the outbound policy",
 				name, sub.GetUrl(), d.GetLastStatusCode(), d.GetLastError())
