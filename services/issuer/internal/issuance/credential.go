@@ -164,6 +164,7 @@ type CredentialRepository interface {
 type Credentials struct {
 	repo         CredentialRepository
 	achievements AchievementRepository
+	endorsements *Endorsements
 	profiles     ProfileRepository
 	keys         *Keys
 	publisher    EventPublisher
@@ -493,8 +494,12 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 		}
 		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index)
 	}
+	endorsed, err := s.endorsementsOf(ctx, tenant, a.ID)
+	if err != nil {
+		return Credential{}, err
+	}
 	checked := is.schemaChecked.Load()
-	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, !checked)
+	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, endorsed, !checked)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -515,7 +520,7 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 	}, nil
 }
 
-func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus, schemaCheck bool) ([]byte, error) {
+func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r IssueRequest, issued, until time.Time, status *ob3.CredentialStatus, endorsed []ob3.EndorsementCredential, schemaCheck bool) ([]byte, error) {
 	identifiers, err := identityObjects(r.Recipient, a.PlaintextIdentity)
 	if err != nil {
 		return nil, err
@@ -526,6 +531,7 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 		Description: a.Description,
 		Criteria:    ob3.Criteria{ID: a.Criteria.URL, Narrative: a.Criteria.Narrative},
 		Tag:         a.Tags,
+		Endorsement: endorsed,
 	}
 	switch {
 	case a.ImageType != "":
@@ -567,7 +573,8 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 			return nil, fmt.Errorf("build credential %s: %w", id, err)
 		}
 	}
-	doc, err := json.Marshal(cred)
+	// MarshalJSON directly: json.Marshal would only re-scan its output.
+	doc, err := cred.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode credential %s: %w", id, err)
 	}
