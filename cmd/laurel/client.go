@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -32,20 +35,23 @@ type clientFlags struct {
 	output  string
 	timeout time.Duration
 	tls     bool
+	// command is the full command name ("laurel profiles get"), for hints about what to run next.
+	command string
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
+	c.command = fs.Name()
 	fs.StringVar(&c.apiAddr, "api-addr", config.DefaultAPIAddr, "address of Laurel's API")
 	fs.StringVar(&c.apiKey, "api-key", "", "API key (default: the dev admin key in --data, when laurel dev created one)")
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "laurel dev's data directory, searched for the dev admin key")
-	fs.StringVar(&c.output, "output", "table", "output format: table or json")
+	fs.StringVar(&c.output, "output", "table", outputUsage)
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "deadline of each call")
 	fs.BoolVar(&c.tls, "tls", false, "connect over TLS (verify the server's certificate with the system roots)")
 }
 
 func (c *clientFlags) validate() error {
-	if c.output != "table" && c.output != "json" {
-		return usagef("--output must be table or json, got %q", c.output)
+	if err := validateOutput(c.output); err != nil {
+		return err
 	}
 	if c.timeout <= 0 {
 		return usagef("--timeout must be positive")
@@ -106,7 +112,66 @@ func (c *clientFlags) call(ctx context.Context, fn func(ctx context.Context, con
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	return fn(ctx, conn)
+	err = fn(ctx, conn)
+	if hint := c.hint(err); hint != "" {
+		return hintedError{err: err, hint: hint}
+	}
+	return err
+}
+
+// hintedError is a failed call with what to do next, decided here where the flags are known.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e hintedError) Error() string { return e.err.Error() }
+func (e hintedError) Unwrap() error { return e.err }
+
+// GRPCStatus keeps the call's own status message; status.FromError would otherwise rebuild it
+// from Error() of the wrapper.
+func (e hintedError) GRPCStatus() *status.Status { return status.Convert(e.err) }
+
+// hint says what to do next about the common ways a call fails; "" when there is nothing useful.
+func (c *clientFlags) hint(err error) string {
+	st, ok := status.FromError(err)
+	if err == nil || !ok {
+		return ""
+	}
+	switch st.Code() {
+	case codes.Unauthenticated:
+		return fmt.Sprintf("pass --api-key or set LAUREL_API_KEY (laurel dev writes one to %s)", filepath.Join(c.dataDir, devKeyFile))
+	case codes.PermissionDenied:
+		return "this needs a key with a stronger role; an admin can create one with: laurel keys create --role admin --name NAME"
+	case codes.Unavailable:
+		return fmt.Sprintf("is laurel running? (--api-addr %s; start it with: laurel dev)", c.apiAddr)
+	case codes.DeadlineExceeded:
+		return fmt.Sprintf("the call took longer than --timeout %s; retry with a longer one", c.timeout)
+	case codes.NotFound:
+		if list := c.listCommand(); list != "" {
+			return "see what exists with: " + list
+		}
+	}
+	return ""
+}
+
+// listCommand is the list verb next to this command ("laurel profiles get" → "laurel profiles
+// list"), looked up in the real command tree so a hint never names a command that does not exist.
+func (c *clientFlags) listCommand() string {
+	words := strings.Fields(c.command)
+	if len(words) < 2 {
+		return ""
+	}
+	words[len(words)-1] = "list"
+	cmd := newRoot(io.Discard, io.Discard)
+	for _, w := range words[1:] {
+		i := slices.IndexFunc(cmd.Subcommands, func(s *ffcli.Command) bool { return s.Name == w })
+		if i < 0 {
+			return ""
+		}
+		cmd = cmd.Subcommands[i]
+	}
+	return strings.Join(words, " ")
 }
 
 // printJSON prints a response as the API's JSON (the same as the HTTP gateway returns).
@@ -129,8 +194,13 @@ func printTable(w io.Writer, header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
-// printError explains a failed call, field by field when the server said which fields.
+// printError explains a failed call, field by field when the server said which fields, and
+// ends with what to do next when the call knew.
 func printError(w io.Writer, err error) {
+	var hinted hintedError
+	if errors.As(err, &hinted) {
+		defer fmt.Fprintf(w, "hint: %s\n", hinted.hint)
+	}
 	st, ok := status.FromError(err)
 	if !ok || st.Code() == codes.Unknown {
 		fmt.Fprintf(w, "laurel: %v\n", err)

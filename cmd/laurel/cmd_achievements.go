@@ -234,8 +234,8 @@ func resourceName(prefix, id string) string {
 }
 
 func printAchievements(g *globals, c clientFlags, resp proto.Message, items ...*issuerv1.Achievement) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(items))
 	for i, a := range items {

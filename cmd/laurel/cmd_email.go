@@ -89,14 +89,18 @@ func readDevMail(path string) (devMail, error) {
 func mailDir(dataDir string) string { return filepath.Join(dataDir, "mail") }
 
 func emailList(g *globals) *ffcli.Command {
-	var dataDir string
+	var dataDir, output string
 	fs := newFlagSet("laurel email list")
 	fs.StringVar(&dataDir, "data", "./laurel-data", "laurel dev's data directory; its mail/ folder is the mailbox")
+	fs.StringVar(&output, "output", "table", outputUsage)
 	return &ffcli.Command{
-		Name: "list", ShortUsage: "laurel email list [--data DIR]", ShortHelp: "list the badge e-mail laurel dev wrote (oldest first)",
+		Name: "list", ShortUsage: "laurel email list [--data DIR] [--output table|json|yaml]", ShortHelp: "list the badge e-mail laurel dev wrote (oldest first)",
 		FlagSet: fs, Options: apiOptions(),
 		Exec: func(_ context.Context, args []string) error {
 			if _, err := positionals(fs, args, 0, "email list takes no arguments"); err != nil {
+				return err
+			}
+			if err := validateOutput(output); err != nil {
 				return err
 			}
 			entries, err := os.ReadDir(mailDir(dataDir))
@@ -117,6 +121,9 @@ func emailList(g *globals) *ffcli.Command {
 				mails = append(mails, m)
 			}
 			slices.SortStableFunc(mails, func(a, b devMail) int { return a.date.Compare(b.date) })
+			if output != "table" {
+				return printValue(g.stdout, output, mailSummaries(mails))
+			}
 			rows := make([][]string, len(mails))
 			for i, m := range mails {
 				rows[i] = []string{m.id, m.date.UTC().Format(time.RFC3339), m.to, m.subject}
@@ -124,6 +131,23 @@ func emailList(g *globals) *ffcli.Command {
 			return printTable(g.stdout, []string{"ID", "DATE", "TO", "SUBJECT"}, rows)
 		},
 	}
+}
+
+// mailSummary is one mailbox entry as json or yaml; the bodies stay with email show.
+type mailSummary struct {
+	ID      string    `json:"id"`
+	Date    time.Time `json:"date"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	Subject string    `json:"subject"`
+}
+
+func mailSummaries(mails []devMail) []mailSummary {
+	out := make([]mailSummary, len(mails))
+	for i, m := range mails {
+		out[i] = mailSummary{ID: m.id, Date: m.date.UTC(), From: m.from, To: m.to, Subject: m.subject}
+	}
+	return out
 }
 
 func emailShow(g *globals) *ffcli.Command {
@@ -265,8 +289,8 @@ func emailTemplatesGet(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				t := resp.GetTemplate()
 				g.printf("Subject: %s\n\n--- HTML ---\n%s\n--- text ---\n%s\n", t.GetSubject(), t.GetHtmlBody(), t.GetTextBody())
@@ -306,8 +330,8 @@ func emailTemplatesList(g *globals) *ffcli.Command {
 }
 
 func printTemplates(g *globals, c clientFlags, resp proto.Message, ts ...*notifierv1.EmailTemplate) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(ts))
 	for i, t := range ts {
@@ -358,8 +382,8 @@ func emailPreview(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				body := resp.GetTextBody()
 				if part == "html" {

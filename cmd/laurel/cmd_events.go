@@ -69,8 +69,8 @@ func eventsPublish(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				state := "accepted"
 				if resp.GetDuplicate() {

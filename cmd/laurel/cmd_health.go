@@ -23,6 +23,13 @@ var healthServices = []struct{ short, full string }{
 	{"verifier", verifierv1.VerifierService_ServiceDesc.ServiceName},
 }
 
+// serviceHealth is one row of laurel health as json or yaml.
+type serviceHealth struct {
+	Service  string `json:"service"`
+	GRPCName string `json:"grpcName"`
+	Status   string `json:"status"`
+}
+
 func healthCommand(g *globals) *ffcli.Command {
 	var c clientFlags
 	fs := newFlagSet("laurel health")
@@ -42,6 +49,7 @@ func healthCommand(g *globals) *ffcli.Command {
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
 				client := healthpb.NewHealthClient(conn)
 				var rows [][]string
+				var states []serviceHealth
 				var failed []string
 				for _, s := range healthServices {
 					if len(wanted) > 0 && !wanted[s.short] {
@@ -60,11 +68,17 @@ func healthCommand(g *globals) *ffcli.Command {
 						failed = append(failed, s.short)
 					}
 					rows = append(rows, []string{s.short, s.full, state})
+					states = append(states, serviceHealth{Service: s.short, GRPCName: s.full, Status: state})
 				}
 				for name := range unknown {
 					return usagef("unknown service %q (issuer, rules, notifier or verifier)", name)
 				}
-				if err := printTable(g.stdout, []string{"SERVICE", "GRPC NAME", "STATUS"}, rows); err != nil {
+				if c.output != "table" {
+					err = printValue(g.stdout, c.output, states)
+				} else {
+					err = printTable(g.stdout, []string{"SERVICE", "GRPC NAME", "STATUS"}, rows)
+				}
+				if err != nil {
 					return err
 				}
 				if len(failed) > 0 {

@@ -66,8 +66,8 @@ func keysCreate(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				g.printf("%s\n", resp.GetSecret())
 				fmt.Fprintf(g.stderr, "created %s (%s); the key above is shown only now\n", resp.GetApiKey().GetName(), role)
@@ -98,8 +98,8 @@ func keysList(g *globals) *ffcli.Command {
 						break
 					}
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, all)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, all)
 				}
 				rows := make([][]string, len(all.GetApiKeys()))
 				for i, k := range all.GetApiKeys() {

@@ -199,8 +199,8 @@ func profileName(id string) string {
 }
 
 func printProfiles(g *globals, c clientFlags, resp proto.Message, profiles ...*issuerv1.Profile) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(profiles))
 	for i, p := range profiles {

@@ -190,8 +190,8 @@ func rulesValidate(g *globals) *ffcli.Command {
 }
 
 func printRules(g *globals, c clientFlags, resp proto.Message, list ...*rulesv1.Rule) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(list))
 	for i, r := range list {
@@ -291,8 +291,8 @@ func rulesProgress(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				rows := make([][]string, len(resp.GetProgress()))
 				for i, p := range resp.GetProgress() {

@@ -38,13 +38,13 @@ func verifyCommand(g *globals) *ffcli.Command {
 		timeout                      time.Duration
 	)
 	fs := newFlagSet("laurel verify")
-	fs.StringVar(&output, "output", "table", "output format: table or json (the verifier API's VerifyResponse)")
+	fs.StringVar(&output, "output", "table", "output format: table, json or yaml (json is the verifier API's VerifyResponse)")
 	fs.StringVar(&recipient, "recipient", "", "identity the badge must name (e-mail, URL, telephone, DID)")
 	fs.StringVar(&at, "at", "", "verify as at this RFC 3339 time (default now)")
 	fs.BoolVar(&online, "online", false, "fetch remote documents (keys, status lists, hosted badges); implied for a URL")
 	fs.StringVar(&allow, "outbound-allow", "", "comma-separated CIDRs or ip:port the fetches may reach despite being private or loopback")
 	fs.DurationVar(&timeout, "timeout", verify.DefaultTimeout, "overall time limit")
-	const usage = "laurel verify FILE|URL [--recipient ID] [--at TIME] [--online] [--output table|json]"
+	const usage = "laurel verify FILE|URL [--recipient ID] [--at TIME] [--online] [--output table|json|yaml]"
 	return &ffcli.Command{
 		Name: "verify", ShortUsage: usage, FlagSet: fs, Options: apiOptions(),
 		ShortHelp: "verify a badge file (PNG, SVG, JSON, JWS) or URL locally; exit 0 valid, 1 invalid, 2 indeterminate",
@@ -53,8 +53,8 @@ func verifyCommand(g *globals) *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			if output != "table" && output != "json" {
-				return usagef("--output must be table or json, got %q", output)
+			if err := validateOutput(output); err != nil {
+				return err
 			}
 			opts := verify.Options{Timeout: timeout, MaxBytes: maxBadgeFile}
 			if at != "" {
@@ -90,8 +90,8 @@ func verifyCommand(g *globals) *ffcli.Command {
 				return err
 			}
 			resp := verifierd.ReportResponse(rep)
-			if output == "json" {
-				err = printJSON(g.stdout, resp)
+			if output != "table" {
+				err = printMessage(g.stdout, output, resp)
 			} else {
 				err = printVerifyTable(g, resp)
 			}

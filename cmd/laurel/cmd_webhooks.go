@@ -170,8 +170,8 @@ func webhooksDeliveries(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				rows := make([][]string, len(resp.GetDeliveries()))
 				for i, d := range resp.GetDeliveries() {
@@ -250,8 +250,8 @@ func webhooksTest(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				return printTable(g.stdout, []string{"WEBHOOK ID", "STATUS", "LATENCY", "ERROR"}, [][]string{{resp.GetWebhookId(),
 					strconv.Itoa(int(resp.GetStatusCode())), strconv.FormatInt(resp.GetLatencyMs(), 10) + "ms", resp.GetError()}})
@@ -376,8 +376,8 @@ func deliveryName(subscription, webhookID string) string {
 
 // printDeliveries prints deliveries with their attempt history.
 func printDeliveries(g *globals, c clientFlags, resp proto.Message, ds ...*notifierv1.Delivery) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	var rows [][]string
 	for _, d := range ds {
@@ -408,8 +408,8 @@ func subscriptionName(id string) string {
 }
 
 func printSubscriptions(g *globals, c clientFlags, resp proto.Message, subs ...*notifierv1.Subscription) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(subs))
 	for i, s := range subs {

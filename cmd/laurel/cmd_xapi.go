@@ -102,8 +102,8 @@ func xapiMappingSet(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp.GetMapping())
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp.GetMapping())
 				}
 				g.printf("xAPI mapping set: %d verbs\n", len(resp.GetMapping().GetVerbTypes()))
 				return nil
@@ -126,8 +126,8 @@ func xapiMappingGet(g *globals) *ffcli.Command {
 					return err
 				}
 				m := resp.GetMapping()
-				if c.output == "json" {
-					return printJSON(g.stdout, m)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, m)
 				}
 				source := m.GetSource()
 				if source == "" {
@@ -199,8 +199,8 @@ func xapiSend(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				rows := make([][]string, len(resp.GetStatementIds()))
 				for i, id := range resp.GetStatementIds() {

@@ -102,6 +102,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			eventsCommand(g),
 			xapiCommand(g),
 			healthCommand(g),
+			completionCommand(g),
 			benchCommand(g),
 		},
 	}
