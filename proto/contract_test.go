@@ -46,6 +46,7 @@ var files = []protoreflect.FileDescriptor{
 	issuerv1.File_laurel_issuer_v1_achievement_proto,
 	issuerv1.File_laurel_issuer_v1_credential_proto,
 	issuerv1.File_laurel_issuer_v1_signing_key_proto,
+	issuerv1.File_laurel_issuer_v1_catalog_proto,
 	notifierv1.File_laurel_notifier_v1_notifier_service_proto,
 	rulesv1.File_laurel_rules_v1_rules_service_proto,
 	rulesv1.File_laurel_rules_v1_rule_proto,
@@ -220,6 +221,25 @@ func validationCases() []validationCase {
 		{name: "list credentials of a bad achievement", msg: &issuerv1.ListCredentialsRequest{Achievement: "go-101"}, want: []string{"achievement: string.pattern"}},
 		{name: "revoke credential", msg: &issuerv1.RevokeCredentialRequest{Name: "credentials/c-0123abcd", Reason: "Issued in error"}},
 		{name: "revoke credential without reason", msg: &issuerv1.RevokeCredentialRequest{Name: "credentials/c-0123abcd"}, want: []string{"reason: string.min_len"}},
+		{name: "create endorsement", msg: &issuerv1.CreateEndorsementRequest{RequestId: uuid, Endorsement: &issuerv1.Endorsement{
+			Endorser: "profiles/guild", Subject: "achievements/go-101", Comment: "Covers what members need."}}},
+		{name: "create endorsement of a profile", msg: &issuerv1.CreateEndorsementRequest{Endorsement: &issuerv1.Endorsement{
+			Endorser: "profiles/guild", Subject: "profiles/acme", Comment: "A trusted issuer."}}},
+		{name: "create endorsement of a credential", msg: &issuerv1.CreateEndorsementRequest{Endorsement: &issuerv1.Endorsement{
+			Endorser: "profiles/guild", Subject: "credentials/c-0123abcd"}}, want: []string{"endorsement.comment: string.min_len", "endorsement.subject: string.pattern"}},
+		{name: "create endorsement without endorsement", msg: &issuerv1.CreateEndorsementRequest{}, want: []string{"endorsement: required"}},
+		{name: "get endorsement", msg: &issuerv1.GetEndorsementRequest{Name: "endorsements/e-0123abcd"}},
+		{name: "get endorsement by bare id", msg: &issuerv1.GetEndorsementRequest{Name: "e-0123abcd"}, want: []string{"name: string.pattern"}},
+		{name: "list endorsements of an achievement", msg: &issuerv1.ListEndorsementsRequest{Subject: "achievements/go-101", Endorser: "profiles/guild"}},
+		{name: "list endorsements of a bad subject", msg: &issuerv1.ListEndorsementsRequest{Subject: "go-101"}, want: []string{"subject: string.pattern"}},
+		{name: "delete endorsement", msg: &issuerv1.DeleteEndorsementRequest{Name: "endorsements/e-0123abcd"}},
+		{name: "delete endorsement without name", msg: &issuerv1.DeleteEndorsementRequest{}, want: []string{"name: string.pattern"}},
+		{name: "issuance report", msg: &issuerv1.GetIssuanceReportRequest{Achievement: "achievements/go-101",
+			StartTime: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), Granularity: issuerv1.ReportGranularity_REPORT_GRANULARITY_WEEK}},
+		{name: "issuance report without start or granularity", msg: &issuerv1.GetIssuanceReportRequest{},
+			want: []string{"granularity: enum.not_in", "start_time: required"}},
+		{name: "issuance report with an unknown granularity", msg: &issuerv1.GetIssuanceReportRequest{
+			StartTime: timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), Granularity: 9}, want: []string{"granularity: enum.defined_only"}},
 		{name: "create profile", msg: &issuerv1.CreateProfileRequest{Profile: validProfile, ProfileId: "acme-academy", RequestId: uuid}},
 		{name: "create profile minimal", msg: &issuerv1.CreateProfileRequest{Profile: &issuerv1.Profile{DisplayName: "A", Url: "https://a.example"}}},
 		{name: "create profile without profile", msg: &issuerv1.CreateProfileRequest{}, want: []string{"profile: required"}},
