@@ -466,6 +466,34 @@ done`
 			t.Errorf("%s rejects its script: %v\n%s", shell, err, out)
 		}
 	}
+	// Where the shells are installed, complete for real: zsh runs the bash function in sh
+	// emulation, as bashcompinit does; fish through its own `complete -C`.
+	if _, err := exec.LookPath("zsh"); err == nil {
+		p := filepath.Join(t.TempDir(), "laurel.zsh")
+		if err := os.WriteFile(p, []byte(scripts["zsh"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("zsh", "-f", "-c", `source "$1" || exit 3
+emulate -L sh; setopt kshglob noshglob braceexpand
+COMP_WORDS=(laurel profiles list --output ""); COMP_CWORD=4
+_laurel_complete laurel "" --output; echo "${COMPREPLY[@]}"`, "zsh", p).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "table json yaml" {
+			t.Errorf("zsh completion of --output: %v\n%s", err, out)
+		}
+	}
+	if _, err := exec.LookPath("fish"); err == nil {
+		p := filepath.Join(t.TempDir(), "laurel.fish")
+		if err := os.WriteFile(p, []byte(scripts["fish"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("fish", "--no-config", "-c", `source $argv[1]; complete -C"laurel profiles "; complete -C"laurel profiles list --output "`, p).CombinedOutput()
+		got := string(out)
+		for _, w := range []string{"create\t", "list\t", "update\t", "yaml\t"} {
+			if err != nil || !strings.Contains(got, w) {
+				t.Errorf("fish completion lacks %q: %v\n%s", w, err, got)
+			}
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"completion", "powershell"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("completion powershell: exit %d, want 2", code)
