@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
@@ -20,6 +21,9 @@ import (
 // away and never mixed with another's.
 type bucket[R any] struct {
 	kv jetstream.KeyValue
+	js jetstream.JetStream
+	// subjects prefixes a key to make the subject the bucket's stream stores it under.
+	subjects string
 }
 
 func openBucket[R any](ctx context.Context, js jetstream.JetStream, name, description string) (bucket[R], error) {
@@ -32,7 +36,7 @@ func openBucket[R any](ctx context.Context, js jetstream.JetStream, name, descri
 	if err != nil {
 		return bucket[R]{}, fmt.Errorf("open key-value bucket %s: %w", name, err)
 	}
-	return bucket[R]{kv: kv}, nil
+	return bucket[R]{kv: kv, js: js, subjects: "$KV." + name + "."}, nil
 }
 
 func key(parts ...string) string { return strings.Join(parts, ".") }
@@ -42,6 +46,10 @@ func (b bucket[R]) create(ctx context.Context, key string, r R) (uint64, error) 
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", key, err)
 	}
+	return b.createValue(ctx, key, value)
+}
+
+func (b bucket[R]) createValue(ctx context.Context, key string, value []byte) (uint64, error) {
 	rev, err := b.kv.Create(ctx, key, value)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, issuance.ErrAlreadyExists
@@ -50,6 +58,48 @@ func (b bucket[R]) create(ctx context.Context, key string, r R) (uint64, error) 
 		return 0, fmt.Errorf("kv create %s: %w", key, err)
 	}
 	return rev, nil
+}
+
+// pendingCreate is a create started by startCreate whose answer was not awaited yet.
+type pendingCreate[R any] struct {
+	b      bucket[R]
+	key    string
+	value  []byte
+	future jetstream.PubAckFuture
+}
+
+// startCreate starts what create does without waiting for the server's answer, so the
+// writes of many keys share one round trip; wait returns create's result. The write is the
+// one KeyValue.Create makes first: a publish expecting no earlier value of the key.
+func (b bucket[R]) startCreate(key string, r R) (*pendingCreate[R], error) {
+	value, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", key, err)
+	}
+	msg := nats.NewMsg(b.subjects + key)
+	msg.Data = value
+	f, err := b.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		return nil, fmt.Errorf("kv create %s: %w", key, err)
+	}
+	return &pendingCreate[R]{b: b, key: key, value: value, future: f}, nil
+}
+
+// wait returns the revision created, or ErrAlreadyExists.
+func (p *pendingCreate[R]) wait(ctx context.Context) (uint64, error) {
+	select {
+	case ack := <-p.future.Ok():
+		return ack.Sequence, nil
+	case err := <-p.future.Err():
+		if isWrongRevision(err) {
+			// The key holds a value, or a delete marker that a create may replace:
+			// KeyValue.Create tells which.
+			return p.b.createValue(ctx, p.key, p.value)
+		}
+		return 0, fmt.Errorf("kv create %s: %w", p.key, err)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("kv create %s: %w", p.key, ctx.Err())
+	}
 }
 
 func (b bucket[R]) get(ctx context.Context, key string) (R, uint64, error) {

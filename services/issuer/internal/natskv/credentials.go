@@ -105,12 +105,26 @@ func (s *Credentials) indexKeys(c issuance.Credential) []string {
 	return keys
 }
 
-// ensureIndexed writes c's index entries; an entry already there is fine.
+// ensureIndexed writes c's index entries, all at once; an entry already there is fine.
 func (s *Credentials) ensureIndexed(ctx context.Context, c issuance.Credential) error {
-	for _, k := range s.indexKeys(c) {
-		if _, err := s.index.create(ctx, k, struct{}{}); err != nil && !errors.Is(err, issuance.ErrAlreadyExists) {
-			return fmt.Errorf("index credential %s: %w", c.ID, err)
+	keys := s.indexKeys(c)
+	pending := make([]*pendingCreate[struct{}], 0, len(keys))
+	var errs []error
+	for _, k := range keys {
+		p, err := s.index.startCreate(k, struct{}{})
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
+		pending = append(pending, p)
+	}
+	for _, p := range pending {
+		if _, err := p.wait(ctx); err != nil && !errors.Is(err, issuance.ErrAlreadyExists) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("index credential %s: %w", c.ID, err)
 	}
 	return nil
 }
