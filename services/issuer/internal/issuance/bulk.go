@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -84,9 +83,9 @@ type Bulk struct {
 // NewBulk returns the bulk issue use case over credentials; claims keeps request ids
 // tied to their bodies.
 func NewBulk(credentials *Credentials, claims BulkClaims) *Bulk {
-	// Signing is CPU-bound and every store a network round trip: a few issues per core
-	// in flight keep both busy without flooding the store.
-	return &Bulk{credentials: credentials, claims: claims, workers: 4 * runtime.GOMAXPROCS(0)}
+	// Each announcement is a round trip to the stream: a few in flight per core keep the
+	// connection busy without flooding it.
+	return &Bulk{credentials: credentials, claims: claims, workers: 8 * runtime.GOMAXPROCS(0)}
 }
 
 // Issue issues r's achievement to every valid recipient and reports one outcome per
@@ -135,70 +134,83 @@ func (b *Bulk) Issue(ctx context.Context, tenant string, r BulkRequest) ([]BulkO
 	}
 
 	outcomes := make([]BulkOutcome, len(r.Recipients))
-	jobs := make(chan int)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	for range min(b.workers, len(r.Recipients)) {
-		wg.Go(func() {
-			for i := range jobs {
-				o, err := b.issueOne(ctx, tenant, r, i)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				outcomes[i] = o
-			}
-		})
+	var awards []AwardIssue
+	var indexes []int
+	for i, rc := range r.Recipients {
+		if len(rc.Refused) > 0 {
+			outcomes[i] = refusedOutcome(i, rc.Refused)
+			continue
+		}
+		awards = append(awards, AwardIssue{Tenant: tenant, Request: IssueRequest{
+			AchievementID: r.AchievementID, Recipient: rc.Recipient, Evidence: rc.Evidence, Narrative: rc.Narrative,
+			AwardID: "bulk:" + r.RequestID + ":" + strconv.Itoa(i), Actor: r.Actor,
+		}})
+		indexes = append(indexes, i)
 	}
-feed:
-	for i := range r.Recipients {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
+	// The award path's batch issue reads the achievement, profile and key once and signs
+	// on every core; BadgeIssued is announced below, once every credential is stored.
+	var issued []Credential
+	for k, o := range s.IssueAwards(ctx, awards) {
+		i := indexes[k]
+		var verr *ValidationError
+		switch {
+		case errors.As(o.Err, &verr):
+			outcomes[i] = refusedOutcome(i, verr.Violations)
+		case o.Err != nil:
+			return nil, fmt.Errorf("bulk issue %s: recipient %d: %w", r.RequestID, i, o.Err)
+		default:
+			outcomes[i] = BulkOutcome{Index: i, Credential: o.Credential, Created: o.Created}
+			issued = append(issued, o.Credential)
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	if err := b.announce(ctx, issued); err != nil {
 		return nil, fmt.Errorf("bulk issue %s: %w", r.RequestID, err)
 	}
 	return outcomes, nil
 }
 
-func (b *Bulk) issueOne(ctx context.Context, tenant string, r BulkRequest, i int) (BulkOutcome, error) {
-	rc := r.Recipients[i]
-	prefix := fmt.Sprintf("recipients[%d].", i)
-	if len(rc.Refused) > 0 {
-		out := BulkOutcome{Index: i}
-		for _, fv := range rc.Refused {
-			out.Violations = append(out.Violations, FieldViolation{Field: prefix + fv.Field, Description: fv.Description})
-		}
-		return out, nil
-	}
-	c, created, err := b.credentials.Issue(ctx, tenant, IssueRequest{
-		AchievementID: r.AchievementID,
-		Recipient:     rc.Recipient,
-		Evidence:      rc.Evidence,
-		Narrative:     rc.Narrative,
-		AwardID:       "bulk:" + r.RequestID + ":" + strconv.Itoa(i),
-		Actor:         r.Actor,
-	})
-	var verr *ValidationError
-	if errors.As(err, &verr) {
-		out := BulkOutcome{Index: i}
-		for _, fv := range verr.Violations {
-			field := fv.Field
-			if strings.HasPrefix(field, "recipient") || strings.HasPrefix(field, "evidence") || field == "narrative" {
-				field = prefix + field
+// announce publishes BadgeIssued for every credential, several at a time: each publish
+// waits for its acknowledgement, and one after the other they would take longer than
+// issuing. Announcing again is harmless (the publisher deduplicates), which is what lets
+// a repeated call repair one that stopped half-way.
+func (b *Bulk) announce(ctx context.Context, issued []Credential) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan Credential)
+	var wg sync.WaitGroup
+	for range min(b.workers, len(issued)) {
+		wg.Go(func() {
+			for c := range next {
+				if err := b.credentials.Announce(ctx, c); err != nil {
+					cancel(err)
+				}
 			}
-			out.Violations = append(out.Violations, FieldViolation{Field: field, Description: fv.Description})
+		})
+	}
+feed:
+	for _, c := range issued {
+		select {
+		case next <- c:
+		case <-ctx.Done():
+			break feed
 		}
-		return out, nil
 	}
-	if err != nil {
-		return BulkOutcome{}, fmt.Errorf("recipient %d: %w", i, err)
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// refusedOutcome reports violations of recipient i under the request's field paths.
+func refusedOutcome(i int, violations []FieldViolation) BulkOutcome {
+	out := BulkOutcome{Index: i}
+	prefix := fmt.Sprintf("recipients[%d].", i)
+	for _, fv := range violations {
+		field := fv.Field
+		if field == "achievement" {
+			out.Violations = append(out.Violations, fv)
+			continue
+		}
+		out.Violations = append(out.Violations, FieldViolation{Field: prefix + field, Description: fv.Description})
 	}
-	return BulkOutcome{Index: i, Credential: c, Created: created}, nil
+	return out
 }
