@@ -132,6 +132,31 @@ func TestDevEndorsementsCatalogAndReports(t *testing.T) {
 		t.Errorf("endorsement subject = %+v", got)
 	}
 
+	if rep.Endorsement.Name != "Software Guild endorses Go 101" {
+		t.Errorf("endorsement name = %q", rep.Endorsement.Name)
+	}
+	// A profile endorsement, made twice with one request id: one endorsement; the id reused
+	// for another endorsement is refused.
+	const rid = "9b0c7d2e-4f1a-4c3b-8e5d-6a7b8c9d0e1f"
+	byProfile := &issuerv1.Endorsement{Endorser: "profiles/guild", Subject: "profiles/academy", Comment: "A trusted academy."}
+	first, err := catalog.CreateEndorsement(ctx, &issuerv1.CreateEndorsementRequest{Endorsement: byProfile, RequestId: rid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := catalog.CreateEndorsement(ctx, &issuerv1.CreateEndorsementRequest{Endorsement: byProfile, RequestId: rid})
+	if err != nil || again.GetEndorsement().GetName() != first.GetEndorsement().GetName() || again.GetEndorsement().GetOb3Json() != first.GetEndorsement().GetOb3Json() {
+		t.Errorf("replayed CreateEndorsement = %v, %v; want %s again", again, err, first.GetEndorsement().GetName())
+	}
+	byProfile.Comment = "Something else."
+	if _, err := catalog.CreateEndorsement(ctx, &issuerv1.CreateEndorsementRequest{Endorsement: byProfile, RequestId: rid}); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("request id reused for another endorsement = %v, want ALREADY_EXISTS", err)
+	}
+	if rep := dev.verifyPublic(t, []byte(first.GetEndorsement().GetOb3Json())); rep.Verdict != verify.Valid ||
+		rep.Endorsement.CredentialSubject.ID != testPublicURL+"/issuers/dev/academy" {
+		t.Errorf("profile endorsement: verdict %v, failed %+v", rep.Verdict, rep.Failed())
+	}
+	mustCLI("endorsements", "delete", first.GetEndorsement().GetName())
+
 	// Bad endorsements are refused with the field that is wrong, and store nothing.
 	for _, tc := range []struct {
 		e     *issuerv1.Endorsement

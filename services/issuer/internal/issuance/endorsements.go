@@ -149,7 +149,7 @@ func (s *Endorsements) Create(ctx context.Context, tenant string, e Endorsement,
 	if err != nil {
 		return Endorsement{}, fmt.Errorf("read profile %s: %w", e.EndorserID, err)
 	}
-	subjectURL, err := s.subjectURL(ctx, tenant, e)
+	subjectURL, subjectName, err := s.subjectOf(ctx, tenant, e)
 	if err != nil {
 		return Endorsement{}, err
 	}
@@ -160,7 +160,7 @@ func (s *Endorsements) Create(ctx context.Context, tenant string, e Endorsement,
 	e.CreateTime = s.now().Truncate(time.Second)
 	cred := ob3.EndorsementCredential{
 		ID:   s.urls.Endorsement(tenant, e.ID),
-		Name: endorser.DisplayName + " endorses " + e.Subject(),
+		Name: endorser.DisplayName + " endorses " + subjectName,
 		Issuer: ob3.Profile{
 			ID: s.urls.Issuer(tenant, endorser.ID), Name: endorser.DisplayName, URL: endorser.URL, Email: endorser.Email,
 		},
@@ -195,24 +195,29 @@ func (s *Endorsements) replayed(existing, asked Endorsement) (Endorsement, error
 	return existing, nil
 }
 
-// subjectURL is the endorsed record's public id, after checking the tenant has it.
-func (s *Endorsements) subjectURL(ctx context.Context, tenant string, e Endorsement) (string, error) {
-	var err error
+// subjectOf returns the endorsed record's public id and name, after checking the tenant
+// has it.
+func (s *Endorsements) subjectOf(ctx context.Context, tenant string, e Endorsement) (string, string, error) {
+	var (
+		id, name string
+		err      error
+	)
 	if e.SubjectKind == EndorsedProfile {
-		_, err = s.profiles.Get(ctx, tenant, e.SubjectID)
+		var p Profile
+		p, err = s.profiles.Get(ctx, tenant, e.SubjectID)
+		id, name = s.urls.Issuer(tenant, e.SubjectID), p.DisplayName
 	} else {
-		_, err = s.achievements.Get(ctx, tenant, e.SubjectID)
+		var a Achievement
+		a, err = s.achievements.Get(ctx, tenant, e.SubjectID)
+		id, name = s.urls.Achievement(tenant, e.SubjectID), a.DisplayName
 	}
 	if errors.Is(err, ErrNotFound) {
-		return "", invalid("endorsement.subject", "%s does not exist", e.Subject())
+		return "", "", invalid("endorsement.subject", "%s does not exist", e.Subject())
 	}
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", e.Subject(), err)
+		return "", "", fmt.Errorf("read %s: %w", e.Subject(), err)
 	}
-	if e.SubjectKind == EndorsedProfile {
-		return s.urls.Issuer(tenant, e.SubjectID), nil
-	}
-	return s.urls.Achievement(tenant, e.SubjectID), nil
+	return id, name, nil
 }
 
 // Get returns one endorsement of tenant.
