@@ -65,10 +65,19 @@ func (l *Ledger) Replay(ctx context.Context, tenant string, since, until time.Ti
 		FilterSubjects: []string{issuedSubject, revokedSubject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
+		// Fetches follow each other within l.idle; a replay that died leaves its consumer
+		// for the server to drop soon after (the library's default keeps it 5 minutes).
+		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replay %s: %w", subjects.LedgerStream, err)
 	}
+	defer func() {
+		// Best effort: the inactivity threshold removes it anyway.
+		if info := cons.CachedInfo(); info != nil {
+			_ = l.js.DeleteConsumer(context.WithoutCancel(ctx), subjects.LedgerStream, info.Name)
+		}
+	}()
 	var read int64
 	for {
 		batch, err := cons.Fetch(fetchBatch, jetstream.FetchMaxWait(l.idle))
