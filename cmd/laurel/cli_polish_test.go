@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +22,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 )
 
 // TestCLIPolishAgainstDev drives the CLI's output formats, its error hints and the documented
@@ -497,5 +501,27 @@ _laurel_complete laurel "" --output; echo "${COMPREPLY[@]}"`, "zsh", p).Combined
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"completion", "powershell"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("completion powershell: exit %d, want 2", code)
+	}
+}
+
+// BenchmarkPrintMessage compares the output formats on a page of 100 achievements: yaml is
+// derived from the json, so it costs the json plus a re-encode.
+func BenchmarkPrintMessage(b *testing.B) {
+	resp := &issuerv1.ListAchievementsResponse{}
+	for i := range 100 {
+		resp.Achievements = append(resp.Achievements, &issuerv1.Achievement{
+			Name: fmt.Sprintf("achievements/a-%d", i), Profile: "profiles/academy", DisplayName: "Course complete",
+			Description: "Passed five different lessons with at least 60 points.",
+			CreateTime:  timestamppb.New(time.Date(2026, 12, 4, 19, 0, 0, 0, time.UTC)),
+		})
+	}
+	for _, format := range []string{"json", "yaml"} {
+		b.Run(format, func(b *testing.B) {
+			for b.Loop() {
+				if err := printMessage(io.Discard, format, resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
