@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/term"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -301,11 +302,12 @@ func credentialsBulkIssue(g *globals) *ffcli.Command {
 			}
 			bar := newProgressBar(g.stderr, len(recipients))
 			total := &issuerv1.BulkIssueCredentialsResponse{}
-			err = c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
-				client := issuerv1.NewIssuerServiceClient(conn)
-				for start := 0; start < len(recipients); start += bulkChunk {
-					end := min(start+bulkChunk, len(recipients))
-					resp, err := client.BulkIssueCredentials(ctx, &issuerv1.BulkIssueCredentialsRequest{
+			// One call per chunk, each with its own --timeout: a large file takes as long
+			// as it takes, and only a stalled call fails.
+			for start := 0; start < len(recipients) && err == nil; start += bulkChunk {
+				end := min(start+bulkChunk, len(recipients))
+				err = c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+					resp, err := issuerv1.NewIssuerServiceClient(conn).BulkIssueCredentials(ctx, &issuerv1.BulkIssueCredentialsRequest{
 						Achievement: resourceName("achievements/", achievement),
 						Recipients:  recipients[start:end],
 						RequestId:   chunkRequestID(requestID, start/bulkChunk),
@@ -323,9 +325,9 @@ func credentialsBulkIssue(g *globals) *ffcli.Command {
 					total.IssuedCount += resp.GetIssuedCount()
 					total.FailedCount += resp.GetFailedCount()
 					bar.set(end)
-				}
-				return nil
-			})
+					return nil
+				})
+			}
 			bar.done()
 			if err != nil {
 				if len(total.GetOutcomes()) > 0 {
@@ -468,6 +470,9 @@ func uuidOf(sum []byte) string {
 
 // progressBar draws "[#####.....] n/total" on a terminal and nothing elsewhere, so
 // redirected output and CI logs stay clean.
+//
+// Dependency: golang.org/x/term (the Go project's) tells a terminal from a pipe, a file or
+// /dev/null on every OS the CLI builds for.
 type progressBar struct {
 	w     io.Writer
 	total int
@@ -476,13 +481,7 @@ type progressBar struct {
 
 func newProgressBar(w io.Writer, total int) *progressBar {
 	f, ok := w.(*os.File)
-	on := false
-	if ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			on = true
-		}
-	}
-	p := &progressBar{w: w, total: total, on: on}
+	p := &progressBar{w: w, total: total, on: ok && term.IsTerminal(int(f.Fd()))}
 	p.set(0)
 	return p
 }

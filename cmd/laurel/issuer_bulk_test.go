@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -188,5 +190,29 @@ func TestDevBulkIssueFromCSV(t *testing.T) {
 	}
 	if code, out, errOut := dev.issuerCLI(t, "credentials", "list", "--until", "2000-01-01"); code != exitOK || strings.Contains(out, "credentials/") || strings.Contains(out, "c-") {
 		t.Errorf("credentials list --until 2000-01-01 = %d:\n%s%s", code, out, errOut)
+	}
+}
+
+func TestProgressBarOnlyOnTerminals(t *testing.T) {
+	t.Parallel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	bar := newProgressBar(w, 500)
+	bar.set(250)
+	bar.done()
+	_ = w.Close()
+	var piped bytes.Buffer
+	if _, err := piped.ReadFrom(r); err != nil || piped.Len() != 0 {
+		t.Errorf("progress bar on a pipe wrote %q (%v)", piped.String(), err)
+	}
+	var out bytes.Buffer
+	bar = &progressBar{w: &out, total: 500, on: true}
+	bar.set(250)
+	bar.done()
+	if want := "\r[###############...............] 250/500\n"; out.String() != want {
+		t.Errorf("progress bar drew %q, want %q", out.String(), want)
 	}
 }
