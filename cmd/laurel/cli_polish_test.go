@@ -205,6 +205,14 @@ func testInvalidOutput(t *testing.T, dev *devInstance, dataDir string) {
 
 func testErrorHints(t *testing.T, dev *devInstance) {
 	emptyData := t.TempDir()
+	code, out, errOut := dev.cli(t, dev.key, "keys", "create", "--role", "issuer", "--name", "hint test", "--output", "json")
+	if code != exitOK {
+		t.Fatalf("keys create: exit %d: %s", code, errOut)
+	}
+	var created struct{ Secret string }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || created.Secret == "" {
+		t.Fatalf("keys create printed no secret (%v):\n%s", err, out)
+	}
 	cases := []struct {
 		name, key string
 		args      []string
@@ -222,6 +230,8 @@ func testErrorHints(t *testing.T, dev *devInstance) {
 			[]string{"laurel: NotFound:", "hint: see what exists with: laurel webhooks list\n"}},
 		{"unknown rule", dev.key, []string{"rules", "get", "no-such-rule"},
 			[]string{"laurel: NotFound:", "hint: see what exists with: laurel rules list\n"}},
+		{"role too weak", created.Secret, []string{"keys", "list"},
+			[]string{"laurel: PermissionDenied:", "hint: this needs a key with a stronger role; an admin can create one with: laurel keys create --role admin --name NAME"}},
 		{"invalid fields", dev.key, []string{"profiles", "create", "--id", "-bad-", "--display-name", "", "--url", "nope"},
 			[]string{"laurel: InvalidArgument:", "\n  profile.url: ", "\n  profile.display_name: ", "\n  profile_id: "}},
 	}
