@@ -48,8 +48,8 @@ func catalogSet(g *globals, verb string, listed bool) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				state := "listed"
 				if !resp.GetAchievement().GetListed() {
@@ -87,8 +87,8 @@ func catalogList(g *globals) *ffcli.Command {
 						break
 					}
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, &issuerv1.ListAchievementsResponse{Achievements: listed})
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, &issuerv1.ListAchievementsResponse{Achievements: listed})
 				}
 				rows := make([][]string, len(listed))
 				for i, a := range listed {

@@ -161,8 +161,8 @@ func endorsementsDelete(g *globals) *ffcli.Command {
 }
 
 func printEndorsements(g *globals, c clientFlags, resp proto.Message, items ...*issuerv1.Endorsement) error {
-	if c.output == "json" {
-		return printJSON(g.stdout, resp)
+	if c.output != "table" {
+		return printMessage(g.stdout, c.output, resp)
 	}
 	rows := make([][]string, len(items))
 	for i, e := range items {

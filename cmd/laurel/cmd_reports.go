@@ -94,8 +94,8 @@ func reportsIssuance(g *globals) *ffcli.Command {
 				if err != nil {
 					return err
 				}
-				if c.output == "json" {
-					return printJSON(g.stdout, resp)
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
 				}
 				layout := time.DateOnly
 				if gran == issuerv1.ReportGranularity_REPORT_GRANULARITY_MONTH {

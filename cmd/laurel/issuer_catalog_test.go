@@ -361,6 +361,9 @@ func TestDevEndorsementsCatalogAndReports(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^TOTAL\s+4\s+1\s+1\s*$`).MatchString(out) || !strings.Contains(out, "flash") {
 		t.Errorf("laurel reports issuance:\n%s", out)
 	}
+	if out := mustCLI("reports", "issuance", "--since", start.Format(time.RFC3339), "--achievement", "flash", "--output", "yaml"); !strings.Contains(out, "achievements/flash") || !strings.Contains(out, "issued: \"1\"") {
+		t.Errorf("laurel reports issuance --output yaml:\n%s", out)
+	}
 	if code, _, errOut := cli("reports", "issuance", "--granularity", "hour"); code != exitUsage || !strings.Contains(errOut, "granularity") {
 		t.Errorf("reports issuance --granularity hour = %d: %s", code, errOut)
 	}
