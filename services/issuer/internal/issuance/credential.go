@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -353,8 +354,7 @@ func (s *Credentials) IssueAwards(ctx context.Context, awards []AwardIssue) []Aw
 	for range min(awardWorkers, len(awards)) {
 		wg.Go(func() {
 			for i := range next {
-				c, created, err := s.issueAward(ctx, awards[i], resolveOnce)
-				outs[i] = AwardOutcome{Credential: c, Created: created, Err: err}
+				outs[i] = s.issueAwardRecovered(ctx, awards[i], resolveOnce)
 			}
 		})
 	}
@@ -371,6 +371,18 @@ type resolution struct {
 	once sync.Once
 	is   issuing
 	err  error
+}
+
+// issueAwardRecovered is issueAward on a goroutine of its own: a panic fails the award
+// (to be retried) instead of the process.
+func (s *Credentials) issueAwardRecovered(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (o AwardOutcome) {
+	defer func() {
+		if r := recover(); r != nil {
+			o = AwardOutcome{Err: fmt.Errorf("issue award %s: panic: %v\n%s", a.Request.AwardID, r, debug.Stack())}
+		}
+	}()
+	c, created, err := s.issueAward(ctx, a, resolve)
+	return AwardOutcome{Credential: c, Created: created, Err: err}
 }
 
 func (s *Credentials) issueAward(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (Credential, bool, error) {

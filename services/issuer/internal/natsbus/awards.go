@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -136,6 +137,16 @@ func (h *AwardHandler) issue(ctx context.Context, a issuance.AwardIssue) issuanc
 // run issues a batch. Its storage calls run under the context of the caller that leads the
 // batch: if that delivery is cancelled, the batch's awards fail and are retried.
 func (h *AwardHandler) run(ctx context.Context, batch []*awardCall) {
+	defer func() {
+		// The consumer turns a handler's panic into a retry, but this one would leave the
+		// batch's other callers waiting forever: fail the batch instead.
+		if r := recover(); r != nil {
+			h.log.ErrorContext(ctx, "issuing a batch of awards panicked; will retry", "panic", r, "stack", string(debug.Stack()))
+			for _, c := range batch {
+				c.out = issuance.AwardOutcome{Err: fmt.Errorf("issuing panicked: %v", r)}
+			}
+		}
+	}()
 	awards := make([]issuance.AwardIssue, len(batch))
 	for i, c := range batch {
 		awards[i] = c.award
