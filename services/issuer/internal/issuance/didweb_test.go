@@ -1,0 +1,30 @@
+package issuance
+
+import (
+	"testing"
+
+	"github.com/laurel-badges/laurel/openbadges/did"
+)
+
+func TestIssuerDIDResolvesToItsDocumentURL(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ base, did, doc string }{
+		{"https://badges.example.org", "did:web:badges.example.org:issuers:acme:academy", "https://badges.example.org/issuers/acme/academy/did.json"},
+		{"https://badges.example.org:8443/laurel/", "did:web:badges.example.org%3A8443:laurel:issuers:acme:academy", "https://badges.example.org:8443/laurel/issuers/acme/academy/did.json"},
+		{"http://127.0.0.1:7080", "did:web:127.0.0.1%3A7080:issuers:acme:academy", "https://127.0.0.1:7080/issuers/acme/academy/did.json"},
+	} {
+		u := NewURLs(tt.base)
+		got := u.IssuerDID("acme", "academy")
+		if got != tt.did {
+			t.Errorf("IssuerDID under %s = %s, want %s", tt.base, got, tt.did)
+		}
+		// did:web resolves over https; the document is served at the same path.
+		doc, err := did.WebDocumentURL(got)
+		if err != nil || doc != tt.doc {
+			t.Errorf("WebDocumentURL(%s) = %s, %v; want %s", got, doc, err, tt.doc)
+		}
+	}
+	if got := NewURLs("/relative").IssuerDID("acme", "academy"); got != "" {
+		t.Errorf("IssuerDID of a relative base = %q, want none", got)
+	}
+}
