@@ -92,7 +92,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"issuer", "--nats-url", "http://wrong", "--redis-addr", "nohost"},
 		{"dev", "--partitions", "0", "--nats-listen", "nope"},
 		{"keys", "create", "--role", "superuser"},
-		{"profiles", "list", "--output", "yaml"},
+		{"profiles", "list", "--output", "xml"},
 		{"issuer", "--master-key", "too-short"},
 	}
 	for _, args := range tests {

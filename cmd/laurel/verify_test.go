@@ -223,7 +223,7 @@ func TestCLIVerifyUsageErrors(t *testing.T) {
 	}{
 		{"no file", []string{"verify"}, exitUsage},
 		{"missing file", []string{"verify", filepath.Join(t.TempDir(), "nope.png")}, exitUsage},
-		{"bad output", []string{"verify", notBadge, "--output", "yaml"}, exitUsage},
+		{"bad output", []string{"verify", notBadge, "--output", "xml"}, exitUsage},
 		{"bad time", []string{"verify", notBadge, "--at", "yesterday"}, exitUsage},
 		{"not a badge is invalid", []string{"verify", notBadge}, exitError},
 		{"bake without output", []string{"bake", "--image", notBadge, "--credential", notBadge}, exitUsage},
