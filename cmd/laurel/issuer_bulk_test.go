@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -125,6 +126,24 @@ func TestDevBulkIssueFromCSV(t *testing.T) {
 		t.Fatalf("BulkIssueCredentials with a reused request id = %v, want ALREADY_EXISTS on request_id", err)
 	}
 
+	// JSON over HTTP, as the docs' curl example: outcomes with violations, and a reused id
+	// with another body is a 409 problem naming request_id.
+	h := map[string]string{"Authorization": "Bearer " + dev.key, "Content-Type": "application/json"}
+	r := dev.post(t, "/v1/credentials:bulkIssue", h, []byte(`{"achievement": "achievements/go-101",
+		"requestId": "7d3c1f4e-2b7a-4c8d-9e1f-0a2b3c4d5e6f", "recipients": [
+		{"recipient": {"subject": "cy", "email": "cy@example.org"}, "narrative": "Top of the class."},
+		{"recipient": {"subject": "dee", "email": "not-an-address"}}]}`))
+	var httpResp issuerv1.BulkIssueCredentialsResponse
+	if r.status != http.StatusOK || protojson.Unmarshal(r.body, &httpResp) != nil || httpResp.GetIssuedCount() != 1 ||
+		httpResp.GetOutcomes()[1].GetViolations()[0].GetField() != "recipients[1].recipient.email" {
+		t.Fatalf("POST /v1/credentials:bulkIssue = %d %s", r.status, r.body)
+	}
+	r = dev.post(t, "/v1/credentials:bulkIssue", h, []byte(`{"achievement": "achievements/go-101",
+		"requestId": "7d3c1f4e-2b7a-4c8d-9e1f-0a2b3c4d5e6f", "recipients": [{"recipient": {"subject": "cy", "email": "cy@example.org"}}]}`))
+	if r.status != http.StatusConflict || r.problem.Code != "ALREADY_EXISTS" || len(r.problem.Violations) != 1 || r.problem.Violations[0].Field != "request_id" {
+		t.Fatalf("POST /v1/credentials:bulkIssue with a reused requestId = %d %s", r.status, r.body)
+	}
+
 	// Over the limit and unknown achievements: INVALID_ARGUMENT, nothing issued.
 	over := body()
 	over.RequestId = "1e2d3c4b-5a69-4788-8776-655443322110"
@@ -140,8 +159,8 @@ func TestDevBulkIssueFromCSV(t *testing.T) {
 		t.Fatalf("BulkIssueCredentials of an unknown achievement = %v, want INVALID_ARGUMENT on achievement", err)
 	}
 	everything := listAll(t, client, &issuerv1.ListCredentialsRequest{})
-	if len(everything) != 601 {
-		t.Fatalf("credentials after refused bulk issues = %d, want 601", len(everything))
+	if len(everything) != 602 {
+		t.Fatalf("credentials after refused bulk issues = %d, want 602", len(everything))
 	}
 
 	// By issue time: a window selects exactly the credentials issued in it (compared with
