@@ -448,13 +448,20 @@ type issuing struct {
 	profile     Profile
 	keyID       string
 	priv        ed25519.PrivateKey
-	// schemaChecked is set once a credential built from this passed the OB 3.0 schema.
+	// schema records that a credential built from this passed the OB 3.0 schema.
 	// Everything else in a credential comes from the issue request, which validateIssue
 	// checks and the typed ob3 model can only encode in valid shapes, so the schema run
 	// (the dearest step of building a credential, more than signing it) proves nothing new
-	// for the next credentials of a batch; a schema failure keeps it unset and fails every
-	// credential that meets it.
-	schemaChecked *atomic.Bool
+	// for the next credentials of a batch; a schema failure leaves it unchecked and fails
+	// every credential that meets it.
+	schema *schemaCheck
+}
+
+// schemaCheck lets one credential at a time run the schema until one passes, so the
+// builders of a batch that start together do not all run it.
+type schemaCheck struct {
+	mu     sync.Mutex
+	passed atomic.Bool
 }
 
 // resolve reads what credentials of achievementID are built from. Errors: a
@@ -478,7 +485,7 @@ func (s *Credentials) resolve(ctx context.Context, tenant, achievementID string)
 	if err != nil {
 		return issuing{}, err
 	}
-	return issuing{achievement: a, profile: p, keyID: keyID, priv: priv, schemaChecked: new(atomic.Bool)}, nil
+	return issuing{achievement: a, profile: p, keyID: keyID, priv: priv, schema: &schemaCheck{}}, nil
 }
 
 // build makes and signs the credential document.
@@ -510,13 +517,20 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 	if err != nil {
 		return Credential{}, err
 	}
-	checked := is.schemaChecked.Load()
-	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, endorsed, !checked)
+	check := !is.schema.passed.Load()
+	if check {
+		is.schema.mu.Lock()
+		if check = !is.schema.passed.Load(); !check {
+			is.schema.mu.Unlock()
+		}
+	}
+	doc, err := s.document(tenant, id, a, p, r, issued, until, entry, endorsed, check)
+	if check {
+		is.schema.passed.Store(err == nil)
+		is.schema.mu.Unlock()
+	}
 	if err != nil {
 		return Credential{}, err
-	}
-	if !checked {
-		is.schemaChecked.Store(true)
 	}
 	signed, err := s.suite.Sign(ctx, doc, is.priv, dataintegrity.Options{
 		VerificationMethod: s.urls.VerificationMethod(tenant, p.ID, is.keyID),
