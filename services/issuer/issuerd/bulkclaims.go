@@ -2,8 +2,10 @@ package issuerd
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
@@ -19,22 +21,27 @@ type auditBulkClaims struct {
 
 const bulkClaimAction = "bulk-issue"
 
-func (a auditBulkClaims) Claim(ctx context.Context, tenant, requestID, fingerprint, actor string) (string, error) {
+// Claim records "<fingerprint> <nonce>": the trail keeps the first record, so reading back
+// this call's own nonce is how it knows it was first.
+func (a auditBulkClaims) Claim(ctx context.Context, tenant, requestID, fingerprint, actor string) (string, bool, error) {
 	resource := "bulkIssues/" + requestID
+	nonce := rand.Text()
 	err := a.audit.Record(ctx, issuance.AuditEntry{
-		Tenant: tenant, Resource: resource, Action: bulkClaimAction, Actor: actor, Time: time.Now().UTC(), Detail: fingerprint,
+		Tenant: tenant, Resource: resource, Action: bulkClaimAction, Actor: actor, Time: time.Now().UTC(),
+		Detail: fingerprint + " " + nonce,
 	})
 	if err != nil {
-		return "", fmt.Errorf("record bulk request %s: %w", requestID, err)
+		return "", false, fmt.Errorf("record bulk request %s: %w", requestID, err)
 	}
 	entries, err := a.audit.Entries(ctx, tenant, resource)
 	if err != nil {
-		return "", fmt.Errorf("read bulk request %s: %w", requestID, err)
+		return "", false, fmt.Errorf("read bulk request %s: %w", requestID, err)
 	}
 	for _, e := range entries {
 		if e.Action == bulkClaimAction {
-			return e.Detail, nil
+			recorded, recordedNonce, _ := strings.Cut(e.Detail, " ")
+			return recorded, recordedNonce == nonce, nil
 		}
 	}
-	return "", errors.New("bulk request " + requestID + " vanished from the audit trail")
+	return "", false, errors.New("bulk request " + requestID + " vanished from the audit trail")
 }

@@ -69,8 +69,9 @@ func (o BulkOutcome) Issued() bool { return len(o.Violations) == 0 }
 // BulkClaims remembers which body each bulk request id was first used with.
 type BulkClaims interface {
 	// Claim records fingerprint for requestID unless one is recorded already, and returns
-	// the recorded one: the first claim wins, also between concurrent callers.
-	Claim(ctx context.Context, tenant, requestID, fingerprint, actor string) (string, error)
+	// the recorded one and whether this call recorded it: the first claim wins, also
+	// between concurrent callers.
+	Claim(ctx context.Context, tenant, requestID, fingerprint, actor string) (recorded string, first bool, err error)
 }
 
 // Bulk issues one achievement to many recipients. Safe for concurrent use.
@@ -125,7 +126,7 @@ func (b *Bulk) Issue(ctx context.Context, tenant string, r BulkRequest) ([]BulkO
 		return nil, fmt.Errorf("bulk issue: %w", err)
 	}
 	fp := r.fingerprint()
-	claimed, err := b.claims.Claim(ctx, tenant, r.RequestID, fp, r.Actor)
+	claimed, first, err := b.claims.Claim(ctx, tenant, r.RequestID, fp, r.Actor)
 	if err != nil {
 		return nil, fmt.Errorf("bulk issue: claim request id: %w", err)
 	}
@@ -134,11 +135,26 @@ func (b *Bulk) Issue(ctx context.Context, tenant string, r BulkRequest) ([]BulkO
 	}
 
 	outcomes := make([]BulkOutcome, len(r.Recipients))
+	var issued []Credential
+	var stored []*Credential
+	if !first {
+		// A repeated call: most credentials exist already. Reading them is cheaper than
+		// the batch issue's sign-then-create-if-absent, which would also spend a status
+		// list index on each.
+		if stored, err = b.stored(ctx, tenant, r); err != nil {
+			return nil, fmt.Errorf("bulk issue %s: %w", r.RequestID, err)
+		}
+	}
 	var awards []AwardIssue
 	var indexes []int
 	for i, rc := range r.Recipients {
 		if len(rc.Refused) > 0 {
 			outcomes[i] = refusedOutcome(i, rc.Refused)
+			continue
+		}
+		if stored != nil && stored[i] != nil {
+			outcomes[i] = BulkOutcome{Index: i, Credential: *stored[i]}
+			issued = append(issued, *stored[i])
 			continue
 		}
 		awards = append(awards, AwardIssue{Tenant: tenant, Request: IssueRequest{
@@ -149,7 +165,6 @@ func (b *Bulk) Issue(ctx context.Context, tenant string, r BulkRequest) ([]BulkO
 	}
 	// The award path's batch issue reads the achievement, profile and key once and signs
 	// on every core; BadgeIssued is announced below, once every credential is stored.
-	var issued []Credential
 	for k, o := range s.IssueAwards(ctx, awards) {
 		i := indexes[k]
 		var verr *ValidationError
@@ -167,6 +182,46 @@ func (b *Bulk) Issue(ctx context.Context, tenant string, r BulkRequest) ([]BulkO
 		return nil, fmt.Errorf("bulk issue %s: %w", r.RequestID, err)
 	}
 	return outcomes, nil
+}
+
+// stored reads the credentials an earlier call with r's request id issued; nil entries
+// are the recipients it did not get to (or refused).
+func (b *Bulk) stored(ctx context.Context, tenant string, r BulkRequest) ([]*Credential, error) {
+	out := make([]*Credential, len(r.Recipients))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(b.workers, len(r.Recipients)) {
+		wg.Go(func() {
+			for i := range next {
+				c, err := b.credentials.repo.Get(ctx, tenant, CredentialID(tenant, "bulk:"+r.RequestID+":"+strconv.Itoa(i)))
+				switch {
+				case err == nil:
+					out[i] = &c
+				case !errors.Is(err, ErrNotFound):
+					cancel(fmt.Errorf("read credential of recipient %d: %w", i, err))
+				}
+			}
+		})
+	}
+feed:
+	for i, rc := range r.Recipients {
+		if len(rc.Refused) > 0 {
+			continue
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // announce publishes BadgeIssued for every credential, several at a time: each publish
