@@ -59,6 +59,9 @@ type Policy struct {
 	EndpointConcurrency int
 	// BusyDelay is that wait (default 5 s).
 	BusyDelay time.Duration
+	// QueueWait is how long a delivery waits in line for a busy endpoint's free slot
+	// before it is rescheduled by BusyDelay (default 1 s; negative: no waiting).
+	QueueWait time.Duration
 	// BreakerThreshold is how many consecutive failed attempts (no answer, 5xx, 408, 429)
 	// open an endpoint's circuit breaker (default 5). While it is open, due deliveries
 	// to the endpoint are rescheduled, without using an attempt.
@@ -89,6 +92,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.BusyDelay <= 0 {
 		p.BusyDelay = 5 * time.Second
+	}
+	if p.QueueWait == 0 {
+		p.QueueWait = time.Second
 	}
 	if p.BreakerThreshold <= 0 {
 		p.BreakerThreshold = 5
@@ -280,7 +286,7 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		return 0, false, wrap("delivery "+id, err)
 	}
 	endpoint := endpointKey(sub.URL)
-	if ok, wait, busy := d.endpoints.acquire(endpoint, d.now(), d.policy.BusyDelay); !ok {
+	if ok, wait, busy := d.endpoints.acquireWaiting(ctx, endpoint, d.now, d.policy.BusyDelay, d.policy.QueueWait); !ok {
 		// Not an attempt: the endpoint is busy or its breaker is open. The delivery still
 		// shows in the log, as pending.
 		if !stored {

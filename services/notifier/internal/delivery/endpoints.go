@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"net/url"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type endpoints struct {
 }
 
 type endpoint struct {
+	freed     chan struct{} // closed (and replaced) when an attempt ends
 	inflight  int
 	failures  int       // consecutive
 	openUntil time.Time // zero: closed
@@ -49,7 +51,7 @@ func (e *endpoints) acquire(key string, now time.Time, busyWait time.Duration) (
 	defer e.mu.Unlock()
 	ep := e.m[key]
 	if ep == nil {
-		ep = &endpoint{}
+		ep = &endpoint{freed: make(chan struct{})}
 		e.m[key] = ep
 	}
 	open := !ep.openUntil.IsZero()
@@ -76,6 +78,8 @@ func (e *endpoints) release(key string, now time.Time, failed bool) {
 	defer e.mu.Unlock()
 	ep := e.m[key]
 	ep.inflight--
+	close(ep.freed)
+	ep.freed = make(chan struct{})
 	if !failed {
 		ep.failures, ep.openUntil, ep.probing = 0, time.Time{}, false
 		return
@@ -83,5 +87,33 @@ func (e *endpoints) release(key string, now time.Time, failed bool) {
 	ep.failures++
 	if ep.probing || ep.failures >= e.threshold {
 		ep.openUntil, ep.probing = now.Add(e.cooldown), false
+	}
+}
+
+// acquireWaiting is acquire that queues for up to queueWait while the endpoint is only
+// busy: a healthy receiver that is merely saturated then gets its next delivery as soon as
+// an attempt ends, instead of after busyWait; a hanging one still holds a worker for at
+// most queueWait before the delivery is rescheduled.
+func (e *endpoints) acquireWaiting(ctx context.Context, key string, now func() time.Time, busyWait, queueWait time.Duration) (ok bool, wait time.Duration, busy bool) {
+	timer := time.NewTimer(queueWait)
+	defer timer.Stop()
+	for {
+		e.mu.Lock()
+		var freed chan struct{}
+		if ep := e.m[key]; ep != nil {
+			freed = ep.freed
+		}
+		e.mu.Unlock()
+		ok, wait, busy = e.acquire(key, now(), busyWait)
+		if ok || !busy || queueWait <= 0 || freed == nil {
+			return ok, wait, busy
+		}
+		select {
+		case <-freed:
+		case <-timer.C:
+			return e.acquire(key, now(), busyWait)
+		case <-ctx.Done():
+			return false, busyWait, true
+		}
 	}
 }

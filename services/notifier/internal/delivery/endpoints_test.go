@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -50,5 +51,26 @@ func TestEndpointBreakerOpensThenLetsOneProbeThrough(t *testing.T) {
 	}
 	if ok, wait, _ := e.acquire("https://a", probeAt, busy); ok || wait != busy {
 		t.Fatalf("third concurrent attempt: ok=%v wait=%v, want the in-flight limit (2) to hold", ok, wait)
+	}
+}
+
+func TestAcquireWaitingTakesTheSlotAnAttemptFrees(t *testing.T) {
+	e := newEndpoints(1, 3, time.Minute)
+	if ok, _, _ := e.acquire("https://a.example", time.Now(), time.Second); !ok {
+		t.Fatal("first attempt refused")
+	}
+	got := make(chan bool)
+	go func() {
+		ok, _, _ := e.acquireWaiting(context.Background(), "https://a.example", time.Now, time.Second, time.Hour)
+		got <- ok
+	}()
+	e.release("https://a.example", time.Now(), false)
+	if !<-got {
+		t.Error("a waiting delivery did not get the slot the first attempt freed")
+	}
+	// Nothing frees the slot now: the wait ends, busy, after the queue wait.
+	ok, wait, busy := e.acquireWaiting(context.Background(), "https://a.example", time.Now, 5*time.Second, time.Millisecond)
+	if ok || !busy || wait != 5*time.Second {
+		t.Errorf("acquireWaiting on a busy endpoint = %v, %v, %v; want false, 5s, true", ok, wait, busy)
 	}
 }
