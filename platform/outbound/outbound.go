@@ -93,10 +93,13 @@ func New(c Config) (*Client, error) {
 	dialer := &net.Dialer{Timeout: connect, Control: p.control}
 	tr := &http.Transport{
 		// No proxy: a proxy would make the dial check judge the proxy, not the target.
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          32,
+		Proxy:             nil,
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      64,
+		// Go's default of 2 idle connections per host makes a webhook burst to one
+		// receiver open a new TCP (and TLS) connection for most requests.
+		MaxIdleConnsPerHost:   32,
 		IdleConnTimeout:       30 * time.Second,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: timeout,
