@@ -310,7 +310,8 @@ func buildServices(names []string, o serviceOptions) func(context.Context, proce
 			log := env.Logger.With(slog.String("service", name))
 			switch name {
 			case "issuer":
-				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: o.masterKey})
+				c, err = issuerd.New(ctx, issuerd.Deps{Logger: log, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: o.masterKey,
+					MeterProvider: env.Telemetry.MeterProvider})
 			case "rules":
 				c, err = rulesd.New(ctx, rulesd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, Store: env.Store, Partitions: o.partitions, IngestLimit: o.ingest})
 			case "notifier":

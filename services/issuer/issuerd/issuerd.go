@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/eventbus"
@@ -43,6 +44,9 @@ type Deps struct {
 	// MaxDeliver). The same key must be given to every replica and after every restart,
 	// or existing keys cannot be unsealed.
 	MasterKey []byte
+	// MeterProvider makes the credential counters; nil means the global provider. A process
+	// running several instances (tests) passes each its own, so counts stay apart.
+	MeterProvider metric.MeterProvider
 }
 
 // Service is a wired issuer.
@@ -114,7 +118,11 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	}
 	// Counted where credentials are stored, so each is counted once however often its
 	// award is redelivered.
-	countedCredentials, err := reporting.NewCounting(credentials, otel.GetMeterProvider())
+	mp := d.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	countedCredentials, err := reporting.NewCounting(credentials, mp)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}

@@ -18,7 +18,8 @@ func main() {
 		var masterKey config.MasterKey
 		masterKey.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
-			s, err := issuerd.New(ctx, issuerd.Deps{Logger: env.Logger, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: masterKey.Bytes()})
+			s, err := issuerd.New(ctx, issuerd.Deps{Logger: env.Logger, JetStream: env.JetStream, Bus: env.Bus, PublicURL: env.PublicURL, MasterKey: masterKey.Bytes(),
+				MeterProvider: env.Telemetry.MeterProvider})
 			return []process.Component{s}, err
 		}, []config.Group{&masterKey}
 	})
