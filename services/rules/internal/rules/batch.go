@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/laurel-badges/laurel/platform/statestore"
 )
@@ -51,7 +52,64 @@ type item struct {
 // retried), and the events of its recipient after it in the batch should be retried
 // too, to keep their order: ProcessBatch gives them the same error without applying
 // them.
+//
+// A nomination (an event a nomination rule matches, its subject the nominator) counts
+// for the nominee, not for its subject: ProcessBatch adds a copy of it for the nominee,
+// with its own dedupe id, and merges that copy's result into the event's.
 func (e *Engine) ProcessBatch(ctx context.Context, in []Input) []Result {
+	all, origin, ignored := e.withNominations(in)
+	out := e.processBatch(ctx, all)
+	for i, why := range ignored {
+		out[i].Ignored = why
+		for _, w := range why {
+			e.logger.InfoContext(ctx, "nomination ignored", "tenant", in[i].Tenant, "reason", w)
+		}
+	}
+	for j := len(in); j < len(all); j++ {
+		o, r := &out[origin[j-len(in)]], out[j]
+		o.Awards = append(o.Awards, r.Awards...)
+		o.Matched += r.Matched
+		if r.Err != nil {
+			o.Err = errors.Join(o.Err, r.Err)
+		}
+	}
+	return out[:len(in)]
+}
+
+// withNominations returns in followed by the nominee copies of its nominations (origin
+// gives each copy's index in in) and, per index of in, the nominations it made that
+// were ignored.
+func (e *Engine) withNominations(in []Input) (all []Input, origin []int, ignored map[int][]string) {
+	all = in
+	for i := range in {
+		x := &in[i]
+		for _, c := range e.rules.Rules(x.Tenant) {
+			if c.Aggregate.Kind != KindNomination {
+				continue
+			}
+			nominee, why := c.nominee(&x.Event)
+			if why != "" {
+				if ignored == nil {
+					ignored = map[int][]string{}
+				}
+				ignored[i] = append(ignored[i], why)
+			}
+			if nominee == "" {
+				continue
+			}
+			if len(all) == len(in) {
+				all = slices.Clip(in)
+			}
+			cp := x.Event
+			cp.Subject, cp.nominator, cp.nominationRule, cp.act = nominee, x.Event.Subject, c.ID, nil
+			all = append(all, Input{Tenant: x.Tenant, DedupeID: x.DedupeID + "#nominee:" + c.ID, Event: cp})
+			origin = append(origin, i)
+		}
+	}
+	return all, origin, ignored
+}
+
+func (e *Engine) processBatch(ctx context.Context, in []Input) []Result {
 	out := make([]Result, len(in))
 	var rounds [][]*item
 	nth := map[string]int{} // recipient tag -> events of it so far

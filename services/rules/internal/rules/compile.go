@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -27,6 +28,16 @@ type Event struct {
 	Subject string
 	Time    time.Time
 	Data    map[string]any
+	// Trusted marks an event an adapter made from Laurel's own records (a LEDGER
+	// BadgeIssued, a claim code redemption); only such events feed badges_held and
+	// claim_code rules. Never set it for ingested activity.
+	Trusted bool
+
+	// nominator is set on the copy of a nomination event that is applied to the
+	// nominee (see ProcessBatch); only nomination rules match such copies.
+	nominator string
+	// nominationRule is the nomination rule such a copy is for.
+	nominationRule string
 
 	act map[string]any // CEL activation, built once per event
 }
@@ -131,6 +142,7 @@ type Compiled struct {
 	cond     cel.Program // nil: always true
 	expr     cel.Program // distinct, sum
 	steps    []cel.Program
+	held     map[string]bool // badges_held: the listed achievements
 	loc      *time.Location
 	lateness time.Duration
 	// aggKey changes when what the aggregate counts changes, so such an edit starts
@@ -149,7 +161,9 @@ func Compile(r Rule) (*Compiled, error) {
 	if !ruleID.MatchString(r.ID) {
 		add("rule.id", "must be 1-63 lower-case letters, digits or '-', starting with a letter or digit")
 	}
-	if len(r.EventTypes) == 0 {
+	// badges_held and claim_code rules are fed by events Laurel makes itself.
+	implicitTypes := r.Aggregate.Kind == KindBadgesHeld || r.Aggregate.Kind == KindClaimCode
+	if len(r.EventTypes) == 0 && !implicitTypes {
 		add("rule.trigger.event_types", "at least one event type is required")
 	}
 	for i, t := range r.EventTypes {
@@ -231,8 +245,51 @@ func Compile(r Rule) (*Compiled, error) {
 			parts = append(parts, s.Condition)
 		}
 		c.aggKey = strings.Join(parts, "\x00")
+	case KindBadgesHeld:
+		c.held = map[string]bool{}
+		for i, id := range a.AchievementIDs {
+			if strings.TrimSpace(id) == "" {
+				add(fmt.Sprintf("rule.aggregate.badges_held.achievement_ids[%d]", i), "must not be empty")
+			}
+			c.held[id] = true
+		}
+		switch {
+		case len(c.held) == 0:
+			add("rule.aggregate.badges_held.achievement_ids", "at least one achievement is required")
+		case a.HeldCount < 0 || a.HeldCount > len(c.held):
+			add("rule.aggregate.badges_held.count", "must be between 1 and the %d listed achievements (0 means all)", len(c.held))
+		}
+		if len(r.EventTypes) > 0 {
+			add("rule.trigger.event_types", "must be empty: badges_held rules count the BadgeIssued events of the ledger")
+		}
+		c.Threshold = float64(a.HeldCount)
+		if a.HeldCount == 0 {
+			c.Threshold = float64(len(c.held))
+		}
+		ids := slices.Sorted(maps.Keys(c.held))
+		c.types = map[string]bool{EventTypeBadgeIssued: true}
+		c.aggKey = "badges_held\x00" + strings.Join(ids, "\x00")
+	case KindClaimCode:
+		if len(r.EventTypes) > 0 {
+			add("rule.trigger.event_types", "must be empty: claim_code rules award on redemption of their codes")
+		}
+		if strings.TrimSpace(r.Condition) != "" {
+			add("rule.condition", "must be empty: a claim code rule has no event to test")
+		}
+		if r.Award.Repeat != RepeatOnce {
+			add("rule.award", "a claim code rule awards once per recipient")
+		}
+		c.Threshold = 1
+		c.types = map[string]bool{EventTypeClaimRedeemed: true}
+		c.aggKey = "claim_code"
+	case KindNomination:
+		needThreshold = true
+		if a.NomineeField == "" {
+			c.Aggregate.NomineeField = DefaultNomineeField
+		}
+		c.aggKey = "nomination\x00" + c.Aggregate.NomineeField
 	default:
-		add("rule.aggregate", "one of count, distinct, sum, streak, window or sequence is required")
+		add("rule.aggregate", "one of count, distinct, sum, streak, window, sequence, badges_held, claim_code or nomination is required")
 	}
 	if needThreshold && (r.Threshold <= 0 || math.IsInf(r.Threshold, 0) || math.IsNaN(r.Threshold)) {
 		add("rule.threshold", "must be positive for %s", a.Kind)
@@ -259,6 +316,43 @@ var errNoValue = errors.New("no value")
 
 // matches reports whether ev triggers the rule and satisfies its condition.
 func (c *Compiled) matches(ev *Event) bool {
+	switch c.Aggregate.Kind {
+	case KindNomination:
+		// Only the nominee's copy counts; nominates() tests the original event.
+		return ev.nominationRule == c.ID
+	case KindClaimCode:
+		id, _ := ev.Data["rule_id"].(string)
+		return ev.Trusted && ev.Type == EventTypeClaimRedeemed && id == c.ID
+	case KindBadgesHeld:
+		id, _ := ev.Data["achievement_id"].(string)
+		if !ev.Trusted || !c.held[id] {
+			return false
+		}
+	}
+	if ev.nominationRule != "" {
+		return false
+	}
+	return c.matchesEvent(ev)
+}
+
+// nominee returns whom ev nominates under nomination rule c ("" when ev is not a
+// nomination for it), or why a nomination is ignored.
+func (c *Compiled) nominee(ev *Event) (nominee, ignored string) {
+	if c.Aggregate.Kind != KindNomination || ev.nominationRule != "" || !c.matchesEvent(ev) {
+		return "", ""
+	}
+	n, _ := ev.Data[c.Aggregate.NomineeField].(string)
+	switch {
+	case n == "":
+		return "", fmt.Sprintf("rule %s: event %q names no nominee (data.%s)", c.ID, ev.ID, c.Aggregate.NomineeField)
+	case n == ev.Subject:
+		return "", fmt.Sprintf("rule %s: event %q is a self-nomination by %q; self-nominations do not count", c.ID, ev.ID, n)
+	}
+	return n, ""
+}
+
+// matchesEvent applies the trigger, active period and condition.
+func (c *Compiled) matchesEvent(ev *Event) bool {
 	if !c.types[ev.Type] || !c.source.match(ev.Source) {
 		return false
 	}
@@ -333,6 +427,19 @@ func (c *Compiled) distinctValue(ev *Event) (string, error) {
 		return fmt.Sprintf("%s:%v", out.Type().TypeName(), out.Value()), nil
 	default:
 		return "", errNoValue
+	}
+}
+
+// setValue is the value a set-like aggregate counts for ev, canonical and type-qualified.
+func (c *Compiled) setValue(ev *Event) (string, error) {
+	switch c.Aggregate.Kind {
+	case KindBadgesHeld:
+		id, _ := ev.Data["achievement_id"].(string)
+		return "achievement:" + id, nil
+	case KindNomination:
+		return "nominator:" + ev.nominator, nil
+	default:
+		return c.distinctValue(ev)
 	}
 }
 

@@ -69,6 +69,9 @@ type Outcome struct {
 	Matched int
 	// Duplicate is true when the event had been applied before.
 	Duplicate bool
+	// Ignored says why the event did not count for a rule it was meant for (a
+	// self-nomination, a nomination naming nobody).
+	Ignored []string
 }
 
 // Engine evaluates events against rules. Safe for concurrent use, but events of one
@@ -290,9 +293,9 @@ func readKeys(k keys, ev *Event, matched []*Compiled) []string {
 	readKeys := make([]string, 0, 2*len(matched))
 	for _, c := range matched {
 		switch c.Aggregate.Kind {
-		case KindDistinct:
+		case KindDistinct, KindBadgesHeld, KindNomination:
 			// Key of the marker for this value; "" when the value cannot be computed.
-			if v, err := c.distinctValue(ev); err == nil {
+			if v, err := c.setValue(ev); err == nil {
 				readKeys = append(readKeys, k.rule(c, "d:"+hashHex(v)))
 			} else {
 				readKeys = append(readKeys, "")
@@ -349,7 +352,7 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 			rr.Made = &made
 		}
 		switch c.Aggregate.Kind {
-		case KindCount:
+		case KindCount, KindClaimCode:
 			rr.Off = len(ops)
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1))
 		case KindSum:
@@ -359,7 +362,7 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 			}
 			rr.Off, rr.Scale = len(ops), 1e6
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), micros))
-		case KindDistinct:
+		case KindDistinct, KindBadgesHeld, KindNomination:
 			if stateKey == "" || cur != nil {
 				continue // no value, or a value already counted
 			}

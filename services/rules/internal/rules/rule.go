@@ -86,11 +86,19 @@ const (
 	KindStreak
 	KindWindow
 	KindSequence
+	// KindBadgesHeld counts the distinct listed achievements a recipient holds, from
+	// the BadgeIssued events of the LEDGER stream (milestone badges).
+	KindBadgesHeld
+	// KindClaimCode awards on the redemption of one of the rule's claim codes.
+	KindClaimCode
+	// KindNomination counts the distinct nominators of a nominee.
+	KindNomination
 )
 
 var kindNames = map[AggregateKind]string{
 	KindCount: "count", KindDistinct: "distinct", KindSum: "sum",
 	KindStreak: "streak", KindWindow: "window", KindSequence: "sequence",
+	KindBadgesHeld: "badges_held", KindClaimCode: "claim_code", KindNomination: "nomination",
 }
 
 func (k AggregateKind) String() string {
@@ -101,7 +109,30 @@ func (k AggregateKind) String() string {
 }
 
 // blind reports whether the kind is kept with blind increments (no read before write).
-func (k AggregateKind) blind() bool { return k == KindCount || k == KindSum || k == KindDistinct }
+func (k AggregateKind) blind() bool {
+	return k == KindCount || k == KindSum || k == KindClaimCode || k.setLike()
+}
+
+// setLike reports whether the kind counts distinct values with a marker per value, as
+// distinct does: order-independent, and a value seen twice counts once.
+func (k AggregateKind) setLike() bool {
+	return k == KindDistinct || k == KindBadgesHeld || k == KindNomination
+}
+
+// Event types the engine is given by Laurel itself. Events of these types count only
+// when an adapter marks them Trusted (made from Laurel's own records), so an activity
+// event with the same type cannot fake a badge or a redemption.
+const (
+	// EventTypeBadgeIssued is a badge issued to the subject, data.achievement_id naming
+	// the achievement (made from the LEDGER stream's BadgeIssued).
+	EventTypeBadgeIssued = "laurel.badge.issued.v1"
+	// EventTypeClaimRedeemed is a claim code of rule data.rule_id redeemed by the subject.
+	EventTypeClaimRedeemed = "laurel.claim.redeemed.v1"
+)
+
+// DefaultNomineeField is the data field that names the nominee when a nomination rule
+// does not say.
+const DefaultNomineeField = "nominee"
 
 // Step is one step of a sequence.
 type Step struct {
@@ -119,6 +150,14 @@ type Aggregate struct {
 	Duration   time.Duration // window
 	Steps      []Step        // sequence
 	MaxGap     time.Duration // sequence; 0 is unlimited
+	// AchievementIDs are the achievements a badges_held rule counts.
+	AchievementIDs []string
+	// HeldCount is how many of AchievementIDs a badges_held rule needs: 0 is all of
+	// them, 1 is any.
+	HeldCount int
+	// NomineeField is the event data field naming the nominee of a nomination rule;
+	// empty is DefaultNomineeField.
+	NomineeField string
 }
 
 // RepeatKind says how often a rule awards one recipient.
