@@ -2,6 +2,7 @@ package hosting
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -33,6 +34,12 @@ func (h *Handler) credentialJWT(w http.ResponseWriter, r *http.Request, c issuan
 		return
 	}
 	token, err := h.vcjwt.VCJWT(r.Context(), c)
+	if errors.Is(err, issuance.ErrSealed) || errors.Is(err, issuance.ErrNoSigningKey) {
+		// The JSON-LD form stays available; only signing on request is not possible now.
+		h.log.WarnContext(r.Context(), "VC-JWT form unavailable", "path", r.URL.Path, "error", err)
+		http.Error(w, "the VC-JWT form is unavailable: the issuer cannot sign right now; the credential's JSON is at the same URL", http.StatusServiceUnavailable)
+		return
+	}
 	if !h.lookup(w, r, err) {
 		return
 	}
