@@ -225,6 +225,7 @@ func (c *Consumer) handleBatch(msgs []jetstream.Msg) (pause time.Duration) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.baseCtx), settleTimeout)
 	defer cancel()
 	acked := false
+	var held []*inFlight
 	for _, f := range flights {
 		if f.at >= 0 && f.at < len(outs) {
 			f.out = outs[f.at]
@@ -237,6 +238,13 @@ func (c *Consumer) handleBatch(msgs []jetstream.Msg) (pause time.Duration) {
 			f.span.RecordError(f.out.err)
 		}
 		if f.out.kind == outcomeRetry && f.md.NumDelivered < uint64(c.spec.MaxDeliver) {
+			if f.out.delay <= c.spec.AckWait/2 {
+				// Kept until the delay is over, then handed back for immediate
+				// redelivery (see below), so it keeps its place in the order.
+				f.span.SetStatus(codes.Error, f.out.String())
+				held = append(held, f)
+				continue
+			}
 			pause = max(pause, f.out.delay)
 		}
 		if f.out.kind != outcomeAck {
@@ -257,10 +265,40 @@ func (c *Consumer) handleBatch(msgs []jetstream.Msg) (pause time.Duration) {
 			c.log.Warn("acks not confirmed; messages may be redelivered", slog.Any("error", err))
 		}
 	}
+	c.handBack(held)
 	for _, f := range flights {
 		f.span.End()
 	}
 	return pause
+}
+
+// handBack waits out the longest retry delay of held, then naks them without delay
+// and confirms the naks before the next pull. JetStream serves pending redeliveries before
+// new messages, so a retried message is handled again before any message behind it — which
+// a NakWithDelay racing the consumer's own pause would not guarantee. Held messages stay
+// within AckWait (their delays are at most AckWait/2). A stopping consumer naks at once.
+func (c *Consumer) handBack(held []*inFlight) {
+	if len(held) == 0 {
+		return
+	}
+	var wait time.Duration
+	for _, f := range held {
+		wait = max(wait, f.out.delay)
+	}
+	c.pause(wait)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.baseCtx), settleTimeout)
+	defer cancel()
+	for _, f := range held {
+		f.log.Debug("retrying", slog.Duration("delay", f.out.delay), slog.Any("error", f.out.err))
+		if err := f.msg.Nak(); err != nil {
+			f.log.Warn("nak failed; message will be redelivered after AckWait", slog.Any("error", err))
+		}
+		c.bus.metrics.handled.Add(f.ctx, 1, metric.WithAttributes(
+			attribute.String("consumer", c.spec.Durable), attribute.String("outcome", f.out.String())))
+	}
+	if err := c.bus.nc.FlushWithContext(ctx); err != nil {
+		c.log.Warn("naks not confirmed; retried messages may come back later", slog.Any("error", err))
+	}
 }
 
 // begin opens the consumer span of one message of a batch.
