@@ -355,6 +355,7 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 		case KindCount, KindClaimCode:
 			rr.Off = len(ops)
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1))
+			ops = append(ops, leaderboardOps(c, ev.Subject, ev.Time, 1)...)
 		case KindSum:
 			micros, err := c.sumMicros(ev)
 			if err != nil || micros == 0 {
@@ -362,6 +363,7 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 			}
 			rr.Off, rr.Scale = len(ops), 1e6
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), micros))
+			ops = append(ops, leaderboardOps(c, ev.Subject, ev.Time, float64(micros)/1e6)...)
 		case KindDistinct, KindBadgesHeld, KindNomination:
 			if stateKey == "" || cur != nil {
 				continue // no value, or a value already counted
