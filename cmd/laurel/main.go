@@ -101,6 +101,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			keysCommand(g),
 			eventsCommand(g),
 			xapiCommand(g),
+			claimsCommand(g),
 			healthCommand(g),
 			completionCommand(g),
 			benchCommand(g),

@@ -92,6 +92,7 @@ type Service struct {
 	cancel  context.CancelFunc
 	watched <-chan struct{}
 	workers *natsbus.Workers
+	ledger  *eventbus.Consumer
 }
 
 // New declares the streams the rules service owns: ACTIVITY (its input) and AWARDS (its
@@ -127,7 +128,8 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return &Service{
-		api:  grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)),
+		api: grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)).
+			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)),
 		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine,
 	}, nil
 }
@@ -174,7 +176,13 @@ func (s *Service) Start(ctx context.Context) error {
 		<-watched
 		return fmt.Errorf("rules: %w", err)
 	}
-	s.cancel, s.watched, s.workers = cancel, watched, workers
+	ledger, err := natsbus.StartLedger(ctx, s.deps.Bus, s.engine, s.deps.Logger)
+	if err != nil {
+		cancel()
+		<-watched
+		return errors.Join(fmt.Errorf("rules: %w", err), workers.Stop(ctx))
+	}
+	s.cancel, s.watched, s.workers, s.ledger = cancel, watched, workers, ledger
 	return nil
 }
 
@@ -187,6 +195,10 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.workers != nil {
 		err = s.workers.Stop(ctx)
 		s.workers = nil
+	}
+	if s.ledger != nil {
+		err = errors.Join(err, s.ledger.Stop(ctx))
+		s.ledger = nil
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -26,6 +26,8 @@ type Server struct {
 	progress Progressor
 	logger   *slog.Logger
 	xapi     *xapi.Service // nil until WithXapi
+	claims   *rules.Claims // nil until WithClaims
+	awarder  ClaimAwarder
 }
 
 // Progressor reports a recipient's progress; rules.Engine implements it.
@@ -57,6 +59,10 @@ func Policy() map[string]auth.Role {
 		svc + "PublishXapiStatements": auth.RoleIssuer,
 		svc + "SetXapiMapping":        auth.RoleCreator,
 		svc + "GetXapiMapping":        auth.RoleIssuer,
+		// Codes are credentials for a badge: making them is a creator's right; redeeming
+		// one is what the integrator's app does for its user, like reporting activity.
+		svc + "GenerateClaimCodes": auth.RoleCreator,
+		svc + "RedeemClaimCode":    auth.RoleIssuer,
 	}
 }
 

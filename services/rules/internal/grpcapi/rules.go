@@ -179,6 +179,8 @@ func fromProto(tenant string, p *rulesv1.Rule) rules.Rule {
 		for _, st := range a.GetSequence().GetSteps() {
 			r.Aggregate.Steps = append(r.Aggregate.Steps, rules.Step{Name: st.GetName(), Condition: st.GetCondition()})
 		}
+	default:
+		r.Aggregate = aggregateFromProto(a)
 	}
 	return r
 }
@@ -230,6 +232,8 @@ func toProto(r rules.Rule) *rulesv1.Rule {
 			seq.Steps = append(seq.Steps, &rulesv1.Step{Name: st.Name, Condition: st.Condition})
 		}
 		p.Aggregate = &rulesv1.Aggregate{Kind: &rulesv1.Aggregate_Sequence{Sequence: seq}}
+	default:
+		p.Aggregate = aggregateToProto(a)
 	}
 	return p
 }

@@ -53,7 +53,7 @@ type Workers struct {
 // StartWorkers starts the partition consumers. ctx bounds only the set-up.
 func StartWorkers(ctx context.Context, bus *eventbus.Bus, proc Processor, partitions int, logger *slog.Logger) (*Workers, error) {
 	w := &Workers{}
-	h := handler(bus, proc, logger)
+	h := handler(bus, proc, logger, activityInput)
 	for p := range partitions {
 		filter, err := subjects.ActivityPartitionFilter(p)
 		if err != nil {
@@ -83,23 +83,31 @@ func (w *Workers) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger) eventbus.BatchHandler {
+// activityInput is the engine input of an ACTIVITY delivery; an error poisons it.
+func activityInput(d eventbus.Delivery) (rules.Input, error) {
+	tenant, err := subjects.Tenant(d.Subject)
+	if err != nil {
+		return rules.Input{}, fmt.Errorf("activity subject %q: %w", d.Subject, err)
+	}
+	ev, err := toRulesEvent(d)
+	if err != nil {
+		return rules.Input{}, err
+	}
+	return rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev}, nil
+}
+
+func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger, toInput func(eventbus.Delivery) (rules.Input, error)) eventbus.BatchHandler {
 	return func(ctx context.Context, ds []eventbus.Delivery) []eventbus.Outcome {
 		outs := make([]eventbus.Outcome, len(ds))
 		in := make([]rules.Input, 0, len(ds))
 		at := make([]int, 0, len(ds)) // in[j] came from ds[at[j]]
 		for i, d := range ds {
-			tenant, err := subjects.Tenant(d.Subject)
-			if err != nil {
-				outs[i] = eventbus.Poison(fmt.Errorf("activity subject %q: %w", d.Subject, err))
-				continue
-			}
-			ev, err := toRulesEvent(d)
+			x, err := toInput(d)
 			if err != nil {
 				outs[i] = eventbus.Poison(err)
 				continue
 			}
-			in = append(in, rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev})
+			in = append(in, x)
 			at = append(at, i)
 		}
 		if len(in) == 0 {

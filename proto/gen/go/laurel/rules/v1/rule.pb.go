@@ -36,7 +36,8 @@ type Rule struct {
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// What the rule is for.
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	// Which events the rule looks at.
+	// Which events the rule looks at. Required, except by badges_held and
+	// claim_code rules, which are fed by events Laurel makes itself.
 	Trigger *Trigger `protobuf:"bytes,4,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	// CEL expression over `event` (`event.type`, `event.subject`,
 	// `event.source`, `event.id`, `event.time` as a timestamp, `event.data` as
@@ -219,7 +220,8 @@ func (x *Rule) GetUpdateTime() *timestamppb.Timestamp {
 // Trigger selects the events a rule looks at, before its condition runs.
 type Trigger struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CloudEvent types the rule listens to; at least one.
+	// CloudEvent types the rule listens to; at least one (none for
+	// badges_held and claim_code rules).
 	EventTypes []string `protobuf:"bytes,1,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	// Pattern the event `source` must match; `*` matches any run of
 	// characters. Empty matches every source.
@@ -285,6 +287,9 @@ type Aggregate struct {
 	//	*Aggregate_Streak
 	//	*Aggregate_Window
 	//	*Aggregate_Sequence
+	//	*Aggregate_BadgesHeld
+	//	*Aggregate_ClaimCode
+	//	*Aggregate_Nomination
 	Kind          isAggregate_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -381,6 +386,33 @@ func (x *Aggregate) GetSequence() *Sequence {
 	return nil
 }
 
+func (x *Aggregate) GetBadgesHeld() *BadgesHeld {
+	if x != nil {
+		if x, ok := x.Kind.(*Aggregate_BadgesHeld); ok {
+			return x.BadgesHeld
+		}
+	}
+	return nil
+}
+
+func (x *Aggregate) GetClaimCode() *ClaimCode {
+	if x != nil {
+		if x, ok := x.Kind.(*Aggregate_ClaimCode); ok {
+			return x.ClaimCode
+		}
+	}
+	return nil
+}
+
+func (x *Aggregate) GetNomination() *Nomination {
+	if x != nil {
+		if x, ok := x.Kind.(*Aggregate_Nomination); ok {
+			return x.Nomination
+		}
+	}
+	return nil
+}
+
 type isAggregate_Kind interface {
 	isAggregate_Kind()
 }
@@ -415,6 +447,23 @@ type Aggregate_Sequence struct {
 	Sequence *Sequence `protobuf:"bytes,6,opt,name=sequence,proto3,oneof"`
 }
 
+type Aggregate_BadgesHeld struct {
+	// Listed achievements held (milestone badges), from the ledger's
+	// BadgeIssued events; leave the trigger's event types empty.
+	BadgesHeld *BadgesHeld `protobuf:"bytes,7,opt,name=badges_held,json=badgesHeld,proto3,oneof"`
+}
+
+type Aggregate_ClaimCode struct {
+	// Redemption of one of the rule's claim codes; leave the trigger's
+	// event types empty.
+	ClaimCode *ClaimCode `protobuf:"bytes,8,opt,name=claim_code,json=claimCode,proto3,oneof"`
+}
+
+type Aggregate_Nomination struct {
+	// Distinct nominators of a nominee.
+	Nomination *Nomination `protobuf:"bytes,9,opt,name=nomination,proto3,oneof"`
+}
+
 func (*Aggregate_Count) isAggregate_Kind() {}
 
 func (*Aggregate_Distinct) isAggregate_Kind() {}
@@ -427,6 +476,158 @@ func (*Aggregate_Window) isAggregate_Kind() {}
 
 func (*Aggregate_Sequence) isAggregate_Kind() {}
 
+func (*Aggregate_BadgesHeld) isAggregate_Kind() {}
+
+func (*Aggregate_ClaimCode) isAggregate_Kind() {}
+
+func (*Aggregate_Nomination) isAggregate_Kind() {}
+
+// BadgesHeld is reached when the recipient holds `count` of the listed
+// achievements (all of them when `count` is 0, any one when it is 1). Badges
+// issued in any order count the same; a revocation does not take the
+// milestone back.
+type BadgesHeld struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The achievements that count.
+	AchievementIds []string `protobuf:"bytes,1,rep,name=achievement_ids,json=achievementIds,proto3" json:"achievement_ids,omitempty"`
+	// How many of them are needed; 0 means all.
+	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadgesHeld) Reset() {
+	*x = BadgesHeld{}
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadgesHeld) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadgesHeld) ProtoMessage() {}
+
+func (x *BadgesHeld) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadgesHeld.ProtoReflect.Descriptor instead.
+func (*BadgesHeld) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BadgesHeld) GetAchievementIds() []string {
+	if x != nil {
+		return x.AchievementIds
+	}
+	return nil
+}
+
+func (x *BadgesHeld) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ClaimCode awards, once per recipient, whoever redeems one of the rule's
+// codes (see RulesService.GenerateClaimCodes and RedeemClaimCode).
+type ClaimCode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimCode) Reset() {
+	*x = ClaimCode{}
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimCode) ProtoMessage() {}
+
+func (x *ClaimCode) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimCode.ProtoReflect.Descriptor instead.
+func (*ClaimCode) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{4}
+}
+
+// Nomination counts the distinct nominators of a nominee: a matching event
+// is a nomination by its `subject` of the recipient named in
+// `event.data.<nominee_field>`. A self-nomination is ignored. The rule's
+// threshold is the number of nominators needed; active_from and
+// active_until bound the nomination period.
+type Nomination struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Data field naming the nominee; empty means "nominee".
+	NomineeField  string `protobuf:"bytes,1,opt,name=nominee_field,json=nomineeField,proto3" json:"nominee_field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Nomination) Reset() {
+	*x = Nomination{}
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Nomination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Nomination) ProtoMessage() {}
+
+func (x *Nomination) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Nomination.ProtoReflect.Descriptor instead.
+func (*Nomination) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Nomination) GetNomineeField() string {
+	if x != nil {
+		return x.NomineeField
+	}
+	return ""
+}
+
 // Count counts matching events.
 type Count struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -436,7 +637,7 @@ type Count struct {
 
 func (x *Count) Reset() {
 	*x = Count{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[3]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +649,7 @@ func (x *Count) String() string {
 func (*Count) ProtoMessage() {}
 
 func (x *Count) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[3]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +662,7 @@ func (x *Count) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Count.ProtoReflect.Descriptor instead.
 func (*Count) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{3}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{6}
 }
 
 // Distinct counts the distinct values of `expression`.
@@ -476,7 +677,7 @@ type Distinct struct {
 
 func (x *Distinct) Reset() {
 	*x = Distinct{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[4]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +689,7 @@ func (x *Distinct) String() string {
 func (*Distinct) ProtoMessage() {}
 
 func (x *Distinct) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[4]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +702,7 @@ func (x *Distinct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Distinct.ProtoReflect.Descriptor instead.
 func (*Distinct) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{4}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Distinct) GetExpression() string {
@@ -524,7 +725,7 @@ type Sum struct {
 
 func (x *Sum) Reset() {
 	*x = Sum{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[5]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +737,7 @@ func (x *Sum) String() string {
 func (*Sum) ProtoMessage() {}
 
 func (x *Sum) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[5]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +750,7 @@ func (x *Sum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sum.ProtoReflect.Descriptor instead.
 func (*Sum) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{5}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Sum) GetExpression() string {
@@ -574,7 +775,7 @@ type Streak struct {
 
 func (x *Streak) Reset() {
 	*x = Streak{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[6]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +787,7 @@ func (x *Streak) String() string {
 func (*Streak) ProtoMessage() {}
 
 func (x *Streak) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[6]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +800,7 @@ func (x *Streak) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Streak.ProtoReflect.Descriptor instead.
 func (*Streak) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{6}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Streak) GetDays() uint32 {
@@ -630,7 +831,7 @@ type Window struct {
 
 func (x *Window) Reset() {
 	*x = Window{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[7]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +843,7 @@ func (x *Window) String() string {
 func (*Window) ProtoMessage() {}
 
 func (x *Window) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[7]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +856,7 @@ func (x *Window) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Window.ProtoReflect.Descriptor instead.
 func (*Window) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{7}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Window) GetCount() uint32 {
@@ -685,7 +886,7 @@ type Sequence struct {
 
 func (x *Sequence) Reset() {
 	*x = Sequence{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[8]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +898,7 @@ func (x *Sequence) String() string {
 func (*Sequence) ProtoMessage() {}
 
 func (x *Sequence) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[8]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +911,7 @@ func (x *Sequence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sequence.ProtoReflect.Descriptor instead.
 func (*Sequence) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{8}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Sequence) GetSteps() []*Step {
@@ -741,7 +942,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[9]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +954,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[9]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +967,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{9}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Step) GetName() string {
@@ -802,7 +1003,7 @@ type Award struct {
 
 func (x *Award) Reset() {
 	*x = Award{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[10]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1015,7 @@ func (x *Award) String() string {
 func (*Award) ProtoMessage() {}
 
 func (x *Award) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[10]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1028,7 @@ func (x *Award) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Award.ProtoReflect.Descriptor instead.
 func (*Award) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{10}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Award) GetAchievementId() string {
@@ -923,7 +1124,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[11]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -935,7 +1136,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_laurel_rules_v1_rule_proto_msgTypes[11]
+	mi := &file_laurel_rules_v1_rule_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -948,7 +1149,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{11}
+	return file_laurel_rules_v1_rule_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Progress) GetRuleId() string {
@@ -1011,12 +1212,12 @@ var File_laurel_rules_v1_rule_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rule_proto_rawDesc = "" +
 	"\n" +
-	"\x1alaurel/rules/v1/rule.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x06\n" +
+	"\x1alaurel/rules/v1/rule.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x06\n" +
 	"\x04Rule\x123\n" +
 	"\x02id\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^[a-z0-9][a-z0-9-]{0,62}$R\x02id\x12+\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\vdisplayName\x12*\n" +
-	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12=\n" +
-	"\atrigger\x18\x04 \x01(\v2\x18.laurel.rules.v1.TriggerB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\atrigger\x12&\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x122\n" +
+	"\atrigger\x18\x04 \x01(\v2\x18.laurel.rules.v1.TriggerR\atrigger\x12&\n" +
 	"\tcondition\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\tcondition\x12C\n" +
 	"\taggregate\x18\x06 \x01(\v2\x1a.laurel.rules.v1.AggregateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\taggregate\x125\n" +
 	"\tthreshold\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\xa2\x94\x1amB)\x00\x00\x00\x00\x00\x00\x00\x00R\tthreshold\x127\n" +
@@ -1032,19 +1233,34 @@ const file_laurel_rules_v1_rule_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"r\n" +
-	"\aTrigger\x126\n" +
-	"\vevent_types\x18\x01 \x03(\tB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10 \x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\n" +
+	"updateTime\"p\n" +
+	"\aTrigger\x124\n" +
+	"\vevent_types\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\n" +
 	"eventTypes\x12/\n" +
-	"\x0esource_pattern\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\rsourcePattern\"\xcc\x02\n" +
+	"\x0esource_pattern\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\rsourcePattern\"\x88\x04\n" +
 	"\tAggregate\x12.\n" +
 	"\x05count\x18\x01 \x01(\v2\x16.laurel.rules.v1.CountH\x00R\x05count\x127\n" +
 	"\bdistinct\x18\x02 \x01(\v2\x19.laurel.rules.v1.DistinctH\x00R\bdistinct\x12(\n" +
 	"\x03sum\x18\x03 \x01(\v2\x14.laurel.rules.v1.SumH\x00R\x03sum\x121\n" +
 	"\x06streak\x18\x04 \x01(\v2\x17.laurel.rules.v1.StreakH\x00R\x06streak\x121\n" +
 	"\x06window\x18\x05 \x01(\v2\x17.laurel.rules.v1.WindowH\x00R\x06window\x127\n" +
-	"\bsequence\x18\x06 \x01(\v2\x19.laurel.rules.v1.SequenceH\x00R\bsequenceB\r\n" +
-	"\x04kind\x12\x05\xbaH\x02\b\x01\"\a\n" +
+	"\bsequence\x18\x06 \x01(\v2\x19.laurel.rules.v1.SequenceH\x00R\bsequence\x12>\n" +
+	"\vbadges_held\x18\a \x01(\v2\x1b.laurel.rules.v1.BadgesHeldH\x00R\n" +
+	"badgesHeld\x12;\n" +
+	"\n" +
+	"claim_code\x18\b \x01(\v2\x1a.laurel.rules.v1.ClaimCodeH\x00R\tclaimCode\x12=\n" +
+	"\n" +
+	"nomination\x18\t \x01(\v2\x1b.laurel.rules.v1.NominationH\x00R\n" +
+	"nominationB\r\n" +
+	"\x04kind\x12\x05\xbaH\x02\b\x01\"i\n" +
+	"\n" +
+	"BadgesHeld\x12<\n" +
+	"\x0fachievement_ids\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\"\ar\x05\x10\x01\x18\x80\x01R\x0eachievementIds\x12\x1d\n" +
+	"\x05count\x18\x02 \x01(\rB\a\xbaH\x04*\x02\x18dR\x05count\"\v\n" +
+	"\tClaimCode\"W\n" +
+	"\n" +
+	"Nomination\x12I\n" +
+	"\rnominee_field\x18\x01 \x01(\tB$\xbaH!r\x1f\x18@2\x1b^([a-zA-Z_][a-zA-Z0-9_]*)?$R\fnomineeField\"\a\n" +
 	"\x05Count\"6\n" +
 	"\bDistinct\x12*\n" +
 	"\n" +
@@ -1101,46 +1317,52 @@ func file_laurel_rules_v1_rule_proto_rawDescGZIP() []byte {
 	return file_laurel_rules_v1_rule_proto_rawDescData
 }
 
-var file_laurel_rules_v1_rule_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_laurel_rules_v1_rule_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_laurel_rules_v1_rule_proto_goTypes = []any{
 	(*Rule)(nil),                  // 0: laurel.rules.v1.Rule
 	(*Trigger)(nil),               // 1: laurel.rules.v1.Trigger
 	(*Aggregate)(nil),             // 2: laurel.rules.v1.Aggregate
-	(*Count)(nil),                 // 3: laurel.rules.v1.Count
-	(*Distinct)(nil),              // 4: laurel.rules.v1.Distinct
-	(*Sum)(nil),                   // 5: laurel.rules.v1.Sum
-	(*Streak)(nil),                // 6: laurel.rules.v1.Streak
-	(*Window)(nil),                // 7: laurel.rules.v1.Window
-	(*Sequence)(nil),              // 8: laurel.rules.v1.Sequence
-	(*Step)(nil),                  // 9: laurel.rules.v1.Step
-	(*Award)(nil),                 // 10: laurel.rules.v1.Award
-	(*Progress)(nil),              // 11: laurel.rules.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*BadgesHeld)(nil),            // 3: laurel.rules.v1.BadgesHeld
+	(*ClaimCode)(nil),             // 4: laurel.rules.v1.ClaimCode
+	(*Nomination)(nil),            // 5: laurel.rules.v1.Nomination
+	(*Count)(nil),                 // 6: laurel.rules.v1.Count
+	(*Distinct)(nil),              // 7: laurel.rules.v1.Distinct
+	(*Sum)(nil),                   // 8: laurel.rules.v1.Sum
+	(*Streak)(nil),                // 9: laurel.rules.v1.Streak
+	(*Window)(nil),                // 10: laurel.rules.v1.Window
+	(*Sequence)(nil),              // 11: laurel.rules.v1.Sequence
+	(*Step)(nil),                  // 12: laurel.rules.v1.Step
+	(*Award)(nil),                 // 13: laurel.rules.v1.Award
+	(*Progress)(nil),              // 14: laurel.rules.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_laurel_rules_v1_rule_proto_depIdxs = []int32{
 	1,  // 0: laurel.rules.v1.Rule.trigger:type_name -> laurel.rules.v1.Trigger
 	2,  // 1: laurel.rules.v1.Rule.aggregate:type_name -> laurel.rules.v1.Aggregate
-	10, // 2: laurel.rules.v1.Rule.award:type_name -> laurel.rules.v1.Award
-	12, // 3: laurel.rules.v1.Rule.active_from:type_name -> google.protobuf.Timestamp
-	12, // 4: laurel.rules.v1.Rule.active_until:type_name -> google.protobuf.Timestamp
-	13, // 5: laurel.rules.v1.Rule.allowed_lateness:type_name -> google.protobuf.Duration
-	12, // 6: laurel.rules.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
-	12, // 7: laurel.rules.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 8: laurel.rules.v1.Aggregate.count:type_name -> laurel.rules.v1.Count
-	4,  // 9: laurel.rules.v1.Aggregate.distinct:type_name -> laurel.rules.v1.Distinct
-	5,  // 10: laurel.rules.v1.Aggregate.sum:type_name -> laurel.rules.v1.Sum
-	6,  // 11: laurel.rules.v1.Aggregate.streak:type_name -> laurel.rules.v1.Streak
-	7,  // 12: laurel.rules.v1.Aggregate.window:type_name -> laurel.rules.v1.Window
-	8,  // 13: laurel.rules.v1.Aggregate.sequence:type_name -> laurel.rules.v1.Sequence
-	13, // 14: laurel.rules.v1.Window.duration:type_name -> google.protobuf.Duration
-	9,  // 15: laurel.rules.v1.Sequence.steps:type_name -> laurel.rules.v1.Step
-	13, // 16: laurel.rules.v1.Sequence.max_gap:type_name -> google.protobuf.Duration
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	13, // 2: laurel.rules.v1.Rule.award:type_name -> laurel.rules.v1.Award
+	15, // 3: laurel.rules.v1.Rule.active_from:type_name -> google.protobuf.Timestamp
+	15, // 4: laurel.rules.v1.Rule.active_until:type_name -> google.protobuf.Timestamp
+	16, // 5: laurel.rules.v1.Rule.allowed_lateness:type_name -> google.protobuf.Duration
+	15, // 6: laurel.rules.v1.Rule.create_time:type_name -> google.protobuf.Timestamp
+	15, // 7: laurel.rules.v1.Rule.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 8: laurel.rules.v1.Aggregate.count:type_name -> laurel.rules.v1.Count
+	7,  // 9: laurel.rules.v1.Aggregate.distinct:type_name -> laurel.rules.v1.Distinct
+	8,  // 10: laurel.rules.v1.Aggregate.sum:type_name -> laurel.rules.v1.Sum
+	9,  // 11: laurel.rules.v1.Aggregate.streak:type_name -> laurel.rules.v1.Streak
+	10, // 12: laurel.rules.v1.Aggregate.window:type_name -> laurel.rules.v1.Window
+	11, // 13: laurel.rules.v1.Aggregate.sequence:type_name -> laurel.rules.v1.Sequence
+	3,  // 14: laurel.rules.v1.Aggregate.badges_held:type_name -> laurel.rules.v1.BadgesHeld
+	4,  // 15: laurel.rules.v1.Aggregate.claim_code:type_name -> laurel.rules.v1.ClaimCode
+	5,  // 16: laurel.rules.v1.Aggregate.nomination:type_name -> laurel.rules.v1.Nomination
+	16, // 17: laurel.rules.v1.Window.duration:type_name -> google.protobuf.Duration
+	12, // 18: laurel.rules.v1.Sequence.steps:type_name -> laurel.rules.v1.Step
+	16, // 19: laurel.rules.v1.Sequence.max_gap:type_name -> google.protobuf.Duration
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rule_proto_init() }
@@ -1155,8 +1377,11 @@ func file_laurel_rules_v1_rule_proto_init() {
 		(*Aggregate_Streak)(nil),
 		(*Aggregate_Window)(nil),
 		(*Aggregate_Sequence)(nil),
+		(*Aggregate_BadgesHeld)(nil),
+		(*Aggregate_ClaimCode)(nil),
+		(*Aggregate_Nomination)(nil),
 	}
-	file_laurel_rules_v1_rule_proto_msgTypes[10].OneofWrappers = []any{
+	file_laurel_rules_v1_rule_proto_msgTypes[13].OneofWrappers = []any{
 		(*Award_Once)(nil),
 		(*Award_Every)(nil),
 		(*Award_AtMost)(nil),
@@ -1167,7 +1392,7 @@ func file_laurel_rules_v1_rule_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_rules_v1_rule_proto_rawDesc), len(file_laurel_rules_v1_rule_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

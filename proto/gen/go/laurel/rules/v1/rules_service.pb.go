@@ -14,6 +14,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -1593,11 +1594,810 @@ func (x *GetXapiMappingResponse) GetMapping() *XapiMapping {
 	return nil
 }
 
+// DryRunRuleRequest is the input of RulesService.DryRunRule.
+type DryRunRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule to try; it is not stored, and its id need not be free.
+	Rule *Rule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The first events read are those stored at or after this time.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Events stored after this time are not read; unset means up to the
+	// stream's last event at the time of the call.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// At most this many events are read; 0 means 1,000,000, the maximum.
+	MaxEvents int64 `protobuf:"varint,4,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	// The run stops after this long; unset means one minute; at most ten.
+	Timeout       *durationpb.Duration `protobuf:"bytes,5,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunRuleRequest) Reset() {
+	*x = DryRunRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunRuleRequest) ProtoMessage() {}
+
+func (x *DryRunRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunRuleRequest.ProtoReflect.Descriptor instead.
+func (*DryRunRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DryRunRuleRequest) GetRule() *Rule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *DryRunRuleRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *DryRunRuleRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *DryRunRuleRequest) GetMaxEvents() int64 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
+}
+
+func (x *DryRunRuleRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// DryRunRuleResponse is the output of RulesService.DryRunRule.
+type DryRunRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipients who would earn the rule's award, by recipient; at most
+	// 10,000 (see `truncated`).
+	Recipients []*DryRunRecipient `protobuf:"bytes,1,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	// More recipients would earn it than `recipients` lists.
+	Truncated bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// How many recipients would earn it.
+	RecipientCount int64 `protobuf:"varint,3,opt,name=recipient_count,json=recipientCount,proto3" json:"recipient_count,omitempty"`
+	// How many awards would be made, over every recipient.
+	AwardCount int64 `protobuf:"varint,4,opt,name=award_count,json=awardCount,proto3" json:"award_count,omitempty"`
+	// Events read from the stream.
+	EventsRead int64 `protobuf:"varint,5,opt,name=events_read,json=eventsRead,proto3" json:"events_read,omitempty"`
+	// Events the rule's trigger and condition matched.
+	EventsMatched int64 `protobuf:"varint,6,opt,name=events_matched,json=eventsMatched,proto3" json:"events_matched,omitempty"`
+	// Why the run ended: "end-of-range" (everything asked for was read),
+	// "max-events" or "deadline".
+	StopReason    string `protobuf:"bytes,7,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunRuleResponse) Reset() {
+	*x = DryRunRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunRuleResponse) ProtoMessage() {}
+
+func (x *DryRunRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunRuleResponse.ProtoReflect.Descriptor instead.
+func (*DryRunRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DryRunRuleResponse) GetRecipients() []*DryRunRecipient {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *DryRunRuleResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *DryRunRuleResponse) GetRecipientCount() int64 {
+	if x != nil {
+		return x.RecipientCount
+	}
+	return 0
+}
+
+func (x *DryRunRuleResponse) GetAwardCount() int64 {
+	if x != nil {
+		return x.AwardCount
+	}
+	return 0
+}
+
+func (x *DryRunRuleResponse) GetEventsRead() int64 {
+	if x != nil {
+		return x.EventsRead
+	}
+	return 0
+}
+
+func (x *DryRunRuleResponse) GetEventsMatched() int64 {
+	if x != nil {
+		return x.EventsMatched
+	}
+	return 0
+}
+
+func (x *DryRunRuleResponse) GetStopReason() string {
+	if x != nil {
+		return x.StopReason
+	}
+	return ""
+}
+
+// DryRunRecipient is one recipient a dry run would award.
+type DryRunRecipient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient: the `subject` of their activity events.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// How many awards they would get (more than one for repeatable rules).
+	AwardCount int64 `protobuf:"varint,2,opt,name=award_count,json=awardCount,proto3" json:"award_count,omitempty"`
+	// When the first award would have been earned (event time).
+	FirstEarnedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=first_earned_at,json=firstEarnedAt,proto3" json:"first_earned_at,omitempty"`
+	// The event that crossed the threshold for the first award.
+	CrossingEvent *DryRunEvent `protobuf:"bytes,4,opt,name=crossing_event,json=crossingEvent,proto3" json:"crossing_event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunRecipient) Reset() {
+	*x = DryRunRecipient{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunRecipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunRecipient) ProtoMessage() {}
+
+func (x *DryRunRecipient) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunRecipient.ProtoReflect.Descriptor instead.
+func (*DryRunRecipient) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *DryRunRecipient) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *DryRunRecipient) GetAwardCount() int64 {
+	if x != nil {
+		return x.AwardCount
+	}
+	return 0
+}
+
+func (x *DryRunRecipient) GetFirstEarnedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstEarnedAt
+	}
+	return nil
+}
+
+func (x *DryRunRecipient) GetCrossingEvent() *DryRunEvent {
+	if x != nil {
+		return x.CrossingEvent
+	}
+	return nil
+}
+
+// DryRunEvent identifies an activity event.
+type DryRunEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The CloudEvents id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The CloudEvents source.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// The CloudEvents type.
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// The event time.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunEvent) Reset() {
+	*x = DryRunEvent{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunEvent) ProtoMessage() {}
+
+func (x *DryRunEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunEvent.ProtoReflect.Descriptor instead.
+func (*DryRunEvent) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DryRunEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DryRunEvent) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DryRunEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DryRunEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// GetLeaderboardRequest is the input of RulesService.GetLeaderboard.
+type GetLeaderboardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule, a count or sum rule.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// "all-time" (the default when empty), "day", "week" or "month".
+	Period string `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	// How many leaders; 0 means 10.
+	Top int32 `protobuf:"varint,3,opt,name=top,proto3" json:"top,omitempty"`
+	// Also answer this recipient's rank and score.
+	Recipient string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// The day, week or month holding this time; unset means now.
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLeaderboardRequest) Reset() {
+	*x = GetLeaderboardRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLeaderboardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLeaderboardRequest) ProtoMessage() {}
+
+func (x *GetLeaderboardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLeaderboardRequest.ProtoReflect.Descriptor instead.
+func (*GetLeaderboardRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetLeaderboardRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *GetLeaderboardRequest) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *GetLeaderboardRequest) GetTop() int32 {
+	if x != nil {
+		return x.Top
+	}
+	return 0
+}
+
+func (x *GetLeaderboardRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *GetLeaderboardRequest) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// GetLeaderboardResponse is the output of RulesService.GetLeaderboard.
+type GetLeaderboardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The period, as in the request ("all-time" when it was empty).
+	Period string `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	// The period's label: "all", or e.g. "2026-12-04", "2026-W49", "2026-12".
+	PeriodLabel string `protobuf:"bytes,2,opt,name=period_label,json=periodLabel,proto3" json:"period_label,omitempty"`
+	// The leaders, best first (ties in reverse recipient order).
+	Entries []*LeaderboardEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
+	// How many recipients the board ranks.
+	Total int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	// The asked-for recipient's place; unset when not asked or not ranked.
+	Recipient     *LeaderboardEntry `protobuf:"bytes,5,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLeaderboardResponse) Reset() {
+	*x = GetLeaderboardResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLeaderboardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLeaderboardResponse) ProtoMessage() {}
+
+func (x *GetLeaderboardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLeaderboardResponse.ProtoReflect.Descriptor instead.
+func (*GetLeaderboardResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetLeaderboardResponse) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *GetLeaderboardResponse) GetPeriodLabel() string {
+	if x != nil {
+		return x.PeriodLabel
+	}
+	return ""
+}
+
+func (x *GetLeaderboardResponse) GetEntries() []*LeaderboardEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetLeaderboardResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *GetLeaderboardResponse) GetRecipient() *LeaderboardEntry {
+	if x != nil {
+		return x.Recipient
+	}
+	return nil
+}
+
+// LeaderboardEntry is one recipient's place on a leaderboard.
+type LeaderboardEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipient.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// 1 for the leader.
+	Rank int64 `protobuf:"varint,2,opt,name=rank,proto3" json:"rank,omitempty"`
+	// The count, or the sum, over the period.
+	Score         float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaderboardEntry) Reset() {
+	*x = LeaderboardEntry{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderboardEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderboardEntry) ProtoMessage() {}
+
+func (x *LeaderboardEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderboardEntry.ProtoReflect.Descriptor instead.
+func (*LeaderboardEntry) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *LeaderboardEntry) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *LeaderboardEntry) GetRank() int64 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *LeaderboardEntry) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+// GenerateClaimCodesRequest is the input of RulesService.GenerateClaimCodes.
+type GenerateClaimCodesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The claim_code rule the codes award.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// How many codes to make.
+	Count uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// How many recipients may redeem each code; 0 or 1 means single-use.
+	MaxUses uint32 `protobuf:"varint,3,opt,name=max_uses,json=maxUses,proto3" json:"max_uses,omitempty"`
+	// When the codes stop being accepted; unset: never.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateClaimCodesRequest) Reset() {
+	*x = GenerateClaimCodesRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateClaimCodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateClaimCodesRequest) ProtoMessage() {}
+
+func (x *GenerateClaimCodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateClaimCodesRequest.ProtoReflect.Descriptor instead.
+func (*GenerateClaimCodesRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GenerateClaimCodesRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *GenerateClaimCodesRequest) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *GenerateClaimCodesRequest) GetMaxUses() uint32 {
+	if x != nil {
+		return x.MaxUses
+	}
+	return 0
+}
+
+func (x *GenerateClaimCodesRequest) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// GenerateClaimCodesResponse is the output of RulesService.GenerateClaimCodes.
+type GenerateClaimCodesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The codes, shown only now: groups of Crockford base-32 characters
+	// carrying 80 random bits, e.g. "7K2Q-9XMB-4RTV-HN3C". Redemption ignores
+	// case, dashes and spaces.
+	Codes         []string `protobuf:"bytes,1,rep,name=codes,proto3" json:"codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateClaimCodesResponse) Reset() {
+	*x = GenerateClaimCodesResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateClaimCodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateClaimCodesResponse) ProtoMessage() {}
+
+func (x *GenerateClaimCodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateClaimCodesResponse.ProtoReflect.Descriptor instead.
+func (*GenerateClaimCodesResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GenerateClaimCodesResponse) GetCodes() []string {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
+// RedeemClaimCodeRequest is the input of RulesService.RedeemClaimCode.
+type RedeemClaimCodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The code as the user entered it.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The recipient (as an activity event's subject) who redeems it.
+	Recipient     string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeemClaimCodeRequest) Reset() {
+	*x = RedeemClaimCodeRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemClaimCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemClaimCodeRequest) ProtoMessage() {}
+
+func (x *RedeemClaimCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemClaimCodeRequest.ProtoReflect.Descriptor instead.
+func (*RedeemClaimCodeRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RedeemClaimCodeRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *RedeemClaimCodeRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+// RedeemClaimCodeResponse is the output of RulesService.RedeemClaimCode.
+type RedeemClaimCodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule the code belongs to.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// The award the redemption requested (the same on a repeat).
+	AwardId string `protobuf:"bytes,2,opt,name=award_id,json=awardId,proto3" json:"award_id,omitempty"`
+	// True when this recipient had redeemed a code of this rule before.
+	AlreadyRedeemed bool `protobuf:"varint,3,opt,name=already_redeemed,json=alreadyRedeemed,proto3" json:"already_redeemed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RedeemClaimCodeResponse) Reset() {
+	*x = RedeemClaimCodeResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemClaimCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemClaimCodeResponse) ProtoMessage() {}
+
+func (x *RedeemClaimCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemClaimCodeResponse.ProtoReflect.Descriptor instead.
+func (*RedeemClaimCodeResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RedeemClaimCodeResponse) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RedeemClaimCodeResponse) GetAwardId() string {
+	if x != nil {
+		return x.AwardId
+	}
+	return ""
+}
+
+func (x *RedeemClaimCodeResponse) GetAlreadyRedeemed() bool {
+	if x != nil {
+		return x.AlreadyRedeemed
+	}
+	return false
+}
+
 var File_laurel_rules_v1_rules_service_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\n" +
-	"#laurel/rules/v1/rules_service.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alaurel/rules/v1/rule.proto\"\xc8\x04\n" +
+	"#laurel/rules/v1/rules_service.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alaurel/rules/v1/rule.proto\"\xc8\x04\n" +
 	"\n" +
 	"CloudEvent\x12\x1d\n" +
 	"\x02id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x02R\x02id\x12(\n" +
@@ -1692,7 +2492,72 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x15GetXapiMappingRequest\x12(\n" +
 	"\x04name\x18\x01 \x01(\tB\x14\xbaH\x11r\x0fR\x00R\vxapiMappingR\x04name\"P\n" +
 	"\x16GetXapiMappingResponse\x126\n" +
-	"\amapping\x18\x01 \x01(\v2\x1c.laurel.rules.v1.XapiMappingR\amapping*a\n" +
+	"\amapping\x18\x01 \x01(\v2\x1c.laurel.rules.v1.XapiMappingR\amapping\"\xa7\x02\n" +
+	"\x11DryRunRuleRequest\x124\n" +
+	"\x04rule\x18\x01 \x01(\v2\x15.laurel.rules.v1.RuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04rule\x12D\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12*\n" +
+	"\n" +
+	"max_events\x18\x04 \x01(\x03B\v\xbaH\b\"\x06\x18\xc0\x84=(\x00R\tmaxEvents\x123\n" +
+	"\atimeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xa7\x02\n" +
+	"\x12DryRunRuleResponse\x12@\n" +
+	"\n" +
+	"recipients\x18\x01 \x03(\v2 .laurel.rules.v1.DryRunRecipientR\n" +
+	"recipients\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\x12'\n" +
+	"\x0frecipient_count\x18\x03 \x01(\x03R\x0erecipientCount\x12\x1f\n" +
+	"\vaward_count\x18\x04 \x01(\x03R\n" +
+	"awardCount\x12\x1f\n" +
+	"\vevents_read\x18\x05 \x01(\x03R\n" +
+	"eventsRead\x12%\n" +
+	"\x0eevents_matched\x18\x06 \x01(\x03R\reventsMatched\x12\x1f\n" +
+	"\vstop_reason\x18\a \x01(\tR\n" +
+	"stopReason\"\xd9\x01\n" +
+	"\x0fDryRunRecipient\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12\x1f\n" +
+	"\vaward_count\x18\x02 \x01(\x03R\n" +
+	"awardCount\x12B\n" +
+	"\x0ffirst_earned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rfirstEarnedAt\x12C\n" +
+	"\x0ecrossing_event\x18\x04 \x01(\v2\x1c.laurel.rules.v1.DryRunEventR\rcrossingEvent\"y\n" +
+	"\vDryRunEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xed\x01\n" +
+	"\x15GetLeaderboardRequest\x12%\n" +
+	"\arule_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18?R\x06ruleId\x12;\n" +
+	"\x06period\x18\x02 \x01(\tB#\xbaH r\x1eR\x00R\ball-timeR\x03dayR\x04weekR\x05monthR\x06period\x12\x1c\n" +
+	"\x03top\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x03top\x12&\n" +
+	"\trecipient\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\trecipient\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe7\x01\n" +
+	"\x16GetLeaderboardResponse\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\x12!\n" +
+	"\fperiod_label\x18\x02 \x01(\tR\vperiodLabel\x12;\n" +
+	"\aentries\x18\x03 \x03(\v2!.laurel.rules.v1.LeaderboardEntryR\aentries\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\x12?\n" +
+	"\trecipient\x18\x05 \x01(\v2!.laurel.rules.v1.LeaderboardEntryR\trecipient\"Z\n" +
+	"\x10LeaderboardEntry\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12\x12\n" +
+	"\x04rank\x18\x02 \x01(\x03R\x04rank\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\"\xc7\x01\n" +
+	"\x19GenerateClaimCodesRequest\x12%\n" +
+	"\arule_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18?R\x06ruleId\x12 \n" +
+	"\x05count\x18\x02 \x01(\rB\n" +
+	"\xbaH\a*\x05\x18\x90N(\x01R\x05count\x12$\n" +
+	"\bmax_uses\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\xc0\x84=R\amaxUses\x12;\n" +
+	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"2\n" +
+	"\x1aGenerateClaimCodesResponse\x12\x14\n" +
+	"\x05codes\x18\x01 \x03(\tR\x05codes\"g\n" +
+	"\x16RedeemClaimCodeRequest\x12 \n" +
+	"\x04code\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04code\x12+\n" +
+	"\trecipient\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\bR\trecipient\"x\n" +
+	"\x17RedeemClaimCodeResponse\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x19\n" +
+	"\baward_id\x18\x02 \x01(\tR\aawardId\x12)\n" +
+	"\x10already_redeemed\x18\x03 \x01(\bR\x0falreadyRedeemed*a\n" +
 	"\fUnmappedVerb\x12\x1d\n" +
 	"\x19UNMAPPED_VERB_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14UNMAPPED_VERB_REJECT\x10\x01\x12\x18\n" +
@@ -1700,7 +2565,7 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x0eAccountSubject\x12\x1f\n" +
 	"\x1bACCOUNT_SUBJECT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ACCOUNT_SUBJECT_NAME\x10\x01\x12\x17\n" +
-	"\x13ACCOUNT_SUBJECT_URL\x10\x022\xd1\v\n" +
+	"\x13ACCOUNT_SUBJECT_URL\x10\x022\xff\x0f\n" +
 	"\fRulesService\x12z\n" +
 	"\fPublishEvent\x12$.laurel.rules.v1.PublishEventRequest\x1a%.laurel.rules.v1.PublishEventResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/events:publish\x12n\n" +
 	"\n" +
@@ -1716,7 +2581,12 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\rPublishEvents\x12%.laurel.rules.v1.PublishEventsRequest\x1a&.laurel.rules.v1.PublishEventsResponse\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/events:batchPublish\x12\x9e\x01\n" +
 	"\x15PublishXapiStatements\x12-.laurel.rules.v1.PublishXapiStatementsRequest\x1a..laurel.rules.v1.PublishXapiStatementsResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/xapi/statements:publish\x12\x83\x01\n" +
 	"\x0eSetXapiMapping\x12&.laurel.rules.v1.SetXapiMappingRequest\x1a'.laurel.rules.v1.SetXapiMappingResponse\" \x82\xd3\xe4\x93\x02\x1a:\amapping\x1a\x0f/v1/xapiMapping\x12z\n" +
-	"\x0eGetXapiMapping\x12&.laurel.rules.v1.GetXapiMappingRequest\x1a'.laurel.rules.v1.GetXapiMappingResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/xapiMappingBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
+	"\x0eGetXapiMapping\x12&.laurel.rules.v1.GetXapiMappingRequest\x1a'.laurel.rules.v1.GetXapiMappingResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/xapiMapping\x12\xa1\x01\n" +
+	"\x12GenerateClaimCodes\x12*.laurel.rules.v1.GenerateClaimCodesRequest\x1a+.laurel.rules.v1.GenerateClaimCodesResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/rules/{rule_id}/claimCodes:generate\x12\x86\x01\n" +
+	"\x0fRedeemClaimCode\x12'.laurel.rules.v1.RedeemClaimCodeRequest\x1a(.laurel.rules.v1.RedeemClaimCodeResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/claimCodes:redeem\x12r\n" +
+	"\n" +
+	"DryRunRule\x12\".laurel.rules.v1.DryRunRuleRequest\x1a#.laurel.rules.v1.DryRunRuleResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/rules:dryRun\x12\x8a\x01\n" +
+	"\x0eGetLeaderboard\x12&.laurel.rules.v1.GetLeaderboardRequest\x1a'.laurel.rules.v1.GetLeaderboardResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/rules/{rule_id}/leaderboardBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
 
 var (
 	file_laurel_rules_v1_rules_service_proto_rawDescOnce sync.Once
@@ -1731,7 +2601,7 @@ func file_laurel_rules_v1_rules_service_proto_rawDescGZIP() []byte {
 }
 
 var file_laurel_rules_v1_rules_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_laurel_rules_v1_rules_service_proto_goTypes = []any{
 	(UnmappedVerb)(0),                     // 0: laurel.rules.v1.UnmappedVerb
 	(AccountSubject)(0),                   // 1: laurel.rules.v1.AccountSubject
@@ -1762,69 +2632,101 @@ var file_laurel_rules_v1_rules_service_proto_goTypes = []any{
 	(*SetXapiMappingResponse)(nil),        // 26: laurel.rules.v1.SetXapiMappingResponse
 	(*GetXapiMappingRequest)(nil),         // 27: laurel.rules.v1.GetXapiMappingRequest
 	(*GetXapiMappingResponse)(nil),        // 28: laurel.rules.v1.GetXapiMappingResponse
-	nil,                                   // 29: laurel.rules.v1.CloudEvent.ExtensionsEntry
-	nil,                                   // 30: laurel.rules.v1.XapiMapping.VerbTypesEntry
-	nil,                                   // 31: laurel.rules.v1.XapiMapping.DataEntry
-	(*timestamppb.Timestamp)(nil),         // 32: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                // 33: google.protobuf.Value
-	(*Rule)(nil),                          // 34: laurel.rules.v1.Rule
-	(*Progress)(nil),                      // 35: laurel.rules.v1.Progress
-	(*structpb.Struct)(nil),               // 36: google.protobuf.Struct
+	(*DryRunRuleRequest)(nil),             // 29: laurel.rules.v1.DryRunRuleRequest
+	(*DryRunRuleResponse)(nil),            // 30: laurel.rules.v1.DryRunRuleResponse
+	(*DryRunRecipient)(nil),               // 31: laurel.rules.v1.DryRunRecipient
+	(*DryRunEvent)(nil),                   // 32: laurel.rules.v1.DryRunEvent
+	(*GetLeaderboardRequest)(nil),         // 33: laurel.rules.v1.GetLeaderboardRequest
+	(*GetLeaderboardResponse)(nil),        // 34: laurel.rules.v1.GetLeaderboardResponse
+	(*LeaderboardEntry)(nil),              // 35: laurel.rules.v1.LeaderboardEntry
+	(*GenerateClaimCodesRequest)(nil),     // 36: laurel.rules.v1.GenerateClaimCodesRequest
+	(*GenerateClaimCodesResponse)(nil),    // 37: laurel.rules.v1.GenerateClaimCodesResponse
+	(*RedeemClaimCodeRequest)(nil),        // 38: laurel.rules.v1.RedeemClaimCodeRequest
+	(*RedeemClaimCodeResponse)(nil),       // 39: laurel.rules.v1.RedeemClaimCodeResponse
+	nil,                                   // 40: laurel.rules.v1.CloudEvent.ExtensionsEntry
+	nil,                                   // 41: laurel.rules.v1.XapiMapping.VerbTypesEntry
+	nil,                                   // 42: laurel.rules.v1.XapiMapping.DataEntry
+	(*timestamppb.Timestamp)(nil),         // 43: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                // 44: google.protobuf.Value
+	(*Rule)(nil),                          // 45: laurel.rules.v1.Rule
+	(*Progress)(nil),                      // 46: laurel.rules.v1.Progress
+	(*structpb.Struct)(nil),               // 47: google.protobuf.Struct
+	(*durationpb.Duration)(nil),           // 48: google.protobuf.Duration
 }
 var file_laurel_rules_v1_rules_service_proto_depIdxs = []int32{
-	32, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
-	33, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
-	29, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
+	43, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
+	44, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
+	40, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
 	2,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
-	34, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	34, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	34, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	34, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
-	34, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	34, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	34, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	35, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
+	45, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	45, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	45, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	45, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
+	45, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	45, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	45, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	46, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
 	2,  // 12: laurel.rules.v1.PublishEventsRequest.events:type_name -> laurel.rules.v1.CloudEvent
 	21, // 13: laurel.rules.v1.PublishEventsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
-	36, // 14: laurel.rules.v1.PublishXapiStatementsRequest.statements:type_name -> google.protobuf.Struct
+	47, // 14: laurel.rules.v1.PublishXapiStatementsRequest.statements:type_name -> google.protobuf.Struct
 	21, // 15: laurel.rules.v1.PublishXapiStatementsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
-	30, // 16: laurel.rules.v1.XapiMapping.verb_types:type_name -> laurel.rules.v1.XapiMapping.VerbTypesEntry
+	41, // 16: laurel.rules.v1.XapiMapping.verb_types:type_name -> laurel.rules.v1.XapiMapping.VerbTypesEntry
 	0,  // 17: laurel.rules.v1.XapiMapping.unmapped_verb:type_name -> laurel.rules.v1.UnmappedVerb
 	1,  // 18: laurel.rules.v1.XapiMapping.account_subject:type_name -> laurel.rules.v1.AccountSubject
-	31, // 19: laurel.rules.v1.XapiMapping.data:type_name -> laurel.rules.v1.XapiMapping.DataEntry
-	32, // 20: laurel.rules.v1.XapiMapping.update_time:type_name -> google.protobuf.Timestamp
+	42, // 19: laurel.rules.v1.XapiMapping.data:type_name -> laurel.rules.v1.XapiMapping.DataEntry
+	43, // 20: laurel.rules.v1.XapiMapping.update_time:type_name -> google.protobuf.Timestamp
 	24, // 21: laurel.rules.v1.SetXapiMappingRequest.mapping:type_name -> laurel.rules.v1.XapiMapping
 	24, // 22: laurel.rules.v1.SetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
 	24, // 23: laurel.rules.v1.GetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
-	3,  // 24: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
-	5,  // 25: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
-	7,  // 26: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
-	9,  // 27: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
-	11, // 28: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
-	13, // 29: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
-	15, // 30: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
-	17, // 31: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
-	19, // 32: laurel.rules.v1.RulesService.PublishEvents:input_type -> laurel.rules.v1.PublishEventsRequest
-	22, // 33: laurel.rules.v1.RulesService.PublishXapiStatements:input_type -> laurel.rules.v1.PublishXapiStatementsRequest
-	25, // 34: laurel.rules.v1.RulesService.SetXapiMapping:input_type -> laurel.rules.v1.SetXapiMappingRequest
-	27, // 35: laurel.rules.v1.RulesService.GetXapiMapping:input_type -> laurel.rules.v1.GetXapiMappingRequest
-	4,  // 36: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
-	6,  // 37: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
-	8,  // 38: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
-	10, // 39: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
-	12, // 40: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
-	14, // 41: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
-	16, // 42: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
-	18, // 43: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
-	20, // 44: laurel.rules.v1.RulesService.PublishEvents:output_type -> laurel.rules.v1.PublishEventsResponse
-	23, // 45: laurel.rules.v1.RulesService.PublishXapiStatements:output_type -> laurel.rules.v1.PublishXapiStatementsResponse
-	26, // 46: laurel.rules.v1.RulesService.SetXapiMapping:output_type -> laurel.rules.v1.SetXapiMappingResponse
-	28, // 47: laurel.rules.v1.RulesService.GetXapiMapping:output_type -> laurel.rules.v1.GetXapiMappingResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	45, // 24: laurel.rules.v1.DryRunRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	43, // 25: laurel.rules.v1.DryRunRuleRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 26: laurel.rules.v1.DryRunRuleRequest.end_time:type_name -> google.protobuf.Timestamp
+	48, // 27: laurel.rules.v1.DryRunRuleRequest.timeout:type_name -> google.protobuf.Duration
+	31, // 28: laurel.rules.v1.DryRunRuleResponse.recipients:type_name -> laurel.rules.v1.DryRunRecipient
+	43, // 29: laurel.rules.v1.DryRunRecipient.first_earned_at:type_name -> google.protobuf.Timestamp
+	32, // 30: laurel.rules.v1.DryRunRecipient.crossing_event:type_name -> laurel.rules.v1.DryRunEvent
+	43, // 31: laurel.rules.v1.DryRunEvent.time:type_name -> google.protobuf.Timestamp
+	43, // 32: laurel.rules.v1.GetLeaderboardRequest.at:type_name -> google.protobuf.Timestamp
+	35, // 33: laurel.rules.v1.GetLeaderboardResponse.entries:type_name -> laurel.rules.v1.LeaderboardEntry
+	35, // 34: laurel.rules.v1.GetLeaderboardResponse.recipient:type_name -> laurel.rules.v1.LeaderboardEntry
+	43, // 35: laurel.rules.v1.GenerateClaimCodesRequest.expire_time:type_name -> google.protobuf.Timestamp
+	3,  // 36: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
+	5,  // 37: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
+	7,  // 38: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
+	9,  // 39: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
+	11, // 40: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
+	13, // 41: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
+	15, // 42: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
+	17, // 43: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
+	19, // 44: laurel.rules.v1.RulesService.PublishEvents:input_type -> laurel.rules.v1.PublishEventsRequest
+	22, // 45: laurel.rules.v1.RulesService.PublishXapiStatements:input_type -> laurel.rules.v1.PublishXapiStatementsRequest
+	25, // 46: laurel.rules.v1.RulesService.SetXapiMapping:input_type -> laurel.rules.v1.SetXapiMappingRequest
+	27, // 47: laurel.rules.v1.RulesService.GetXapiMapping:input_type -> laurel.rules.v1.GetXapiMappingRequest
+	36, // 48: laurel.rules.v1.RulesService.GenerateClaimCodes:input_type -> laurel.rules.v1.GenerateClaimCodesRequest
+	38, // 49: laurel.rules.v1.RulesService.RedeemClaimCode:input_type -> laurel.rules.v1.RedeemClaimCodeRequest
+	29, // 50: laurel.rules.v1.RulesService.DryRunRule:input_type -> laurel.rules.v1.DryRunRuleRequest
+	33, // 51: laurel.rules.v1.RulesService.GetLeaderboard:input_type -> laurel.rules.v1.GetLeaderboardRequest
+	4,  // 52: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
+	6,  // 53: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
+	8,  // 54: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
+	10, // 55: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
+	12, // 56: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
+	14, // 57: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
+	16, // 58: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
+	18, // 59: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
+	20, // 60: laurel.rules.v1.RulesService.PublishEvents:output_type -> laurel.rules.v1.PublishEventsResponse
+	23, // 61: laurel.rules.v1.RulesService.PublishXapiStatements:output_type -> laurel.rules.v1.PublishXapiStatementsResponse
+	26, // 62: laurel.rules.v1.RulesService.SetXapiMapping:output_type -> laurel.rules.v1.SetXapiMappingResponse
+	28, // 63: laurel.rules.v1.RulesService.GetXapiMapping:output_type -> laurel.rules.v1.GetXapiMappingResponse
+	37, // 64: laurel.rules.v1.RulesService.GenerateClaimCodes:output_type -> laurel.rules.v1.GenerateClaimCodesResponse
+	39, // 65: laurel.rules.v1.RulesService.RedeemClaimCode:output_type -> laurel.rules.v1.RedeemClaimCodeResponse
+	30, // 66: laurel.rules.v1.RulesService.DryRunRule:output_type -> laurel.rules.v1.DryRunRuleResponse
+	34, // 67: laurel.rules.v1.RulesService.GetLeaderboard:output_type -> laurel.rules.v1.GetLeaderboardResponse
+	52, // [52:68] is the sub-list for method output_type
+	36, // [36:52] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rules_service_proto_init() }
@@ -1839,7 +2741,7 @@ func file_laurel_rules_v1_rules_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_rules_v1_rules_service_proto_rawDesc), len(file_laurel_rules_v1_rules_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,10 @@ const (
 	RulesService_PublishXapiStatements_FullMethodName = "/laurel.rules.v1.RulesService/PublishXapiStatements"
 	RulesService_SetXapiMapping_FullMethodName        = "/laurel.rules.v1.RulesService/SetXapiMapping"
 	RulesService_GetXapiMapping_FullMethodName        = "/laurel.rules.v1.RulesService/GetXapiMapping"
+	RulesService_GenerateClaimCodes_FullMethodName    = "/laurel.rules.v1.RulesService/GenerateClaimCodes"
+	RulesService_RedeemClaimCode_FullMethodName       = "/laurel.rules.v1.RulesService/RedeemClaimCode"
+	RulesService_DryRunRule_FullMethodName            = "/laurel.rules.v1.RulesService/DryRunRule"
+	RulesService_GetLeaderboard_FullMethodName        = "/laurel.rules.v1.RulesService/GetLeaderboard"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -96,6 +100,33 @@ type RulesServiceClient interface {
 	// GetXapiMapping returns the tenant's xAPI mapping. Errors: NOT_FOUND when
 	// none was set.
 	GetXapiMapping(ctx context.Context, in *GetXapiMappingRequest, opts ...grpc.CallOption) (*GetXapiMappingResponse, error)
+	// GenerateClaimCodes makes a batch of codes for a claim_code rule and
+	// returns them; they are stored hashed, so this is the only time they are
+	// shown. Errors: NOT_FOUND when the rule does not exist;
+	// FAILED_PRECONDITION when it is not a claim_code rule; INVALID_ARGUMENT.
+	GenerateClaimCodes(ctx context.Context, in *GenerateClaimCodesRequest, opts ...grpc.CallOption) (*GenerateClaimCodesResponse, error)
+	// RedeemClaimCode redeems a code for a recipient and awards the rule's
+	// achievement through the rules engine (once per recipient and rule). It
+	// is called by the integrator's app, with its API key, on behalf of the
+	// user who entered the code. Redeeming again for the same recipient
+	// succeeds without using the code again. Errors: NOT_FOUND for an unknown
+	// code; FAILED_PRECONDITION (reason CLAIM_CODE_EXPIRED or
+	// CLAIM_CODE_USED_UP); INVALID_ARGUMENT.
+	RedeemClaimCode(ctx context.Context, in *RedeemClaimCodeRequest, opts ...grpc.CallOption) (*RedeemClaimCodeResponse, error)
+	// DryRunRule evaluates a rule that is not saved (validated as CreateRule
+	// would) over a time range of the tenant's ACTIVITY stream and answers who
+	// would earn it, without awarding anything and without touching live rule
+	// state: the events are replayed through a fresh engine over a scratch
+	// store. Unary: the answer is a summary, bounded by `max_events` and
+	// `timeout`; `stop_reason` says whether the whole range was read. Errors:
+	// INVALID_ARGUMENT with field violations; UNAVAILABLE.
+	DryRunRule(ctx context.Context, in *DryRunRuleRequest, opts ...grpc.CallOption) (*DryRunRuleResponse, error)
+	// GetLeaderboard returns the top recipients of a count or sum rule for a
+	// period (all time, or the UTC day, ISO week or month holding `at`, by
+	// event time), and optionally one recipient's rank and score. Errors:
+	// INVALID_ARGUMENT; NOT_FOUND for an unknown rule; FAILED_PRECONDITION for
+	// a rule whose aggregate keeps no leaderboard.
+	GetLeaderboard(ctx context.Context, in *GetLeaderboardRequest, opts ...grpc.CallOption) (*GetLeaderboardResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -226,6 +257,46 @@ func (c *rulesServiceClient) GetXapiMapping(ctx context.Context, in *GetXapiMapp
 	return out, nil
 }
 
+func (c *rulesServiceClient) GenerateClaimCodes(ctx context.Context, in *GenerateClaimCodesRequest, opts ...grpc.CallOption) (*GenerateClaimCodesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateClaimCodesResponse)
+	err := c.cc.Invoke(ctx, RulesService_GenerateClaimCodes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) RedeemClaimCode(ctx context.Context, in *RedeemClaimCodeRequest, opts ...grpc.CallOption) (*RedeemClaimCodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeemClaimCodeResponse)
+	err := c.cc.Invoke(ctx, RulesService_RedeemClaimCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) DryRunRule(ctx context.Context, in *DryRunRuleRequest, opts ...grpc.CallOption) (*DryRunRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DryRunRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_DryRunRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetLeaderboard(ctx context.Context, in *GetLeaderboardRequest, opts ...grpc.CallOption) (*GetLeaderboardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLeaderboardResponse)
+	err := c.cc.Invoke(ctx, RulesService_GetLeaderboard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -286,6 +357,33 @@ type RulesServiceServer interface {
 	// GetXapiMapping returns the tenant's xAPI mapping. Errors: NOT_FOUND when
 	// none was set.
 	GetXapiMapping(context.Context, *GetXapiMappingRequest) (*GetXapiMappingResponse, error)
+	// GenerateClaimCodes makes a batch of codes for a claim_code rule and
+	// returns them; they are stored hashed, so this is the only time they are
+	// shown. Errors: NOT_FOUND when the rule does not exist;
+	// FAILED_PRECONDITION when it is not a claim_code rule; INVALID_ARGUMENT.
+	GenerateClaimCodes(context.Context, *GenerateClaimCodesRequest) (*GenerateClaimCodesResponse, error)
+	// RedeemClaimCode redeems a code for a recipient and awards the rule's
+	// achievement through the rules engine (once per recipient and rule). It
+	// is called by the integrator's app, with its API key, on behalf of the
+	// user who entered the code. Redeeming again for the same recipient
+	// succeeds without using the code again. Errors: NOT_FOUND for an unknown
+	// code; FAILED_PRECONDITION (reason CLAIM_CODE_EXPIRED or
+	// CLAIM_CODE_USED_UP); INVALID_ARGUMENT.
+	RedeemClaimCode(context.Context, *RedeemClaimCodeRequest) (*RedeemClaimCodeResponse, error)
+	// DryRunRule evaluates a rule that is not saved (validated as CreateRule
+	// would) over a time range of the tenant's ACTIVITY stream and answers who
+	// would earn it, without awarding anything and without touching live rule
+	// state: the events are replayed through a fresh engine over a scratch
+	// store. Unary: the answer is a summary, bounded by `max_events` and
+	// `timeout`; `stop_reason` says whether the whole range was read. Errors:
+	// INVALID_ARGUMENT with field violations; UNAVAILABLE.
+	DryRunRule(context.Context, *DryRunRuleRequest) (*DryRunRuleResponse, error)
+	// GetLeaderboard returns the top recipients of a count or sum rule for a
+	// period (all time, or the UTC day, ISO week or month holding `at`, by
+	// event time), and optionally one recipient's rank and score. Errors:
+	// INVALID_ARGUMENT; NOT_FOUND for an unknown rule; FAILED_PRECONDITION for
+	// a rule whose aggregate keeps no leaderboard.
+	GetLeaderboard(context.Context, *GetLeaderboardRequest) (*GetLeaderboardResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -331,6 +429,18 @@ func (UnimplementedRulesServiceServer) SetXapiMapping(context.Context, *SetXapiM
 }
 func (UnimplementedRulesServiceServer) GetXapiMapping(context.Context, *GetXapiMappingRequest) (*GetXapiMappingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetXapiMapping not implemented")
+}
+func (UnimplementedRulesServiceServer) GenerateClaimCodes(context.Context, *GenerateClaimCodesRequest) (*GenerateClaimCodesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GenerateClaimCodes not implemented")
+}
+func (UnimplementedRulesServiceServer) RedeemClaimCode(context.Context, *RedeemClaimCodeRequest) (*RedeemClaimCodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeemClaimCode not implemented")
+}
+func (UnimplementedRulesServiceServer) DryRunRule(context.Context, *DryRunRuleRequest) (*DryRunRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DryRunRule not implemented")
+}
+func (UnimplementedRulesServiceServer) GetLeaderboard(context.Context, *GetLeaderboardRequest) (*GetLeaderboardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLeaderboard not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -569,6 +679,78 @@ func _RulesService_GetXapiMapping_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_GenerateClaimCodes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateClaimCodesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GenerateClaimCodes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GenerateClaimCodes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GenerateClaimCodes(ctx, req.(*GenerateClaimCodesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_RedeemClaimCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeemClaimCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).RedeemClaimCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_RedeemClaimCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).RedeemClaimCode(ctx, req.(*RedeemClaimCodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_DryRunRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DryRunRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).DryRunRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_DryRunRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).DryRunRule(ctx, req.(*DryRunRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetLeaderboard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLeaderboardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetLeaderboard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetLeaderboard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetLeaderboard(ctx, req.(*GetLeaderboardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -623,6 +805,22 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetXapiMapping",
 			Handler:    _RulesService_GetXapiMapping_Handler,
+		},
+		{
+			MethodName: "GenerateClaimCodes",
+			Handler:    _RulesService_GenerateClaimCodes_Handler,
+		},
+		{
+			MethodName: "RedeemClaimCode",
+			Handler:    _RulesService_RedeemClaimCode_Handler,
+		},
+		{
+			MethodName: "DryRunRule",
+			Handler:    _RulesService_DryRunRule_Handler,
+		},
+		{
+			MethodName: "GetLeaderboard",
+			Handler:    _RulesService_GetLeaderboard_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
