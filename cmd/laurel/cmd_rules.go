@@ -9,12 +9,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 )
@@ -22,7 +25,7 @@ import (
 // rulesSubcommands are the API verbs under `laurel rules` (which alone runs the rules
 // service).
 func rulesSubcommands(g *globals) []*ffcli.Command {
-	return []*ffcli.Command{rulesApply(g), rulesValidate(g), rulesList(g), rulesGet(g), rulesDelete(g), rulesProgress(g)}
+	return []*ffcli.Command{rulesApply(g), rulesValidate(g), rulesList(g), rulesGet(g), rulesDelete(g), rulesProgress(g), rulesDryRun(g), rulesLeaderboard(g)}
 }
 
 // readRuleFile reads rules from a YAML or JSON file ("-" is stdin). The file holds
@@ -316,4 +319,139 @@ func changedFields(a, b *rulesv1.Rule) []string {
 		}
 	}
 	return out
+}
+
+func rulesDryRun(g *globals) *ffcli.Command {
+	var c clientFlags
+	var file, since, until string
+	var maxEvents int64
+	fs := newFlagSet("laurel rules dry-run")
+	c.register(fs)
+	fs.StringVar(&file, "f", "", "file holding the one rule to try (YAML or JSON; - for stdin); it is not saved")
+	fs.StringVar(&since, "since", "", "read events stored since this long ago (e.g. 720h) or since this RFC 3339 time")
+	fs.StringVar(&until, "until", "", "read events stored until this long ago or this RFC 3339 time (default: up to now)")
+	fs.Int64Var(&maxEvents, "max-events", 0, "read at most this many events (default and maximum 1000000)")
+	return &ffcli.Command{
+		Name: "dry-run", ShortUsage: "laurel rules dry-run -f rule.yaml --since 720h",
+		ShortHelp: "show who a rule would award over past activity, awarding nothing (--timeout bounds the run)", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			if file == "" || since == "" {
+				return usagef("-f FILE and --since are required")
+			}
+			list, err := readRuleFile(file, os.Stdin)
+			if err != nil {
+				return err
+			}
+			if len(list) != 1 {
+				return usagef("%s holds %d rules; a dry run tries one", file, len(list))
+			}
+			now := time.Now()
+			req := &rulesv1.DryRunRuleRequest{Rule: list[0], MaxEvents: maxEvents}
+			start, err := pastTime(now, since)
+			if err != nil {
+				return usagef("--since: %v", err)
+			}
+			req.StartTime = timestamppb.New(start)
+			if until != "" {
+				end, err := pastTime(now, until)
+				if err != nil {
+					return usagef("--until: %v", err)
+				}
+				req.EndTime = timestamppb.New(end)
+			}
+			// The run stops a little before the call's deadline (--timeout), so that a
+			// long range still answers with what was read, marked as stopped early.
+			req.Timeout = durationpb.New(min(c.timeout*9/10, 10*time.Minute))
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := rulesv1.NewRulesServiceClient(conn).DryRunRule(ctx, req)
+				if err != nil {
+					return err
+				}
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
+				}
+				rows := make([][]string, len(resp.GetRecipients()))
+				for i, r := range resp.GetRecipients() {
+					ev := r.GetCrossingEvent()
+					rows[i] = []string{r.GetRecipient(), strconv.FormatInt(r.GetAwardCount(), 10),
+						r.GetFirstEarnedAt().AsTime().UTC().Format(time.RFC3339), ev.GetSource() + " " + ev.GetId()}
+				}
+				if err := printTable(g.stdout, []string{"RECIPIENT", "AWARDS", "FIRST EARNED", "CROSSING EVENT"}, rows); err != nil {
+					return err
+				}
+				more := ""
+				if resp.GetTruncated() {
+					more = " (list truncated)"
+				}
+				g.printf("%d award(s) to %d recipient(s)%s; %d event(s) read, %d matched; stopped at %s\n",
+					resp.GetAwardCount(), resp.GetRecipientCount(), more, resp.GetEventsRead(), resp.GetEventsMatched(), resp.GetStopReason())
+				return nil
+			})
+		},
+	}
+}
+
+// pastTime reads s as a duration before now or as an RFC 3339 time.
+func pastTime(now time.Time, s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%s is negative", s)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration (720h) nor an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
+func rulesLeaderboard(g *globals) *ffcli.Command {
+	var c clientFlags
+	var period, recipient string
+	var top int
+	fs := newFlagSet("laurel rules leaderboard")
+	c.register(fs)
+	fs.StringVar(&period, "period", "all-time", "all-time, day, week or month (the current one, UTC, by event time)")
+	fs.IntVar(&top, "top", 10, "how many leaders to show (1-1000)")
+	fs.StringVar(&recipient, "recipient", "", "also show this recipient's rank and score")
+	return &ffcli.Command{
+		Name: "leaderboard", ShortUsage: "laurel rules leaderboard RULE [--period week] [--top 10] [--recipient X]",
+		ShortHelp: "show the leaders of a count or sum rule", FlagSet: fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "rules leaderboard takes one rule id")
+			if err != nil {
+				return err
+			}
+			if top < 1 || top > 1000 {
+				return usagef("--top must be 1 to 1000")
+			}
+			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := rulesv1.NewRulesServiceClient(conn).GetLeaderboard(ctx, &rulesv1.GetLeaderboardRequest{
+					RuleId: args[0], Period: period, Top: int32(top), Recipient: recipient})
+				if err != nil {
+					return err
+				}
+				if c.output != "table" {
+					return printMessage(g.stdout, c.output, resp)
+				}
+				score := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+				rows := make([][]string, len(resp.GetEntries()))
+				for i, e := range resp.GetEntries() {
+					rows[i] = []string{strconv.FormatInt(e.GetRank(), 10), e.GetRecipient(), score(e.GetScore())}
+				}
+				if err := printTable(g.stdout, []string{"RANK", "RECIPIENT", "SCORE"}, rows); err != nil {
+					return err
+				}
+				g.printf("%s %s: %d recipient(s) ranked\n", resp.GetPeriod(), resp.GetPeriodLabel(), resp.GetTotal())
+				switch r := resp.GetRecipient(); {
+				case r != nil:
+					g.printf("%s: rank %d, score %s\n", r.GetRecipient(), r.GetRank(), score(r.GetScore()))
+				case recipient != "":
+					g.printf("%s: not ranked\n", recipient)
+				}
+				return nil
+			})
+		},
+	}
 }

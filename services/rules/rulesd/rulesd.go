@@ -7,16 +7,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/laurel-badges/laurel/platform/auth"
 	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/platform/grpcserver"
 	"github.com/laurel-badges/laurel/platform/statestore"
+	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/grpcapi"
@@ -81,7 +86,7 @@ func (l RateLimit) ingest() ingest.RateLimit {
 
 // Service is a wired rules service.
 type Service struct {
-	api        *grpcapi.Server
+	api        *grpcapi.Insights
 	deps       Deps
 	partitions int
 	repo       *natskv.Rules
@@ -128,8 +133,10 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return &Service{
-		api: grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)).
+		api: grpcapi.WithInsights(grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)).
 			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)),
+			rules.NewDryRunner(natsbus.NewActivityReplayer(d.JetStream), scratchStore, d.Logger),
+			rules.NewLeaderboards(d.Store, catalog)),
 		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine,
 	}, nil
 }
@@ -141,7 +148,25 @@ func (s *Service) Name() string { return "rules" }
 func (s *Service) HealthName() string { return rulesv1.RulesService_ServiceDesc.ServiceName }
 
 // Policy is the minimum role of each RPC.
-func (s *Service) Policy() map[string]auth.Role { return grpcapi.Policy() }
+func (s *Service) Policy() map[string]auth.Role {
+	p := grpcapi.Policy()
+	maps.Copy(p, grpcapi.InsightsPolicy())
+	return p
+}
+
+// scratchStore is a dry run's throwaway state: an embedded store in a temporary
+// directory, without fsync, removed when the run ends.
+func scratchStore(context.Context) (rules.Store, func() error, error) {
+	dir, err := os.MkdirTemp("", "laurel-dryrun-")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := embedstore.Open(filepath.Join(dir, "state.db"), embedstore.WithNoSync(), embedstore.WithSweepInterval(time.Minute))
+	if err != nil {
+		return nil, nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	return st, func() error { return errors.Join(st.Close(), os.RemoveAll(dir)) }, nil
+}
 
 // Public lists the RPCs that need no API key: none.
 func (s *Service) Public() []string { return nil }
