@@ -3,8 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 )
 
 const aggregatesYAML = `
@@ -114,5 +120,116 @@ func TestRuleAggregatesEndToEnd(t *testing.T) {
 	code, out, _ := dev.cli(t, dev.key, "credentials", "list", "--recipient", "bob", "--output", "json")
 	if code != exitOK || strings.Contains(out, "achievements/milestone") || strings.Count(out, "achievements/attendee") != 1 {
 		t.Errorf("bob's credentials:\n%s", out)
+	}
+}
+
+// TestEventConferenceExample follows examples/event-conference/README.md: it runs every
+// line of setup.sh, checkin.sh and nominations.sh against a real `laurel dev`, then
+// checks who holds which badge.
+func TestEventConferenceExample(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("..", "..", "examples", "event-conference")
+	dev := startDev(t, t.TempDir())
+	runScript := func(script string) {
+		t.Helper()
+		runScriptWithVars(t, filepath.Join(dir, script), func(args []string) string {
+			code, out, errOut := dev.cli(t, dev.key, args...)
+			if code != exitOK {
+				t.Fatalf("%s: laurel %s = %d:\n%s%s", script, strings.Join(args, " "), code, out, errOut)
+			}
+			return out
+		})
+	}
+	runScript("setup.sh")
+	runScript("checkin.sh")
+	runScript("nominations.sh")
+
+	holders := func(achievement string) []string {
+		code, out, errOut := dev.cli(t, dev.key, "credentials", "list", "--achievement", achievement, "--output", "json")
+		var resp issuerv1.ListCredentialsResponse
+		if code != exitOK {
+			t.Fatalf("credentials list = %d:\n%s%s", code, out, errOut)
+		}
+		if err := protojson.Unmarshal([]byte(out), &resp); err != nil {
+			t.Fatalf("credentials list output: %v\n%s", err, out)
+		}
+		var who []string
+		for _, c := range resp.GetCredentials() {
+			who = append(who, c.GetRecipient().GetSubject())
+		}
+		slices.Sort(who)
+		return who
+	}
+	attendees := []string{"ada@example.org", "grace@example.org", "ken@example.org", "linus@example.org", "rob@example.org"}
+	eventually(t, "an Attendee badge for each of the five", func() bool {
+		return slices.Equal(holders("gopherconf-2026-attendee"), attendees)
+	})
+	eventually(t, "the Speaker's choice badge for rob", func() bool {
+		return slices.Equal(holders("gopherconf-2026-speakers-choice"), []string{"rob@example.org"})
+	})
+	// Ken has one valid nomination of three (his own does not count).
+	ken := regexp.MustCompile(`(?m)^speakers-choice\s+nomination\s+1 of 3\s+0\s`)
+	kenAttended := regexp.MustCompile(`(?m)^attendee\s+claim_code\s+1 of 1\s+1\s`)
+	eventually(t, "ken's nomination progress", func() bool {
+		code, out, _ := dev.cli(t, dev.key, "rules", "progress", "ken@example.org")
+		return code == exitOK && ken.MatchString(out) && kenAttended.MatchString(out)
+	})
+	// Replaying the nominations counts nothing twice.
+	runScript("nominations.sh")
+	if got := holders("gopherconf-2026-speakers-choice"); !slices.Equal(got, []string{"rob@example.org"}) {
+		t.Errorf("after a replay, speaker's choice holders = %v", got)
+	}
+	if got := holders("gopherconf-2026-attendee"); !slices.Equal(got, attendees) {
+		t.Errorf("attendee holders = %v, want each of %v once", got, attendees)
+	}
+}
+
+var (
+	captureLine = regexp.MustCompile(`^([A-Z_]+)=\$\(laurel (.*)\)$`)
+	varRef      = regexp.MustCompile(`"\$([A-Z_]+)"`)
+)
+
+// runScriptWithVars runs an example script as scriptCommands does, plus the one shell
+// form checkin.sh needs: VAR=$(laurel ...) keeps a command's output, "$VAR" uses it.
+func runScriptWithVars(t *testing.T, path string, run func(args []string) string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || line == "set -eu" || line == `cd "$(dirname "$0")"` ||
+			line == `export LAUREL_DATA="${LAUREL_DATA:-$PWD/laurel-data}"` {
+			continue
+		}
+		capture := ""
+		if m := captureLine.FindStringSubmatch(line); m != nil {
+			capture, line = m[1], "laurel "+m[2]
+		}
+		if !strings.HasPrefix(line, "laurel ") {
+			t.Fatalf("%s:%d: the test runs only `laurel` lines, got %q", path, i+1, line)
+		}
+		line = varRef.ReplaceAllStringFunc(line, func(ref string) string {
+			v, ok := vars[strings.Trim(ref, `"$`)]
+			if !ok {
+				t.Fatalf("%s:%d: %s is not set", path, i+1, ref)
+			}
+			return "'" + v + "'"
+		})
+		args, err := shellWords(strings.TrimPrefix(line, "laurel "))
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, i+1, err)
+		}
+		for j := 1; j < len(args); j++ {
+			if args[j-1] == "--image" || args[j-1] == "-f" {
+				args[j] = filepath.Join(filepath.Dir(path), args[j])
+			}
+		}
+		out := run(args)
+		if capture != "" {
+			vars[capture] = strings.TrimSpace(out)
+		}
 	}
 }
