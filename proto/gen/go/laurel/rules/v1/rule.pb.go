@@ -46,8 +46,9 @@ type Rule struct {
 	Condition string `protobuf:"bytes,5,opt,name=condition,proto3" json:"condition,omitempty"`
 	// How matching events add up.
 	Aggregate *Aggregate `protobuf:"bytes,6,opt,name=aggregate,proto3" json:"aggregate,omitempty"`
-	// Value the aggregate must reach, for count, distinct and sum. Streak,
-	// window and sequence carry their own targets and ignore it.
+	// Value the aggregate must reach, for count, distinct, sum and nomination
+	// (the number of nominators). Streak, window, sequence and badges_held
+	// carry their own targets and ignore it; claim_code awards on redemption.
 	Threshold float64 `protobuf:"fixed64,7,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	// What is awarded when the threshold is reached.
 	Award *Award `protobuf:"bytes,8,opt,name=award,proto3" json:"award,omitempty"`
