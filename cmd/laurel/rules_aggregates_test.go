@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 )
 
 const aggregatesYAML = `
@@ -94,6 +96,27 @@ func TestRuleAggregatesEndToEnd(t *testing.T) {
 		t.Errorf("third redeem of a two-use code = %d %s", code, errOut)
 	}
 
+	// Over HTTP/JSON, as an integrator's app would: generate, redeem, and the errors as
+	// problems. Redemption needs the API key.
+	h := map[string]string{"Authorization": "Bearer " + dev.key, "Content-Type": "application/json"}
+	r := dev.post(t, "/v1/rules/attendee/claimCodes:generate", h, []byte(`{"count": 1}`))
+	var generated rulesv1.GenerateClaimCodesResponse
+	if r.status != http.StatusOK || protojson.Unmarshal(r.body, &generated) != nil || len(generated.GetCodes()) != 1 {
+		t.Fatalf("POST claimCodes:generate = %d %s", r.status, r.body)
+	}
+	redeem := []byte(`{"code": "` + generated.GetCodes()[0] + `", "recipient": "eve"}`)
+	if r = dev.post(t, "/v1/claimCodes:redeem", map[string]string{"Content-Type": "application/json"}, redeem); r.status != http.StatusUnauthorized {
+		t.Errorf("redeem without an API key = %d %s, want 401", r.status, r.body)
+	}
+	var redeemed rulesv1.RedeemClaimCodeResponse
+	if r = dev.post(t, "/v1/claimCodes:redeem", h, redeem); r.status != http.StatusOK || protojson.Unmarshal(r.body, &redeemed) != nil || redeemed.GetRuleId() != "attendee" {
+		t.Errorf("POST claimCodes:redeem = %d %s", r.status, r.body)
+	}
+	r = dev.post(t, "/v1/claimCodes:redeem", h, []byte(`{"code": "`+generated.GetCodes()[0]+`", "recipient": "fay"}`))
+	if r.problem.Code != "FAILED_PRECONDITION" || !strings.Contains(r.problem.Detail, "used up") {
+		t.Errorf("POST claimCodes:redeem of a used code = %d %s, want a FAILED_PRECONDITION problem saying used up", r.status, r.body)
+	}
+
 	// Nominations of ann: a self-nomination and a repeated nominator do not count.
 	for i, by := range []string{"ann", "bob", "bob", "cat", "dan"} {
 		must("events", "publish", "--id", "nom-"+string(rune('a'+i)), "--source", "https://conf.example", "--type", "com.example.talk.nominated",
@@ -110,7 +133,7 @@ func TestRuleAggregatesEndToEnd(t *testing.T) {
 			return code == exitOK && strings.Contains(out, "achievements/"+want)
 		})
 	}
-	for _, who := range []string{"bob", "cat"} {
+	for _, who := range []string{"bob", "cat", "eve"} {
 		eventually(t, who+"'s attendee credential", func() bool {
 			code, out, _ := dev.cli(t, dev.key, "credentials", "list", "--recipient", who, "--achievement", "attendee", "--output", "json")
 			return code == exitOK && strings.Contains(out, "achievements/attendee")
