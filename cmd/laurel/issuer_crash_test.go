@@ -71,7 +71,9 @@ func TestIssuerKilledUnderLoadIssuesEachAwardExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	publishCrashAwards(ctx, t, bus)
+	t.Logf("published %d awards in %s", crashAwards, time.Since(start).Round(time.Millisecond))
 
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -115,6 +117,7 @@ func TestIssuerKilledUnderLoadIssuesEachAwardExactlyOnce(t *testing.T) {
 		info, err := cons.Info(ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})
+	t.Logf("drained %s after the first publish (awards in flight at a kill wait out the AckWait)", time.Since(start).Round(time.Millisecond))
 
 	byAward := map[string]int{}
 	credentials := 0
