@@ -50,6 +50,7 @@ type devConfig struct {
 	masterKey  config.MasterKey
 	outbound   config.Outbound
 	smtp       config.SMTP
+	webhooks   config.Webhooks
 	server     config.Server
 	telemetry  config.Telemetry
 	dataDir    string
@@ -68,6 +69,7 @@ func devCommand(g *globals) *ffcli.Command {
 	c.masterKey.Register(fs)
 	c.outbound.Register(fs)
 	c.smtp.Register(fs)
+	c.webhooks.Register(fs)
 	fs.StringVar(&c.dataDir, "data", "./laurel-data", "directory for the embedded NATS store, the state store and the dev key")
 	fs.StringVar(&c.natsListen, "nats-listen", "127.0.0.1:4223", "address the embedded NATS server listens on, for apps publishing events")
 	fs.IntVar(&c.partitions, "partitions", rulesd.DefaultPartitions, "activity partitions per tenant")
@@ -112,7 +114,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 	if c.dataDir == "" {
 		problems = append(problems, errors.New("--data / LAUREL_DATA: must not be empty"))
 	}
-	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry, &c.outbound, &c.smtp))...); err != nil {
+	if err := errors.Join(append(problems, config.Validate(&c.server, &c.telemetry, &c.outbound, &c.smtp, &c.webhooks))...); err != nil {
 		return usageError{err.Error()}
 	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
@@ -157,7 +159,7 @@ func runDev(ctx context.Context, g *globals, c devConfig) error {
 			return embedstore.Open(filepath.Join(c.dataDir, "state.db"))
 		},
 		Build: buildServices(allServices, serviceOptions{partitions: c.partitions, ingest: c.ingest, masterKey: masterKey, outboundAllow: c.outbound.Allow(), dev: true,
-			smtp: c.smtp, mailDir: filepath.Join(c.dataDir, "mail")}),
+			smtp: c.smtp, webhooks: c.webhooks, mailDir: filepath.Join(c.dataDir, "mail")}),
 		Started: func(ctx context.Context, env process.Env, addrs process.Addrs) error {
 			key, err := ensureDevKey(ctx, env.Keys, c.dataDir)
 			if err != nil {
@@ -245,8 +247,10 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 		ob.Register(fs)
 	}
 	var smtpConf config.SMTP // badge e-mail
+	var webhooks config.Webhooks
 	if name == "notifier" {
 		smtpConf.Register(fs)
+		webhooks.Register(fs)
 	}
 	var sub []*ffcli.Command
 	if name == "rules" {
@@ -271,9 +275,9 @@ func serviceCommand(g *globals, name string) *ffcli.Command {
 				extra = append(extra, &ob)
 			}
 			if name == "notifier" {
-				extra = append(extra, &smtpConf)
+				extra = append(extra, &smtpConf, &webhooks)
 			}
-			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, ingest: ingestLimit, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow(), smtp: smtpConf}), extra...)
+			err := process.RunService(ctx, name, c, g.stderr, buildServices([]string{name}, serviceOptions{partitions: partitions, ingest: ingestLimit, masterKey: masterKey.Bytes(), outboundAllow: ob.Allow(), smtp: smtpConf, webhooks: webhooks}), extra...)
 			var cerr *process.ConfigError
 			if errors.As(err, &cerr) {
 				return usageError{cerr.Error()}
@@ -296,6 +300,8 @@ type serviceOptions struct {
 	// .eml files when that is set (`laurel dev`), else nowhere.
 	smtp    config.SMTP
 	mailDir string
+	// webhooks is the notifier's retry schedule; its zero value takes the defaults.
+	webhooks config.Webhooks
 }
 
 // buildServices builds the named services.
@@ -318,7 +324,8 @@ func buildServices(names []string, o serviceOptions) func(context.Context, proce
 				c, err = notifierd.New(ctx, notifierd.Deps{Logger: log, Bus: env.Bus, JetStream: env.JetStream, MasterKey: o.masterKey,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev, PublicURL: env.PublicURL,
 					Email: notifierd.EmailConfig{SMTPAddr: o.smtp.Addr, SMTPUsername: o.smtp.Username, SMTPPassword: o.smtp.Password.Reveal(),
-						SMTPTLS: o.smtp.TLS, From: o.smtp.From, SinkDir: o.mailDir}})
+						SMTPTLS: o.smtp.TLS, From: o.smtp.From, SinkDir: o.mailDir},
+					Retry: notifierd.RetryPolicy{Horizon: o.webhooks.RetryHorizon, BaseDelay: o.webhooks.RetryBaseDelay}})
 			case "verifier":
 				c, err = verifierd.New(ctx, verifierd.Deps{Logger: log, PublicURL: env.PublicURL, Store: env.Store,
 					Outbound: outbound.Config{Allow: o.outboundAllow}, AllowLoopback: o.dev})

@@ -8,15 +8,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/laurel-badges/laurel/platform/cloudevent"
+	"github.com/laurel-badges/laurel/platform/eventbus"
+	"github.com/laurel-badges/laurel/platform/subjects"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 )
 
@@ -202,5 +208,91 @@ func TestDevWebhooksEndToEnd(t *testing.T) {
 	}
 	if code, out, errOut := dev.webhooksCLI(t, "replay-failed"); code != exitUsage {
 		t.Errorf("replay-failed without --since = %d, want a usage error:\n%s%s", code, out, errOut)
+	}
+}
+
+// publishLedgerEvent publishes msg as a CloudEvent of type ceType on subject, as the
+// issuer (or rules) would.
+func publishLedgerEvent(t *testing.T, natsURL, subject, id, ceType string, msg proto.Message) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bus, err := eventbus.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := cloudevent.NewProtoEvent(id, "urn:laurel:test", ceType, "alice", time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Publish(context.Background(), subject, e, eventbus.WithMsgID(id), eventbus.WithExpectStream(subjects.LedgerStream)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With a 2 s horizon and a 300 ms first wait, a receiver that keeps failing gets a few
+// attempts (backoff with jitter) and then the delivery is dead; once the receiver is back,
+// a replay delivers it with the same webhook-id. (Fewer than 5 attempts, so the endpoint's
+// circuit breaker stays closed and the replay is not held back for its minute.)
+func TestDevWebhookRetryHorizon(t *testing.T) {
+	t.Parallel()
+	dev := startDev(t, t.TempDir(), "--webhook-retry-horizon", "2s", "--webhook-retry-base-delay", "300ms")
+	down := newHookReceiver(t, http.StatusServiceUnavailable)
+	code, out, errOut := dev.webhooksCLI(t, "create", "--url", down.srv.URL)
+	if code != exitOK {
+		t.Fatalf("webhooks create = %d:\n%s%s", code, out, errOut)
+	}
+	subID := strings.Fields(strings.Split(out, "\n")[1])[0]
+	subject, err := subjects.BadgeIssued(DevTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishLedgerEvent(t, dev.nats, subject, "issued-horizon-1", subjects.TypeBadgeIssued, &eventsv1.BadgeIssued{
+		CredentialId: "cred-horizon-1", AchievementId: "go-101", Recipient: &eventsv1.Recipient{Subject: "alice"},
+		IssuedAt: timestamppb.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
+	})
+
+	// 300 ms doubling within 2 s: 3 attempts when every wait is full, 4 when every one is
+	// halved by jitter, 2 when a loaded machine runs them late; then dead.
+	dead := regexp.MustCompile(`(?m)^msg_[0-9a-f]{32}\s+\S+\s+DEAD\s+([2-4])\s+503\s`)
+	var attempts string
+	eventually(t, "the delivery to be dead", func() bool {
+		code, out, _ := dev.webhooksCLI(t, "deliveries", subID)
+		m := dead.FindStringSubmatch(out)
+		if code != exitOK || m == nil {
+			return false
+		}
+		attempts = m[1]
+		return true
+	})
+	if got := strconv.Itoa(down.count()); got != attempts {
+		t.Errorf("receiver got %s requests, the delivery log says %s attempts", got, attempts)
+	}
+	id := down.hdrs[0].Get("webhook-id")
+	for i, h := range down.hdrs {
+		if h.Get("webhook-id") != id {
+			t.Errorf("attempt %d webhook-id %q, want %q", i+1, h.Get("webhook-id"), id)
+		}
+	}
+
+	down.mu.Lock()
+	down.codes = []int{http.StatusOK}
+	down.mu.Unlock()
+	if code, out, errOut := dev.webhooksCLI(t, "replay", subID, id); code != exitOK || !strings.Contains(out, "PENDING") {
+		t.Fatalf("webhooks replay = %d:\n%s%s", code, out, errOut)
+	}
+	n, _ := strconv.Atoi(attempts)
+	delivered := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + `\s+\S+\s+DELIVERED\s+` + strconv.Itoa(n+1) + `\s+200\s`)
+	eventually(t, "the replay delivered", func() bool {
+		code, out, _ := dev.webhooksCLI(t, "deliveries", subID)
+		return code == exitOK && delivered.MatchString(out)
+	})
+	down.mu.Lock()
+	defer down.mu.Unlock()
+	if last := down.hdrs[len(down.hdrs)-1].Get("webhook-id"); last != id {
+		t.Errorf("replay webhook-id %q, want %q", last, id)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/laurel-badges/laurel/platform/subjects"
 	"github.com/laurel-badges/laurel/services/notifier/internal/natsbus"
+	"github.com/laurel-badges/laurel/services/notifier/internal/smtpmail/smtptest"
 )
 
 // ledgerConsumer is the notifier's LEDGER consumer state.
@@ -72,5 +73,47 @@ func TestRetryDelayIsNotBoundByAckWait(t *testing.T) {
 	hits := r.got()
 	if a, b := hits[0].header.Get("webhook-id"), hits[1].header.Get("webhook-id"); a == "" || a != b {
 		t.Errorf("webhook-id %q, then %q", a, b)
+	}
+}
+
+// The e-mail consumer has the webhook consumer's short AckWait and heartbeats: a mail
+// whose SMTP exchange outlasts AckWait many times over is sent once, its message handed
+// out once.
+func TestSlowSMTPServerKeepsItsMailMessage(t *testing.T) {
+	t.Parallel()
+	const ackWait = 300 * time.Millisecond
+	if spec := natsbus.EmailConsumerSpec(); spec.AckWait != natsbus.AckWait {
+		t.Errorf("e-mail consumer AckWait %v, want the webhook consumer's %v", spec.AckWait, natsbus.AckWait)
+	}
+	srv := smtptest.Start(t, false)
+	release := srv.Hold()
+	t.Cleanup(release)
+	e := startWith(t, "acme", true, func(d *Deps) {
+		d.AckWait = ackWait
+		d.Email = EmailConfig{SMTPAddr: srv.Addr, SMTPUsername: smtptest.Username, SMTPPassword: smtptest.Password,
+			SMTPTLSConfig: srv.ClientTLS, From: "Academy <badges@academy.example>"}
+	})
+	e.issueTo(t, "evt-slow-mail", "go-101", "ada@example.org")
+	waitFor(t, "the mail to reach the server", func() bool { return srv.Held() == 1 })
+	time.Sleep(10 * ackWait) // the server holds the mail through ten AckWaits
+	release()
+	c, err := e.js.Consumer(context.Background(), subjects.LedgerStream, natsbus.Durable+"-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the mail acknowledged", func() bool {
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && len(srv.Messages()) >= 1
+	})
+	if n := srv.Held(); n != 1 {
+		t.Errorf("server got the mail %d times, want once: the message was redelivered while it was being sent", n)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.AckWait != ackWait || info.Delivered.Consumer != 1 || info.NumRedelivered != 0 {
+		t.Errorf("e-mail consumer AckWait %v, message delivered %d times (%d redelivered), want %v and once",
+			info.Config.AckWait, info.Delivered.Consumer, info.NumRedelivered, ackWait)
 	}
 }

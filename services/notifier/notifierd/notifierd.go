@@ -62,8 +62,9 @@ type Deps struct {
 	SubscriptionsBucket, DeliveriesBucket string
 	// Durable overrides the LEDGER consumer name (tests).
 	Durable string
-	// AckWait overrides natsbus.AckWait, the time after which the messages of a notifier
-	// that stopped without settling them are handed out again (tests).
+	// AckWait overrides natsbus.AckWait, the time after which the messages (webhooks,
+	// replays, e-mail) of a notifier that stopped without settling them are handed out
+	// again (tests).
 	AckWait time.Duration
 }
 
@@ -83,9 +84,11 @@ type EmailConfig struct {
 }
 
 // RetryPolicy configures webhook retries and endpoint isolation; zero fields take the
-// defaults of delivery.Policy (12 attempts, 10 s doubling up to 6 h, 10 s per attempt,
-// 4 attempts in flight per endpoint, breaker open for 1 min after 5 failures in a row).
+// defaults of delivery.Policy (retries for 24 h, 10 s doubling up to 6 h, 10 s per
+// attempt, 4 attempts in flight per endpoint, breaker open for 1 min after 5 failures in a
+// row; MaxAttempts 0 caps attempts by the horizon alone).
 type RetryPolicy struct {
+	Horizon             time.Duration
 	MaxAttempts         int
 	BaseDelay           time.Duration
 	MaxDelay            time.Duration
@@ -159,7 +162,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("notifier: %w", err)
 	}
 	r := d.Retry
-	policy := delivery.Policy{MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay, Timeout: r.Timeout,
+	policy := delivery.Policy{Horizon: r.Horizon, MaxAttempts: r.MaxAttempts, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay, Timeout: r.Timeout,
 		EndpointConcurrency: r.EndpointConcurrency, BusyDelay: r.BusyDelay, BreakerThreshold: r.BreakerThreshold, BreakerCooldown: r.BreakerCooldown}
 	durable := orDefault(d.Durable, natsbus.Durable)
 	ackWait := natsbus.AckWait
@@ -272,8 +275,8 @@ func (s *Service) Start(ctx context.Context) error {
 	consumers := []*eventbus.Consumer{c, rc}
 	if s.mailOn {
 		mailSpec := natsbus.EmailConsumerSpec()
-		mailSpec.Durable = s.durable + "-email"
-		mc, err := s.bus.Consume(ctx, mailSpec, natsbus.NewEmailHandler(s.mail).Handle)
+		mailSpec.Durable, mailSpec.AckWait = s.durable+"-email", s.ackWait
+		mc, err := s.bus.Consume(ctx, mailSpec, natsbus.NewEmailHandler(s.mail, s.ackWait).Handle)
 		if err != nil {
 			_, _ = c.Stop(ctx), rc.Stop(ctx)
 			s.watched.Stop()

@@ -20,15 +20,18 @@ func main() {
 		var masterKey config.MasterKey
 		var ob config.Outbound
 		var smtp config.SMTP // badge e-mail; none without --smtp-addr
+		var webhooks config.Webhooks
 		masterKey.Register(fs)
 		ob.Register(fs)
 		smtp.Register(fs)
+		webhooks.Register(fs)
 		return func(ctx context.Context, env process.Env) ([]process.Component, error) {
 			s, err := notifierd.New(ctx, notifierd.Deps{Logger: env.Logger, Bus: env.Bus, JetStream: env.JetStream,
 				MasterKey: masterKey.Bytes(), Outbound: outbound.Config{Allow: ob.Allow()}, PublicURL: env.PublicURL,
 				Email: notifierd.EmailConfig{SMTPAddr: smtp.Addr, SMTPUsername: smtp.Username, SMTPPassword: smtp.Password.Reveal(),
-					SMTPTLS: smtp.TLS, From: smtp.From}})
+					SMTPTLS: smtp.TLS, From: smtp.From},
+				Retry: notifierd.RetryPolicy{Horizon: webhooks.RetryHorizon, BaseDelay: webhooks.RetryBaseDelay}})
 			return []process.Component{s}, err
-		}, []config.Group{&masterKey, &ob, &smtp}
+		}, []config.Group{&masterKey, &ob, &smtp, &webhooks}
 	})
 }

@@ -114,9 +114,12 @@ type Record struct {
 	History []Attempt `json:"history,omitempty"`
 	// Replays counts replays; ReplayBase is Attempts at the last one, so each replay gets
 	// the full retry budget again.
-	Replays    int    `json:"replays,omitempty"`
-	ReplayBase int    `json:"replay_base,omitempty"`
-	Revision   uint64 `json:"-"`
+	Replays    int `json:"replays,omitempty"`
+	ReplayBase int `json:"replay_base,omitempty"`
+	// RoundStart is the first attempt since the delivery began or was last replayed: the
+	// retry horizon counts from it.
+	RoundStart time.Time `json:"round_start,omitzero"`
+	Revision   uint64    `json:"-"`
 }
 
 // Attempt is one try of a delivery.

@@ -42,12 +42,16 @@ type Doer interface {
 
 // Policy is the retry policy. The zero value takes the defaults noted per field.
 type Policy struct {
-	// MaxAttempts is how many times one delivery is tried before it is dead (default 12).
+	// Horizon bounds how long one delivery is retried (default 24 h): the last attempt is
+	// the last one due before its first attempt (or its last replay's) + Horizon. It is the
+	// knob operators turn; the attempt count follows from it and the backoff.
+	Horizon time.Duration
+	// MaxAttempts, when positive, also caps the attempts of one delivery (default: no cap
+	// but the horizon's).
 	MaxAttempts int
 	// BaseDelay is the wait after the first failure, doubled after each (default 10 s).
 	BaseDelay time.Duration
-	// MaxDelay caps one wait, Retry-After included (default 6 h); with the defaults the
-	// last attempt comes about 11 hours after the first.
+	// MaxDelay caps one wait, Retry-After included (default 6 h).
 	MaxDelay time.Duration
 	// Timeout bounds one attempt (default 10 s).
 	Timeout time.Duration
@@ -72,8 +76,8 @@ type Policy struct {
 }
 
 func (p Policy) withDefaults() Policy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 12
+	if p.Horizon <= 0 {
+		p.Horizon = DefaultHorizon
 	}
 	if p.BaseDelay <= 0 {
 		p.BaseDelay = 10 * time.Second
@@ -103,6 +107,20 @@ func (p Policy) withDefaults() Policy {
 		p.BreakerCooldown = time.Minute
 	}
 	return p
+}
+
+// DefaultHorizon is the retry horizon the issue asks for: a receiver down for a day still
+// gets its events.
+const DefaultHorizon = 24 * time.Hour
+
+// exhausted reports whether a delivery whose round of attempts began at roundStart gets
+// no attempt at next: that attempt would not be due before the horizon ends, or the round
+// used all of MaxAttempts.
+func (p Policy) exhausted(roundStart, next time.Time, attempts int) bool {
+	if p.MaxAttempts > 0 && attempts >= p.MaxAttempts {
+		return true
+	}
+	return !next.Before(roundStart.Add(p.Horizon))
 }
 
 // backoff is the wait after the n-th failed attempt (n >= 1): exponential, capped, with
@@ -311,6 +329,10 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 		// moved is re-subscribed by its owner.
 		rec.LastError = fmt.Sprintf("redirect to %q not followed: subscribe the new URL instead", location)
 	}
+	// A record from before the horizon existed has no RoundStart; its horizon starts now.
+	if rec.Attempts-rec.ReplayBase == 1 || rec.RoundStart.IsZero() {
+		rec.RoundStart = started
+	}
 	rec.History = append(rec.History, Attempt{Time: started, Code: code, Error: rec.LastError, Latency: latency})
 	if n := len(rec.History); n > maxHistory {
 		rec.History = rec.History[n-maxHistory:]
@@ -330,13 +352,18 @@ func (d *Dispatcher) deliverOne(ctx context.Context, ev Event, sub Subscription)
 	case sendErr == nil && !retryable(code):
 		rec.Status = StatusDead
 		log.WarnContext(ctx, "webhook rejected: delivery dead-lettered")
-	case rec.Attempts-rec.ReplayBase >= d.policy.MaxAttempts:
-		rec.Status = StatusDead
-		log.WarnContext(ctx, "webhook failed on its last attempt: delivery dead-lettered", slog.String("error", rec.LastError))
 	default:
-		wait = d.policy.backoff(rec.Attempts)
+		// The backoff counts the attempts of this round, so a replay starts again from
+		// BaseDelay and gets the whole horizon.
+		wait = d.policy.backoff(rec.Attempts - rec.ReplayBase)
 		if retryAfter > 0 {
 			wait = min(retryAfter, d.policy.MaxDelay)
+		}
+		if d.policy.exhausted(rec.RoundStart, now.Add(wait), rec.Attempts-rec.ReplayBase) {
+			wait = -1
+			rec.Status, rec.NextAttempt = StatusDead, time.Time{}
+			log.WarnContext(ctx, "webhook failed on its last attempt: delivery dead-lettered", slog.String("error", rec.LastError))
+			break
 		}
 		rec.NextAttempt = now.Add(wait)
 		log.InfoContext(ctx, "webhook failed: will retry", slog.Duration("retry_in", wait), slog.String("error", rec.LastError))

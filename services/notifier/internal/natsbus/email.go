@@ -20,11 +20,14 @@ const EmailDurable = "notifier-email"
 const emailMaxDeliver = 60
 
 // EmailConsumerSpec is the durable consumer on LEDGER for badge mail. It is separate
-// from the webhook consumer so that a slow SMTP server never holds back webhooks.
+// from the webhook consumer so that a slow SMTP server never holds back webhooks. Its
+// AckWait is the webhook consumer's, for the same reason: a dead notifier's mail comes
+// back within half a minute, and a live one keeps its messages with heartbeats while an
+// SMTP exchange (up to its 30 s timeout) runs.
 func EmailConsumerSpec() eventbus.ConsumerSpec {
 	return eventbus.ConsumerSpec{
 		Stream: subjects.LedgerStream, Durable: EmailDurable, FilterSubjects: []string{issuedAll},
-		AckWait: 2 * time.Minute, MaxDeliver: emailMaxDeliver, Concurrency: 4,
+		AckWait: AckWait, MaxDeliver: emailMaxDeliver, Concurrency: 4,
 	}
 }
 
@@ -37,10 +40,16 @@ type Mailer interface {
 }
 
 // EmailHandler adapts BadgeIssued events to the e-mail core.
-type EmailHandler struct{ m Mailer }
+type EmailHandler struct {
+	m Mailer
+	// ackWait is the consumer's AckWait, which the heartbeats must beat.
+	ackWait time.Duration
+}
 
-// NewEmailHandler returns the handler.
-func NewEmailHandler(m Mailer) *EmailHandler { return &EmailHandler{m: m} }
+// NewEmailHandler returns the handler of a consumer whose AckWait is ackWait.
+func NewEmailHandler(m Mailer, ackWait time.Duration) *EmailHandler {
+	return &EmailHandler{m: m, ackWait: ackWait}
+}
 
 // Handle is an eventbus.Handler. A retry may send the mail twice (same Message-ID).
 func (h *EmailHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus.Outcome {
@@ -55,7 +64,9 @@ func (h *EmailHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus
 	if err != nil {
 		return eventbus.Poison(fmt.Errorf("event %s: %w", d.Event.ID(), err))
 	}
+	stop := keepAlive(ctx, d, h.ackWait)
 	_, err = h.m.Issued(ctx, tenant, AwardOf(d.Event.ID(), m))
+	stop()
 	if err != nil {
 		// Exponential from 10 s, capped at 10 min: about 8 hours over emailMaxDeliver.
 		return eventbus.Retry(min(10*time.Second<<min(d.NumDelivered-1, 6), 10*time.Minute), err)

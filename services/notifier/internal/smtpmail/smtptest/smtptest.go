@@ -42,6 +42,28 @@ type Server struct {
 
 	mu   sync.Mutex
 	msgs []Received
+	// hold, when set, keeps every DATA command from answering until it is closed; held
+	// counts the messages waiting on it.
+	hold chan struct{}
+	held int
+}
+
+// Hold makes the server read each message and then not answer until release is called,
+// like an SMTP server that takes long to accept. The held messages are recorded on release.
+func (s *Server) Hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hold := make(chan struct{})
+	s.hold = hold
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }
+}
+
+// Held is how many messages have arrived while the server held them, answered or not.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
 }
 
 // Start runs a server until the test ends: with implicit true it speaks TLS from the first
@@ -120,6 +142,15 @@ func (s *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	s.srv.mu.Lock()
+	hold := s.srv.hold
+	if hold != nil {
+		s.srv.held++
+	}
+	s.srv.mu.Unlock()
+	if hold != nil {
+		<-hold
 	}
 	s.srv.mu.Lock()
 	defer s.srv.mu.Unlock()
