@@ -19,7 +19,8 @@ import (
 // LEDGER event's id: badges_held rules (milestones) count them. Its order relative to
 // the recipient's activity is not kept, which badges_held does not need: it counts a
 // set. BadgeRevoked is not consumed, so a milestone stays awarded after one of its
-// badges is revoked.
+// badges is revoked. A BadgeIssued that matched no rule when it was consumed is not
+// looked at again: a milestone rule counts the badges issued after it was created.
 func StartLedger(ctx context.Context, bus *eventbus.Bus, proc Processor, logger *slog.Logger) (*eventbus.Consumer, error) {
 	if err := bus.EnsureStreams(ctx, subjects.LedgerStream); err != nil {
 		return nil, fmt.Errorf("ledger stream: %w", err)
