@@ -9,6 +9,7 @@
 //	laurel.activity.<tenant>.<partition>   stream ACTIVITY   (limits, kept for replay)
 //	laurel.award.<tenant>                  stream AWARDS     (work queue)
 //	laurel.badge.<tenant>.issued|revoked   stream LEDGER     (limits, the record)
+//	laurel.badge.<tenant>.pending_approval stream LEDGER     (awards waiting for an approver)
 //	laurel.deadletter.<stream>.<consumer>  stream DEADLETTER (limits)
 //
 // All functions are pure and safe for concurrent use.
@@ -56,6 +57,7 @@ const (
 	deadLetterToken = "deadletter"
 	issuedToken     = "issued"
 	revokedToken    = "revoked"
+	pendingToken    = "pending_approval"
 
 	maxTenantLen = 63
 	// MaxNameLen is the longest stream or consumer name the helpers produce or
@@ -158,6 +160,18 @@ func BadgeRevoked(tenant string) (string, error) {
 		return "", err
 	}
 	return join(root, badgeToken, tenant, revokedToken), nil
+}
+
+// BadgePendingApproval returns laurel.badge.<tenant>.pending_approval, where the rules
+// engine announces an AwardPendingApproval. It is on LEDGER, not AWARDS: AWARDS is the
+// issuer's work queue (a message there is removed once the issuer takes it, and a work
+// queue admits no second consumer of the same subjects), while on LEDGER the notifier (its
+// webhooks) and anyone else can read it, and it stays for replays like every badge event.
+func BadgePendingApproval(tenant string) (string, error) {
+	if err := ValidTenant(tenant); err != nil {
+		return "", err
+	}
+	return join(root, badgeToken, tenant, pendingToken), nil
 }
 
 // DeadLetter returns the subject a message given up on by consumer of stream is

@@ -66,6 +66,7 @@ func TestBuilders(t *testing.T) {
 		must(subjects.Award("acme")),
 		must(subjects.BadgeIssued("acme")),
 		must(subjects.BadgeRevoked("acme")),
+		must(subjects.BadgePendingApproval("acme")),
 		must(subjects.DeadLetter("AWARDS", "issuer_Main")),
 	}
 	want := []string{
@@ -75,6 +76,7 @@ func TestBuilders(t *testing.T) {
 		"laurel.award.acme",
 		"laurel.badge.acme.issued",
 		"laurel.badge.acme.revoked",
+		"laurel.badge.acme.pending_approval",
 		"laurel.deadletter.awards.issuer_main",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -92,6 +94,7 @@ func TestBuildersRejectBadTokens(t *testing.T) {
 		"award empty tenant":           func() (string, error) { return subjects.Award("") },
 		"issued tenant with space":     func() (string, error) { return subjects.BadgeIssued("a b") },
 		"revoked tenant with star":     func() (string, error) { return subjects.BadgeRevoked("*") },
+		"pending tenant with dot":      func() (string, error) { return subjects.BadgePendingApproval("a.b") },
 		"dead letter stream with dot":  func() (string, error) { return subjects.DeadLetter("A.B", "c") },
 		"dead letter consumer with gt": func() (string, error) { return subjects.DeadLetter("AWARDS", "c>") },
 	}
@@ -166,6 +169,7 @@ func TestTenant(t *testing.T) {
 		{"laurel.award.acme", "acme", true},
 		{"laurel.badge.acme.issued", "acme", true},
 		{"laurel.badge.acme.revoked", "acme", true},
+		{"laurel.badge.acme.pending_approval", "acme", true},
 		{"laurel.activity.acme", "", false},
 		{"laurel.award.acme.extra", "", false},
 		{"laurel.deadletter.awards.issuer", "", false},

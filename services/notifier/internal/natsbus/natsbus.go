@@ -1,7 +1,9 @@
 // Package natsbus is the notifier's inbound event adapter: a durable consumer on the
-// LEDGER stream that turns each BadgeIssued or BadgeRevoked CloudEvent into a webhook body
-// (the CloudEvent in structured JSON, its data as proto JSON) and hands it to the delivery
-// core, mapping the core's answer to Ack or a delayed redelivery.
+// LEDGER stream that turns each BadgeIssued, BadgeRevoked or AwardPendingApproval
+// CloudEvent into a webhook body (the CloudEvent in structured JSON, its data as proto
+// JSON) and hands it to the delivery core, mapping the core's answer to Ack or a delayed
+// redelivery. AwardPendingApproval comes on subjects.BadgePendingApproval, on LEDGER:
+// the AWARDS work queue is the issuer's alone.
 //
 // The LEDGER message itself is the retry timer: the per-(event, subscription) attempt
 // state lives in the delivery records, so a redelivery only re-tries the subscriptions
@@ -150,6 +152,12 @@ func Decode(d eventbus.Delivery) (delivery.Event, bool, error) {
 		msg, achievementID = m, m.GetAchievementId()
 	case subjects.TypeBadgeRevoked:
 		m := &eventsv1.BadgeRevoked{}
+		if err := cloudevent.UnmarshalProto(e, m); err != nil {
+			return delivery.Event{}, false, err
+		}
+		msg, achievementID = m, m.GetAchievementId()
+	case subjects.TypeAwardPendingApproval:
+		m := &eventsv1.AwardPendingApproval{}
 		if err := cloudevent.UnmarshalProto(e, m); err != nil {
 			return delivery.Event{}, false, err
 		}
