@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -119,4 +120,32 @@ func TestDryRun(t *testing.T) {
 	if *opened != before {
 		t.Errorf("a refused dry run opened a scratch store")
 	}
+}
+
+// BenchmarkDryRun measures a dry run's engine side per event: 10,000 recipients' events
+// in replay batches of 500 through a count rule on an embedded scratch store.
+func BenchmarkDryRun(b *testing.B) {
+	const n = 20_000
+	events := make([]Event, n)
+	for i := range events {
+		events[i] = ev(fmt.Sprint(i), fmt.Sprintf("user%d", i%10_000), "course.completed", t0.Add(time.Duration(i)*time.Second), nil)
+	}
+	scratch := func(context.Context) (Store, func() error, error) {
+		s, err := embedstore.Open(filepath.Join(b.TempDir(), "scratch.db"), embedstore.WithNoSync())
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	}
+	d := NewDryRunner(sliceReplayer{events: events, batch: 500}, scratch, discard)
+	rule := Rule{Tenant: tenant, ID: "two", EventTypes: []string{"course.completed"}, Aggregate: Aggregate{Kind: KindCount},
+		Threshold: 2, Award: AwardSpec{AchievementID: "a"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := d.DryRun(context.Background(), DryRunRequest{Rule: rule, Since: t0})
+		if err != nil || rep.RecipientsAll != 10_000 {
+			b.Fatalf("dry run = %d recipients, %v", rep.RecipientsAll, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 }
