@@ -296,3 +296,61 @@ func TestDevWebhookRetryHorizon(t *testing.T) {
 		t.Errorf("replay webhook-id %q, want %q", last, id)
 	}
 }
+
+// An AwardPendingApproval published where the rules engine announces it reaches, through
+// laurel dev, the subscription that asked for it, signed, and not one for BadgeIssued only.
+func TestDevWebhookAwardPendingApproval(t *testing.T) {
+	t.Parallel()
+	dev := startDev(t, t.TempDir())
+	pending, issued := newHookReceiver(t, http.StatusOK), newHookReceiver(t, http.StatusOK)
+	code, out, errOut := dev.webhooksCLI(t, "create", "--url", pending.srv.URL, "--event-type", subjects.TypeAwardPendingApproval)
+	m := secretLine.FindStringSubmatch(out)
+	if code != exitOK || m == nil {
+		t.Fatalf("webhooks create = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.webhooksCLI(t, "create", "--url", issued.srv.URL, "--event-type", subjects.TypeBadgeIssued); code != exitOK {
+		t.Fatalf("webhooks create = %d:\n%s%s", code, out, errOut)
+	}
+	pendingSubject, err := subjects.BadgePendingApproval(DevTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishLedgerEvent(t, dev.nats, pendingSubject, "pending-award-7", subjects.TypeAwardPendingApproval, &eventsv1.AwardPendingApproval{
+		AwardId: "award-7", Tenant: DevTenant, RuleId: "mentor", AchievementId: "go-101", Recipient: &eventsv1.Recipient{Subject: "alice"},
+		RequestedAt: timestamppb.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
+	})
+	eventually(t, "the pending-approval delivery", func() bool { return pending.count() == 1 })
+	// A fence: the BadgeIssued-only subscriber gets this and must get nothing before it.
+	issuedSubject, err := subjects.BadgeIssued(DevTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishLedgerEvent(t, dev.nats, issuedSubject, "issued-award-7", subjects.TypeBadgeIssued, &eventsv1.BadgeIssued{
+		CredentialId: "cred-7", AchievementId: "go-101", Recipient: &eventsv1.Recipient{Subject: "alice"},
+		IssuedAt: timestamppb.New(time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)),
+	})
+	eventually(t, "the issued delivery", func() bool { return issued.count() == 1 && pending.count() == 1 })
+
+	wh, err := standardwebhooks.NewWebhook(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending.mu.Lock()
+	defer pending.mu.Unlock()
+	if err := wh.Verify(pending.body[0], pending.hdrs[0]); err != nil {
+		t.Errorf("pending-approval delivery does not verify: %v", err)
+	}
+	var ce struct {
+		Type string
+		Data struct{ AwardID, RuleID string }
+	}
+	if err := json.Unmarshal(pending.body[0], &ce); err != nil || ce.Type != subjects.TypeAwardPendingApproval || ce.Data.AwardID != "award-7" || ce.Data.RuleID != "mentor" {
+		t.Errorf("body = %s (%v), want the AwardPendingApproval CloudEvent", pending.body[0], err)
+	}
+	issued.mu.Lock()
+	defer issued.mu.Unlock()
+	var got struct{ Type string }
+	if err := json.Unmarshal(issued.body[0], &got); err != nil || got.Type != subjects.TypeBadgeIssued {
+		t.Errorf("BadgeIssued-only subscriber got %s (%v)", issued.body[0], err)
+	}
+}
