@@ -8,6 +8,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
@@ -101,7 +102,8 @@ func aggregateFromProto(a *rulesv1.Aggregate) rules.Aggregate {
 	case a.GetClaimCode() != nil:
 		return rules.Aggregate{Kind: rules.KindClaimCode}
 	case a.GetNomination() != nil:
-		return rules.Aggregate{Kind: rules.KindNomination, NomineeField: a.GetNomination().GetNomineeField()}
+		return rules.Aggregate{Kind: rules.KindNomination, NomineeField: a.GetNomination().GetNomineeField(),
+			Window: a.GetNomination().GetWindow().AsDuration()}
 	}
 	return rules.Aggregate{}
 }
@@ -114,7 +116,11 @@ func aggregateToProto(a rules.Aggregate) *rulesv1.Aggregate {
 	case rules.KindClaimCode:
 		return &rulesv1.Aggregate{Kind: &rulesv1.Aggregate_ClaimCode{ClaimCode: &rulesv1.ClaimCode{}}}
 	case rules.KindNomination:
-		return &rulesv1.Aggregate{Kind: &rulesv1.Aggregate_Nomination{Nomination: &rulesv1.Nomination{NomineeField: a.NomineeField}}}
+		n := &rulesv1.Nomination{NomineeField: a.NomineeField}
+		if a.Window > 0 {
+			n.Window = durationpb.New(a.Window)
+		}
+		return &rulesv1.Aggregate{Kind: &rulesv1.Aggregate_Nomination{Nomination: n}}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,44 @@ func TestCompileNewKinds(t *testing.T) {
 				t.Errorf("violations %v do not name %s", verr.Violations, tt.field)
 			}
 		})
+	}
+}
+
+// TestNominationWindow: with a window, the nominators of one award must all fall within
+// it; a nominator counts once; arrival order does not matter.
+func TestNominationWindow(t *testing.T) {
+	nominate := func(id, by string, at time.Duration) Event {
+		return ev(id, by, "conf.nominated", t0.Add(at), map[string]any{"nominee": "sam"})
+	}
+	events := []Event{
+		nominate("a", "ann", 0),
+		nominate("b", "bob", 30*time.Minute),
+		nominate("c", "cat", 2*time.Hour),                // ann is out of reach now
+		nominate("d", "dan", 2*time.Hour+10*time.Minute), // bob too
+		nominate("c2", "cat", 2*time.Hour+15*time.Minute),
+		nominate("e", "eve", 2*time.Hour+20*time.Minute), // cat, dan, eve
+	}
+	want := []got{{"choice", "sam", 1, []string{"d", "c2", "e"}}}
+	for _, sc := range stores {
+		for name, order := range map[string][]int{"in order": {0, 1, 2, 3, 4, 5}, "reversed": {5, 4, 3, 2, 1, 0}} {
+			t.Run(sc.name+" "+name, func(t *testing.T) {
+				r := compileAsIs(t, Rule{Tenant: tenant, ID: "choice", EventTypes: []string{"conf.nominated"},
+					Aggregate: Aggregate{Kind: KindNomination, Window: time.Hour}, Threshold: 3, Award: AwardSpec{AchievementID: "speakers-choice"}})
+				e := newEngine(t, sc.open(t), r)
+				var in []Event
+				for _, i := range order {
+					in = append(in, events[i])
+				}
+				awards := run(t, e, in...)
+				for i := range awards {
+					slices.Sort(awards[i].Evidence)
+				}
+				w := slices.Clone(want)
+				w[0].Evidence = slices.Sorted(slices.Values(w[0].Evidence))
+				if diff := cmp.Diff(w, awards); diff != "" {
+					t.Errorf("awards (-want +got):\n%s", diff)
+				}
+			})
+		}
 	}
 }

@@ -287,7 +287,10 @@ func Compile(r Rule) (*Compiled, error) {
 		if a.NomineeField == "" {
 			c.Aggregate.NomineeField = DefaultNomineeField
 		}
-		c.aggKey = "nomination\x00" + c.Aggregate.NomineeField
+		if a.Window < 0 {
+			add("rule.aggregate.nomination.window", "must not be negative")
+		}
+		c.aggKey = fmt.Sprintf("nomination\x00%s\x00%d", c.Aggregate.NomineeField, a.Window)
 	default:
 		add("rule.aggregate", "one of count, distinct, sum, streak, window, sequence, badges_held, claim_code or nomination is required")
 	}
@@ -302,9 +305,15 @@ func Compile(r Rule) (*Compiled, error) {
 	return c, nil
 }
 
+// blind reports whether the rule is kept with blind increments. A nomination rule with
+// a window is not: it must know when each nomination was made.
+func (c *Compiled) blind() bool {
+	return c.Aggregate.Kind.blind() && !(c.Aggregate.Kind == KindNomination && c.Aggregate.Window > 0)
+}
+
 // threshold is the first award level: the rule's threshold, or one completion.
 func (c *Compiled) threshold() float64 {
-	if c.Aggregate.Kind.blind() {
+	if c.blind() {
 		return c.Threshold
 	}
 	return 1

@@ -292,20 +292,20 @@ func (e *Engine) markAwarded(ctx context.Context, k keys, dedupeID string, todo 
 func readKeys(k keys, ev *Event, matched []*Compiled) []string {
 	readKeys := make([]string, 0, 2*len(matched))
 	for _, c := range matched {
-		switch c.Aggregate.Kind {
-		case KindDistinct, KindBadgesHeld, KindNomination:
+		switch {
+		case !c.blind():
+			readKeys = append(readKeys, k.rule(c, "s"))
+		case c.Aggregate.Kind.setLike():
 			// Key of the marker for this value; "" when the value cannot be computed.
 			if v, err := c.setValue(ev); err == nil {
 				readKeys = append(readKeys, k.rule(c, "d:"+hashHex(v)))
 			} else {
 				readKeys = append(readKeys, "")
 			}
-		case KindStreak, KindWindow, KindSequence:
-			readKeys = append(readKeys, k.rule(c, "s"))
 		default:
 			readKeys = append(readKeys, "")
 		}
-		if c.Aggregate.Kind.blind() {
+		if c.blind() {
 			readKeys = append(readKeys, k.awarded(c.ID))
 		} else {
 			readKeys = append(readKeys, "")
@@ -348,10 +348,13 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 		}
 		rr := recordRule{ID: c.ID, Version: c.Version, Name: c.DisplayName, Achievement: c.Award.AchievementID,
 			Approval: c.NeedsApproval, Repeat: c.Award.Repeat, N: c.Award.N, Kind: c.Aggregate.Kind, Off: -1, First: c.threshold()}
-		if c.Aggregate.Kind.blind() {
+		kind := c.Aggregate.Kind
+		if c.blind() {
 			rr.Made = &made
+		} else {
+			kind = 0 // stateful, whatever the kind
 		}
-		switch c.Aggregate.Kind {
+		switch kind {
 		case KindCount, KindClaimCode:
 			rr.Off = len(ops)
 			ops = append(ops, statestore.OpIncr(k.rule(c, "c"), 1))
@@ -378,7 +381,7 @@ func (e *Engine) plan(k keys, dedupeID string, ev *Event, matched []*Compiled, r
 					return statestore.Batch{}, record{}, fmt.Errorf("decode state of rule %s: %w", c.ID, err)
 				}
 			}
-			b := bufEvent{T: ev.Time.UnixNano(), ID: ev.ID, Src: ev.Source, Typ: ev.Type}
+			b := bufEvent{T: ev.Time.UnixNano(), ID: ev.ID, Src: ev.Source, Typ: ev.Type, Who: ev.nominator}
 			if c.Aggregate.Kind == KindSequence {
 				if b.Mask = c.stepMask(ev); b.Mask == 0 {
 					continue
@@ -467,7 +470,7 @@ func (e *Engine) Progress(ctx context.Context, tenant, recipient string) ([]Prog
 	for _, c := range e.rules.Rules(tenant) {
 		p := Progress{RuleID: c.ID, DisplayName: c.DisplayName, AchievementID: c.Award.AchievementID, Kind: c.Aggregate.Kind}
 		pol := c.Award
-		if c.Aggregate.Kind.blind() {
+		if c.blind() {
 			raw, err := e.store.Get(ctx, k.rule(c, "c"))
 			if err != nil && !errors.Is(err, statestore.ErrNotFound) {
 				return nil, fmt.Errorf("read progress of rule %s: %w", c.ID, err)

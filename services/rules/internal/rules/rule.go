@@ -158,6 +158,9 @@ type Aggregate struct {
 	// NomineeField is the event data field naming the nominee of a nomination rule;
 	// empty is DefaultNomineeField.
 	NomineeField string
+	// Window, for a nomination rule, is the longest span of event time the nominations
+	// of one award may cover; 0 is unlimited.
+	Window time.Duration
 }
 
 // RepeatKind says how often a rule awards one recipient.

@@ -32,6 +32,7 @@ type bufEvent struct {
 	Typ  string `json:"y"`
 	Mask uint32 `json:"m,omitempty"` // sequence: steps the event satisfies
 	Day  int64  `json:"d,omitempty"` // streak: civil day number in the rule's time zone
+	Who  string `json:"n,omitempty"` // nomination: the nominator
 }
 
 func (b bufEvent) ref() EventRef {
@@ -166,6 +167,30 @@ func (c *Compiled) complete(s *seqState) (completion, bool) {
 				return comp, true
 			}
 		}
+	case KindNomination:
+		// The earliest event that completes threshold distinct nominators within the
+		// window, counting each nominator's latest nomination in it.
+		need := int(c.Threshold)
+		for j := range ev {
+			latest := map[string]int{}
+			for i := j; i >= 0 && ev[j].T-ev[i].T <= int64(a.Window); i-- {
+				if _, ok := latest[ev[i].Who]; !ok {
+					latest[ev[i].Who] = i
+				}
+			}
+			if len(latest) >= need {
+				used := make([]bufEvent, 0, len(latest))
+				for i := range ev[:j+1] {
+					if l, ok := latest[ev[i].Who]; ok && l == i {
+						used = append(used, ev[i])
+					}
+				}
+				comp := completionOf(used)
+				s.Consumed = ev[j].T
+				s.Events = dropThrough(ev, ev[j].T)
+				return comp, true
+			}
+		}
 	case KindSequence:
 		var taken []bufEvent
 		for _, e := range ev {
@@ -210,6 +235,8 @@ func (c *Compiled) prune(s *seqState) {
 	switch a.Kind {
 	case KindWindow:
 		horizon -= int64(a.Duration)
+	case KindNomination:
+		horizon -= int64(a.Window)
 	case KindStreak:
 		horizon -= int64(a.Days) * int64(25*time.Hour)
 	case KindSequence:
@@ -243,6 +270,16 @@ func (c *Compiled) current(s *seqState) float64 {
 				n++
 			}
 			best = max(best, n)
+		}
+		return float64(best)
+	case KindNomination:
+		best := 0
+		for j := range s.Events {
+			who := map[string]bool{}
+			for k := j; k >= 0 && s.Events[j].T-s.Events[k].T <= int64(a.Window); k-- {
+				who[s.Events[k].Who] = true
+			}
+			best = max(best, len(who))
 		}
 		return float64(best)
 	case KindStreak:

@@ -587,7 +587,11 @@ func (*ClaimCode) Descriptor() ([]byte, []int) {
 type Nomination struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Data field naming the nominee; empty means "nominee".
-	NomineeField  string `protobuf:"bytes,1,opt,name=nominee_field,json=nomineeField,proto3" json:"nominee_field,omitempty"`
+	NomineeField string `protobuf:"bytes,1,opt,name=nominee_field,json=nomineeField,proto3" json:"nominee_field,omitempty"`
+	// Longest span of event time the nominations of one award may cover
+	// (threshold distinct nominators within it); unset: no limit. With a
+	// window, nominations later than the rule's allowed_lateness are ignored.
+	Window        *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -627,6 +631,13 @@ func (x *Nomination) GetNomineeField() string {
 		return x.NomineeField
 	}
 	return ""
+}
+
+func (x *Nomination) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
 }
 
 // Count counts matching events.
@@ -1258,10 +1269,11 @@ const file_laurel_rules_v1_rule_proto_rawDesc = "" +
 	"BadgesHeld\x12<\n" +
 	"\x0fachievement_ids\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\"\ar\x05\x10\x01\x18\x80\x01R\x0eachievementIds\x12\x1d\n" +
 	"\x05count\x18\x02 \x01(\rB\a\xbaH\x04*\x02\x18dR\x05count\"\v\n" +
-	"\tClaimCode\"W\n" +
+	"\tClaimCode\"\x9b\x01\n" +
 	"\n" +
 	"Nomination\x12I\n" +
-	"\rnominee_field\x18\x01 \x01(\tB$\xbaH!r\x1f\x18@2\x1b^([a-zA-Z_][a-zA-Z0-9_]*)?$R\fnomineeField\"\a\n" +
+	"\rnominee_field\x18\x01 \x01(\tB$\xbaH!r\x1f\x18@2\x1b^([a-zA-Z_][a-zA-Z0-9_]*)?$R\fnomineeField\x12B\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x8a\x8a\x0f2\x00R\x06window\"\a\n" +
 	"\x05Count\"6\n" +
 	"\bDistinct\x12*\n" +
 	"\n" +
@@ -1356,14 +1368,15 @@ var file_laurel_rules_v1_rule_proto_depIdxs = []int32{
 	3,  // 14: laurel.rules.v1.Aggregate.badges_held:type_name -> laurel.rules.v1.BadgesHeld
 	4,  // 15: laurel.rules.v1.Aggregate.claim_code:type_name -> laurel.rules.v1.ClaimCode
 	5,  // 16: laurel.rules.v1.Aggregate.nomination:type_name -> laurel.rules.v1.Nomination
-	16, // 17: laurel.rules.v1.Window.duration:type_name -> google.protobuf.Duration
-	12, // 18: laurel.rules.v1.Sequence.steps:type_name -> laurel.rules.v1.Step
-	16, // 19: laurel.rules.v1.Sequence.max_gap:type_name -> google.protobuf.Duration
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	16, // 17: laurel.rules.v1.Nomination.window:type_name -> google.protobuf.Duration
+	16, // 18: laurel.rules.v1.Window.duration:type_name -> google.protobuf.Duration
+	12, // 19: laurel.rules.v1.Sequence.steps:type_name -> laurel.rules.v1.Step
+	16, // 20: laurel.rules.v1.Sequence.max_gap:type_name -> google.protobuf.Duration
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rule_proto_init() }
