@@ -80,7 +80,7 @@ func (s *Server) RedeemClaimCode(ctx context.Context, req *rulesv1.RedeemClaimCo
 		return nil, s.toStatus(ctx, err)
 	}
 	if out.Matched == 0 {
-		return nil, status.Error(codes.Unavailable, "rule "+red.RuleID+" is not active (deleted, or not loaded yet); the redemption is kept: redeem again to award it")
+		return nil, status.Error(codes.Unavailable, "rule "+red.RuleID+" awarded nothing: it is outside its active period, deleted, or not loaded yet; the redemption is kept: redeem again once the rule is active to award it")
 	}
 	return &rulesv1.RedeemClaimCodeResponse{RuleId: red.RuleID, AwardId: rules.AwardID(tenant, red.RuleID, req.GetRecipient(), 1),
 		AlreadyRedeemed: red.Already}, nil

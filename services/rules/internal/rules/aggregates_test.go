@@ -65,6 +65,11 @@ func TestClaimCodeRule(t *testing.T) {
 	awards := run(t, e, redeem("1", "ann", "attendee", false), redeem("2", "ann", "other", true),
 		redeem("3", "ann", "attendee", true), redeem("4", "bob", "attendee", true))
 	want := []got{{"attendee", "ann", 1, []string{"3"}}, {"attendee", "bob", 1, []string{"4"}}}
+	ended := compileAsIs(t, Rule{Tenant: tenant, ID: "ended", Aggregate: Aggregate{Kind: KindClaimCode},
+		Award: AwardSpec{AchievementID: "ended"}, ActiveUntil: t0})
+	if out := run(t, newEngine(t, openEmbedded(t), ended), redeem("5", "cat", "ended", true)); len(out) != 0 {
+		t.Errorf("redemption after the rule's active period awarded %v", out)
+	}
 	if diff := cmp.Diff(want, awards); diff != "" {
 		t.Errorf("awards (-want +got):\n%s", diff)
 	}

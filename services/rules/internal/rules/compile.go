@@ -331,7 +331,8 @@ func (c *Compiled) matches(ev *Event) bool {
 		return ev.nominationRule == c.ID
 	case KindClaimCode:
 		id, _ := ev.Data["rule_id"].(string)
-		return ev.Trusted && ev.Type == EventTypeClaimRedeemed && id == c.ID
+		// The active period bounds redemptions too.
+		return ev.Trusted && id == c.ID && c.matchesEvent(ev)
 	case KindBadgesHeld:
 		id, _ := ev.Data["achievement_id"].(string)
 		if !ev.Trusted || !c.held[id] {
