@@ -176,7 +176,13 @@ func toRulesEvent(d eventbus.Delivery) (rules.Event, error) {
 // startAward starts publishing a as AwardRequested (or AwardPendingApproval) with the
 // award id as Nats-Msg-Id.
 func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbus.PendingPublish, error) {
-	subject, err := subjects.Award(a.Tenant)
+	// An award waiting for approval goes to LEDGER, where the notifier tells integrators
+	// and nothing consumes it as work: on AWARDS the issuer would take it for an award.
+	subjectOf, stream := subjects.Award, subjects.AwardsStream
+	if a.NeedsApproval {
+		subjectOf, stream = subjects.BadgePendingApproval, subjects.LedgerStream
+	}
+	subject, err := subjectOf(a.Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +208,7 @@ func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbu
 	if err != nil {
 		return nil, fmt.Errorf("award %s: %w", a.ID, err)
 	}
-	p, err := bus.PublishAsync(ctx, subject, e, eventbus.WithMsgID(msgID), eventbus.WithExpectStream(subjects.AwardsStream))
+	p, err := bus.PublishAsync(ctx, subject, e, eventbus.WithMsgID(msgID), eventbus.WithExpectStream(stream))
 	if err != nil {
 		return nil, fmt.Errorf("publish award %s: %w", a.ID, err)
 	}

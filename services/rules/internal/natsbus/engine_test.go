@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const partitions = 2
 
 // out is one message of the AWARDS stream, reduced to what the test compares.
-type out struct{ Type, MsgID, Rule, AwardID string }
+type out struct{ Type, MsgID, Rule, AwardID, Stream string }
 
 // TestWorkersAwardOnceAndPoisonBadEvents runs the partition consumers on a real
 // embedded JetStream: a threshold crossing yields one AwardRequested even when the
@@ -48,7 +48,7 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream); err != nil {
+	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
 		t.Fatal(err)
 	}
 	store, err := embedstore.Open(filepath.Join(t.TempDir(), "s.db"), embedstore.WithNoSync())
@@ -152,13 +152,44 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 	}
 	stop()
 
-	awards, err := js.Stream(ctx, subjects.AwardsStream)
+	// Awards go to AWARDS for the issuer; an award waiting for approval to LEDGER.
+	var got []out
+	for _, name := range []string{subjects.AwardsStream, subjects.LedgerStream} {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, readAwards(ctx, t, stream, name)...)
+	}
+	two, vetted := rules.AwardID("t1", "two", "carol", 1), rules.AwardID("t1", "vetted", "carol", 1)
+	first := rules.AwardID("t1", "first", "carol", 1)
+	want := []out{
+		{subjects.TypeAwardRequested, first, "first", first, subjects.AwardsStream},
+		{subjects.TypeAwardPendingApproval, "pending-" + vetted, "vetted", vetted, subjects.LedgerStream},
+		{subjects.TypeAwardRequested, two, "two", two, subjects.AwardsStream},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b out) bool { return a.Rule < b.Rule })); diff != "" {
+		t.Errorf("awards (-want +got):\n%s", diff)
+	}
+	dl, err := js.Stream(ctx, subjects.DeadLetterStream)
 	if err != nil {
 		t.Fatal(err)
 	}
+	info, err := dl.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("DEADLETTER holds %d messages, want 1 (the event without a recipient)", info.State.Msgs)
+	}
+}
+
+// readAwards decodes the award events stored in stream.
+func readAwards(ctx context.Context, t *testing.T, stream jetstream.Stream, name string) []out {
+	t.Helper()
 	var got []out
 	for seq := uint64(1); ; seq++ {
-		msg, err := awards.GetMsg(ctx, seq)
+		msg, err := stream.GetMsg(ctx, seq)
 		if err != nil {
 			break
 		}
@@ -182,34 +213,14 @@ func TestWorkersAwardOnceAndPoisonBadEvents(t *testing.T) {
 					t.Errorf("award of a timeless event %v: want the stored time as event time", &a)
 				}
 			}
-			got = append(got, out{e.Type(), msg.Header.Get("Nats-Msg-Id"), a.GetRuleId(), a.GetAwardId()})
+			got = append(got, out{e.Type(), msg.Header.Get("Nats-Msg-Id"), a.GetRuleId(), a.GetAwardId(), name})
 		case subjects.TypeAwardPendingApproval:
 			var a eventsv1.AwardPendingApproval
 			if err := cloudevent.UnmarshalProto(e, &a); err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, out{e.Type(), msg.Header.Get("Nats-Msg-Id"), a.GetRuleId(), a.GetAwardId()})
+			got = append(got, out{e.Type(), msg.Header.Get("Nats-Msg-Id"), a.GetRuleId(), a.GetAwardId(), name})
 		}
 	}
-	two, vetted := rules.AwardID("t1", "two", "carol", 1), rules.AwardID("t1", "vetted", "carol", 1)
-	first := rules.AwardID("t1", "first", "carol", 1)
-	want := []out{
-		{subjects.TypeAwardRequested, first, "first", first},
-		{subjects.TypeAwardPendingApproval, "pending-" + vetted, "vetted", vetted},
-		{subjects.TypeAwardRequested, two, "two", two},
-	}
-	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b out) bool { return a.Rule < b.Rule })); diff != "" {
-		t.Errorf("AWARDS (-want +got):\n%s", diff)
-	}
-	dl, err := js.Stream(ctx, subjects.DeadLetterStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := dl.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 1 {
-		t.Errorf("DEADLETTER holds %d messages, want 1 (the event without a recipient)", info.State.Msgs)
-	}
+	return got
 }
