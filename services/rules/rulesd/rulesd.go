@@ -103,7 +103,7 @@ type Service struct {
 // New declares the streams the rules service owns: ACTIVITY (its input) and AWARDS (its
 // output), plus DEADLETTER. Idempotent.
 func New(ctx context.Context, d Deps) (*Service, error) {
-	if err := d.Bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream); err != nil {
+	if err := d.Bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	partitions := d.Partitions
