@@ -100,8 +100,9 @@ type Service struct {
 	ledger  *eventbus.Consumer
 }
 
-// New declares the streams the rules service owns: ACTIVITY (its input) and AWARDS (its
-// output), plus DEADLETTER. Idempotent.
+// New declares the streams the rules service uses: ACTIVITY (its input), AWARDS (its
+// output), LEDGER (milestones read it, pending approvals go to it) and DEADLETTER.
+// Idempotent, so the services may start in any order.
 func New(ctx context.Context, d Deps) (*Service, error) {
 	if err := d.Bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
