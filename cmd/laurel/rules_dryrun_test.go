@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -219,6 +220,34 @@ func TestRulesLeaderboardAndDryRun(t *testing.T) {
 	if diff := cmp.Diff([]string{"alice/1/q1", "carol/1/q4"}, who); diff != "" || rep.StopReason != "end-of-range" || rep.EventsRead != "6" {
 		t.Errorf("dry-run json (-want +got):\n%s\n%s", diff, out)
 	}
+	// The same over JSON/HTTP, as the docs show it.
+	httpCall := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+dev.api+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+dev.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s %s: decode: %v", method, path, err)
+		}
+		return resp.StatusCode, out
+	}
+	status, got := httpCall(http.MethodPost, "/v1/rules:dryRun", `{"rule": {"id": "thirty-points", "trigger": {"eventTypes": ["com.example.quiz.scored"]},
+		"condition": "event.data.points >= 30", "aggregate": {"count": {}}, "threshold": 1, "award": {"achievementId": "quizzer"}},
+		"startTime": "`+now.Add(-time.Hour).Format(time.RFC3339)+`"}`)
+	if status != http.StatusOK || got["recipientCount"] != "2" || got["stopReason"] != "end-of-range" {
+		t.Errorf("POST /v1/rules:dryRun = %d %v", status, got)
+	}
+	status, got = httpCall(http.MethodGet, "/v1/rules/points/leaderboard?period=all-time&top=1&recipient=alice", "")
+	if status != http.StatusOK || got["total"] != "3" || fmt.Sprint(got["recipient"]) != "map[rank:2 recipient:alice score:71.5]" {
+		t.Errorf("GET /v1/rules/points/leaderboard = %d %v", status, got)
+	}
+
 	// A bound on the events read is reported, not an error.
 	code, out, errOut = dev.cli(t, dev.key, "rules", "dry-run", "-f", dry, "--since", "720h", "--max-events", "1")
 	if code != exitOK || !strings.Contains(out, "1 award(s) to 1 recipient(s); 1 event(s) read, 1 matched; stopped at max-events") {
