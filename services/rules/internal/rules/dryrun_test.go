@@ -45,6 +45,19 @@ func (r sliceReplayer) Replay(ctx context.Context, tenant string, since, until t
 	return read, flush()
 }
 
+// stallingReplayer replays its events, then waits for more until ctx ends, as a
+// replay of a long range would.
+type stallingReplayer struct{ sliceReplayer }
+
+func (r stallingReplayer) Replay(ctx context.Context, tenant string, since, until time.Time, fn func([]Input) error) (int64, error) {
+	n, err := r.sliceReplayer.Replay(ctx, tenant, since, until, fn)
+	if err != nil {
+		return n, err
+	}
+	<-ctx.Done()
+	return n, ctx.Err()
+}
+
 func scratchEmbedded(t *testing.T) (ScratchStore, *int) {
 	opened := new(int)
 	return func(context.Context) (Store, func() error, error) {
@@ -100,6 +113,21 @@ func TestDryRun(t *testing.T) {
 	}
 	if rep.EventsRead != 4 || rep.Awards != 1 || rep.Recipients[0].Recipient != "alice" || rep.Recipients[0].Crossing.ID != "g" {
 		t.Errorf("dry run of a range = %+v, want 4 events read, alice's award crossed by g", rep)
+	}
+
+	// A run that reaches its own timeout answers with what it read; the caller's own
+	// cancellation is an error.
+	stall := stallingReplayer{sliceReplayer{events: events[:3], batch: 3}}
+	rep, err = NewDryRunner(stall, scratch, discard).DryRun(ctx, DryRunRequest{Rule: rule, Since: t0, Timeout: time.Millisecond})
+	// (How many events it read before then depends on the scheduler, so only the stop
+	// is checked.)
+	if err != nil || rep.Stop != StopDeadline || rep.EventsRead > 3 {
+		t.Errorf("dry run past its timeout = %+v, %v; want a deadline stop", rep, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := NewDryRunner(stall, scratch, discard).DryRun(cctx, DryRunRequest{Rule: rule, Since: t0}); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled dry run: err = %v, want context.Canceled", err)
 	}
 
 	before := *opened
