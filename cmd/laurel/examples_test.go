@@ -43,11 +43,25 @@ func TestDevCommunityExample(t *testing.T) {
 		slices.Sort(who)
 		return who
 	}
-	eventually(t, "the First contribution badge for ada", func() bool {
-		return slices.Equal(holders("first-contribution"), []string{"ada@example.org"})
+	everyone := []string{"ada@example.org", "grace@example.org", "linus@example.org"}
+	eventually(t, "the First contribution badge for ada and grace", func() bool {
+		return slices.Equal(holders("first-contribution"), []string{"ada@example.org", "grace@example.org"})
+	})
+	eventually(t, "the First review badge for all three", func() bool {
+		return slices.Equal(holders("first-review"), everyone)
 	})
 	eventually(t, "the 10-reviews badge for grace", func() bool {
 		return slices.Equal(holders("reviewer"), []string{"grace@example.org"})
+	})
+	eventually(t, "the Community pillar milestone for grace", func() bool {
+		return slices.Equal(holders("community-pillar"), []string{"grace@example.org"})
+	})
+	// Ada holds two of the milestone's three badges. Her progress reads two only once both
+	// badges were counted, so the milestone rule has seen all of hers when this passes.
+	ada := regexp.MustCompile(`(?m)^community-pillar\s+badges_held\s+2 of 3\s+0\s`)
+	eventually(t, "ada's milestone progress", func() bool {
+		code, out, _ := dev.cli(t, dev.key, "rules", "progress", "ada@example.org")
+		return code == exitOK && ada.MatchString(out)
 	})
 	// Linus's ten weekly reviews never put ten in one 30-day window: his progress stops at
 	// five (the reviews of the last 30 days) and he holds no badge. (Progress reads five from
@@ -61,14 +75,20 @@ func TestDevCommunityExample(t *testing.T) {
 	if got := holders("reviewer"); !slices.Equal(got, []string{"grace@example.org"}) {
 		t.Errorf("reviewer badge holders = %v, want only grace", got)
 	}
+	if got := holders("community-pillar"); !slices.Equal(got, []string{"grace@example.org"}) {
+		t.Errorf("community-pillar holders = %v, want only grace", got)
+	}
 	// Replaying the events counts nothing twice.
 	for _, args := range scriptCommands(t, filepath.Join(dir, "events.sh")) {
 		if code, out, errOut := dev.cli(t, dev.key, args...); code != exitOK {
 			t.Fatalf("replay: laurel %s = %d:\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}
-	if got := holders("first-contribution"); !slices.Equal(got, []string{"ada@example.org"}) {
+	if got := holders("first-contribution"); !slices.Equal(got, []string{"ada@example.org", "grace@example.org"}) {
 		t.Errorf("after a replay, first-contribution holders = %v", got)
+	}
+	if got := holders("community-pillar"); !slices.Equal(got, []string{"grace@example.org"}) {
+		t.Errorf("after a replay, community-pillar holders = %v", got)
 	}
 }
 

@@ -11,7 +11,8 @@ laurel events publish --source https://forge.example/acme/widgets --id review-ad
 laurel events publish --source https://forge.example/acme/widgets --id review-ada-2 --type dev.forge.review.submitted --subject ada@example.org --time 2026-11-09T14:00:00Z --data-json '{"repository":"acme/widgets","pull_request":111,"state":"approved"}'
 laurel events publish --source https://forge.example/acme/widgets --id review-ada-3 --type dev.forge.review.submitted --subject ada@example.org --time 2026-11-20T14:00:00Z --data-json '{"repository":"acme/widgets","pull_request":112,"state":"approved"}'
 
-# grace@example.org: eleven reviews in twelve days, one of them dismissed (it does not count).
+# grace@example.org: eleven reviews in twelve days, one of them dismissed (it does not count),
+# then her first merged pull request: with it she holds all three badges the milestone needs.
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-01 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-01T09:30:00Z --data-json '{"repository":"acme/widgets","pull_request":120,"state":"approved"}'
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-02 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-02T10:30:00Z --data-json '{"repository":"acme/widgets","pull_request":121,"state":"changes_requested"}'
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-03 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-03T11:30:00Z --data-json '{"repository":"acme/widgets","pull_request":122,"state":"commented"}'
@@ -23,6 +24,7 @@ laurel events publish --source https://forge.example/acme/widgets --id review-gr
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-09 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-10T09:30:00Z --data-json '{"repository":"acme/widgets","pull_request":128,"state":"commented"}'
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-10 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-11T10:30:00Z --data-json '{"repository":"acme/widgets","pull_request":129,"state":"approved"}'
 laurel events publish --source https://forge.example/acme/widgets --id review-grace-11 --type dev.forge.review.submitted --subject grace@example.org --time 2026-11-12T11:30:00Z --data-json '{"repository":"acme/widgets","pull_request":130,"state":"changes_requested"}'
+laurel events publish --source https://forge.example/acme/widgets --id pr-131-merged --type dev.forge.pull_request.merged --subject grace@example.org --time 2026-11-13T17:45:00Z --data-json '{"repository":"acme/widgets","number":131,"title":"Document the review checklist"}'
 
 # linus@example.org: ten reviews, one a week: never ten within 30 days, so no badge yet.
 laurel events publish --source https://forge.example/acme/widgets --id review-linus-01 --type dev.forge.review.submitted --subject linus@example.org --time 2026-09-01T16:00:00Z --data-json '{"repository":"acme/gadgets","pull_request":200,"state":"approved"}'
