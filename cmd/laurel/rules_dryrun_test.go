@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -29,6 +31,7 @@ trigger: {event_types: [com.example.quiz.scored]}
 aggregate: {sum: {expression: event.data.points}}
 threshold: 1000000
 award: {achievement_id: point-master}
+leaderboard: true
 `
 
 // A rule that would award anyone with a quiz of at least 30 points: alice and carol.
@@ -44,7 +47,9 @@ award: {achievement_id: quizzer}
 // TestRulesLeaderboardAndDryRun: a sum rule's leaderboard ranks recipients (a duplicate
 // event counted once) through `laurel rules leaderboard`; `laurel rules dry-run` of a
 // rule that is not saved names who would earn it and with which event, and awards
-// nothing: the AWARDS stream, the rules and live progress are unchanged.
+// nothing: the AWARDS stream, the rules and live progress are unchanged. Leaderboards
+// are opt-in: a rule without `leaderboard: true` answers FAILED_PRECONDITION, and a
+// rule that is not count or sum cannot set it.
 func TestRulesLeaderboardAndDryRun(t *testing.T) {
 	t.Parallel()
 	dev := startDev(t, t.TempDir())
@@ -237,15 +242,15 @@ func TestRulesLeaderboardAndDryRun(t *testing.T) {
 		}
 		return resp.StatusCode, out
 	}
-	status, got := httpCall(http.MethodPost, "/v1/rules:dryRun", `{"rule": {"id": "thirty-points", "trigger": {"eventTypes": ["com.example.quiz.scored"]},
+	httpStatus, got := httpCall(http.MethodPost, "/v1/rules:dryRun", `{"rule": {"id": "thirty-points", "trigger": {"eventTypes": ["com.example.quiz.scored"]},
 		"condition": "event.data.points >= 30", "aggregate": {"count": {}}, "threshold": 1, "award": {"achievementId": "quizzer"}},
 		"startTime": "`+now.Add(-time.Hour).Format(time.RFC3339)+`"}`)
-	if status != http.StatusOK || got["recipientCount"] != "2" || got["stopReason"] != "end-of-range" {
-		t.Errorf("POST /v1/rules:dryRun = %d %v", status, got)
+	if httpStatus != http.StatusOK || got["recipientCount"] != "2" || got["stopReason"] != "end-of-range" {
+		t.Errorf("POST /v1/rules:dryRun = %d %v", httpStatus, got)
 	}
-	status, got = httpCall(http.MethodGet, "/v1/rules/points/leaderboard?period=all-time&top=1&recipient=alice", "")
-	if status != http.StatusOK || got["total"] != "3" || fmt.Sprint(got["recipient"]) != "map[rank:2 recipient:alice score:71.5]" {
-		t.Errorf("GET /v1/rules/points/leaderboard = %d %v", status, got)
+	httpStatus, got = httpCall(http.MethodGet, "/v1/rules/points/leaderboard?period=all-time&top=1&recipient=alice", "")
+	if httpStatus != http.StatusOK || got["total"] != "3" || fmt.Sprint(got["recipient"]) != "map[rank:2 recipient:alice score:71.5]" {
+		t.Errorf("GET /v1/rules/points/leaderboard = %d %v", httpStatus, got)
 	}
 
 	// A bound on the events read is reported, not an error.
@@ -285,5 +290,46 @@ func TestRulesLeaderboardAndDryRun(t *testing.T) {
 	}
 	if len(p.GetProgress()) != 1 || p.GetProgress()[0].GetRuleId() != "points" || p.GetProgress()[0].GetCurrent() != 71.5 {
 		t.Errorf("alice's live progress after dry runs = %v", p)
+	}
+
+	// Leaderboards are opt-in, and only for count and sum rules.
+	streak := write("streak.yaml", `
+id: quiz-streak
+trigger: {event_types: [com.example.quiz.scored]}
+aggregate: {streak: {days: 3}}
+award: {achievement_id: quizzer}
+leaderboard: true
+`)
+	if code, _, errOut = dev.cli(t, dev.key, "rules", "apply", "-f", streak); code == exitOK ||
+		!strings.Contains(errOut, "InvalidArgument") || !strings.Contains(errOut, "rule.leaderboard") {
+		t.Errorf("apply of a streak rule with a leaderboard = %d:\n%s", code, errOut)
+	}
+	rule, err := client.GetRule(ctx, &rulesv1.GetRuleRequest{RuleId: "points"})
+	if err != nil || !rule.GetRule().GetLeaderboard() {
+		t.Fatalf("points rule = %v, %v; want leaderboard set", rule, err)
+	}
+	noBoard := write("points-no-board.yaml", strings.Replace(pointsRuleYAML, "leaderboard: true\n", "", 1))
+	if code, out, errOut := dev.cli(t, dev.key, "rules", "apply", "-f", noBoard); code != exitOK {
+		t.Fatalf("rules apply without leaderboard = %d:\n%s%s", code, out, errOut)
+	}
+	// The engine loads the edit asynchronously; the board goes once it has.
+	for {
+		_, err := client.GetLeaderboard(ctx, &rulesv1.GetLeaderboardRequest{RuleId: "points"})
+		if s := status.Convert(err); s.Code() == codes.FailedPrecondition {
+			if !strings.Contains(s.Message(), "rule points keeps no leaderboard; set leaderboard: true") {
+				t.Errorf("leaderboard of a rule without one: %v", err)
+			}
+			break
+		} else if err != nil {
+			t.Fatalf("leaderboard of a rule without one: %v, want FailedPrecondition", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the leaderboard of points stayed after leaderboard was unset")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if code, _, errOut = dev.cli(t, dev.key, "rules", "leaderboard", "points"); code == exitOK || !strings.Contains(errOut, "FailedPrecondition") {
+		t.Errorf("rules leaderboard of a rule without one = %d:\n%s", code, errOut)
 	}
 }

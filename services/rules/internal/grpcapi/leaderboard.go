@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
@@ -33,7 +30,7 @@ func (s *Insights) GetLeaderboard(ctx context.Context, req *rulesv1.GetLeaderboa
 	}
 	b, err := s.leaderboards.Get(ctx, q)
 	if errors.Is(err, rules.ErrNoLeaderboard) {
-		return nil, status.Error(codes.FailedPrecondition, "only count and sum rules keep a leaderboard")
+		return nil, failedPrecondition("NO_LEADERBOARD", "rule "+q.RuleID+" keeps no leaderboard; set leaderboard: true on it (count and sum rules only)")
 	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

@@ -147,8 +147,8 @@ func fromProto(tenant string, p *rulesv1.Rule) rules.Rule {
 		Tenant: tenant, ID: p.GetId(), DisplayName: p.GetDisplayName(), Description: p.GetDescription(),
 		EventTypes: p.GetTrigger().GetEventTypes(), SourcePattern: p.GetTrigger().GetSourcePattern(),
 		Condition: p.GetCondition(), Threshold: p.GetThreshold(), NeedsApproval: p.GetNeedsApproval(),
-		AllowedLateness: p.GetAllowedLateness().AsDuration(),
-		Award:           rules.AwardSpec{AchievementID: p.GetAward().GetAchievementId()},
+		AllowedLateness: p.GetAllowedLateness().AsDuration(), Leaderboard: p.GetLeaderboard(),
+		Award: rules.AwardSpec{AchievementID: p.GetAward().GetAchievementId()},
 	}
 	if p.GetActiveFrom() != nil {
 		r.ActiveFrom = p.GetActiveFrom().AsTime()
@@ -190,8 +190,9 @@ func toProto(r rules.Rule) *rulesv1.Rule {
 		Id: r.ID, DisplayName: r.DisplayName, Description: r.Description,
 		Trigger:   &rulesv1.Trigger{EventTypes: r.EventTypes, SourcePattern: r.SourcePattern},
 		Condition: r.Condition, Threshold: r.Threshold, NeedsApproval: r.NeedsApproval,
-		Award:   &rulesv1.Award{AchievementId: r.Award.AchievementID},
-		Version: r.Version, Etag: rules.Etag(r),
+		Leaderboard: r.Leaderboard,
+		Award:       &rulesv1.Award{AchievementId: r.Award.AchievementID},
+		Version:     r.Version, Etag: rules.Etag(r),
 		CreateTime: timestamppb.New(r.CreateTime), UpdateTime: timestamppb.New(r.UpdateTime),
 	}
 	if r.AllowedLateness > 0 {

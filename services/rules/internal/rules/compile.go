@@ -190,6 +190,9 @@ func Compile(r Rule) (*Compiled, error) {
 	if r.AllowedLateness < 0 {
 		add("rule.allowed_lateness", "must not be negative")
 	}
+	if r.Leaderboard && !hasLeaderboard(r.Aggregate.Kind) {
+		add("rule.leaderboard", "only count and sum rules keep a leaderboard, not %s", r.Aggregate.Kind)
+	}
 	c.lateness = r.AllowedLateness
 	if c.lateness == 0 {
 		c.lateness = DefaultAllowedLateness

@@ -73,16 +73,17 @@ func leaderboardKey(c *Compiled, label string) string {
 	return "lb:{" + c.Tenant + ":" + c.ID + "}:" + c.aggKey + ":" + label
 }
 
-// hasLeaderboard reports whether a rule keeps leaderboards: the aggregates whose value
-// is a score that only grows.
+// hasLeaderboard reports whether a rule of kind k may keep leaderboards: the aggregates
+// whose value is a score that only grows.
 func hasLeaderboard(k AggregateKind) bool { return k == KindCount || k == KindSum }
 
 // leaderboardOps adds delta to recipient's score on c's boards for the periods of the
 // event time at: the all-time board and the day, week and month holding at. They go in
 // the event's batch, so they are applied exactly when its rule state is, never twice
-// for a duplicate.
+// for a duplicate. A rule that did not opt in gets none: they would make each of its
+// events about 2.5 times slower.
 func leaderboardOps(c *Compiled, recipient string, at time.Time, delta float64) []statestore.Op {
-	if !hasLeaderboard(c.Aggregate.Kind) || delta == 0 {
+	if !c.Leaderboard || !hasLeaderboard(c.Aggregate.Kind) || delta == 0 {
 		return nil
 	}
 	ops := []statestore.Op{statestore.OpZIncrBy(leaderboardKey(c, periodLabel(PeriodAllTime, at)), recipient, delta)}
@@ -148,11 +149,12 @@ type Board struct {
 	Recipient *Standing
 }
 
-// ErrNoLeaderboard means the rule exists but its aggregate keeps no leaderboard.
+// ErrNoLeaderboard means the rule exists but keeps no leaderboard: it did not set
+// Leaderboard (which only count and sum rules may).
 var ErrNoLeaderboard = errors.New("rule keeps no leaderboard")
 
 // Get returns a board. Errors: *ValidationError for a bad query, ErrNotFound for an
-// unknown rule, ErrNoLeaderboard for a rule that is not count or sum.
+// unknown rule, ErrNoLeaderboard for a rule without Leaderboard.
 func (l *Leaderboards) Get(ctx context.Context, q LeaderboardQuery) (Board, error) {
 	var v []FieldViolation
 	if q.Top < 1 || q.Top > MaxLeaderboardTop {
@@ -173,7 +175,7 @@ func (l *Leaderboards) Get(ctx context.Context, q LeaderboardQuery) (Board, erro
 	if c == nil {
 		return Board{}, fmt.Errorf("leaderboard of rule %s: %w", q.RuleID, ErrNotFound)
 	}
-	if !hasLeaderboard(c.Aggregate.Kind) {
+	if !c.Leaderboard {
 		return Board{}, fmt.Errorf("leaderboard of %s rule %s: %w", c.Aggregate.Kind, q.RuleID, ErrNoLeaderboard)
 	}
 	at := q.At

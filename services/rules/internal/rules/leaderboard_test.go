@@ -20,12 +20,13 @@ func TestLeaderboards(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s := sc.open(t)
-			points := mustCompile(t, Rule{ID: "points", Aggregate: Aggregate{Kind: KindSum, Expression: "event.data.points"}, Threshold: 1000})
-			courses := mustCompile(t, Rule{ID: "courses", Aggregate: Aggregate{Kind: KindCount}, Threshold: 1000})
+			points := mustCompile(t, Rule{ID: "points", Aggregate: Aggregate{Kind: KindSum, Expression: "event.data.points"}, Threshold: 1000, Leaderboard: true})
+			courses := mustCompile(t, Rule{ID: "courses", Aggregate: Aggregate{Kind: KindCount}, Threshold: 1000, Leaderboard: true})
 			streak := mustCompile(t, Rule{ID: "streak", Aggregate: Aggregate{Kind: KindStreak, Days: 3}})
-			e := newEngine(t, s, points, courses, streak)
+			plain := mustCompile(t, Rule{ID: "plain", Aggregate: Aggregate{Kind: KindCount}, Threshold: 1000})
+			e := newEngine(t, s, points, courses, streak, plain)
 			cat := NewCatalog()
-			for _, c := range []*Compiled{points, courses, streak} {
+			for _, c := range []*Compiled{points, courses, streak, plain} {
 				cat.Put(c)
 			}
 			lb := NewLeaderboards(s.(LeaderboardStore), cat)
@@ -86,6 +87,13 @@ func TestLeaderboards(t *testing.T) {
 			if _, err := lb.Get(ctx, LeaderboardQuery{Tenant: tenant, RuleID: "streak", Top: 1}); !errors.Is(err, ErrNoLeaderboard) {
 				t.Errorf("streak rule leaderboard: err = %v, want ErrNoLeaderboard", err)
 			}
+			// A count rule that did not opt in matched the same events but kept no board.
+			if _, err := lb.Get(ctx, LeaderboardQuery{Tenant: tenant, RuleID: "plain", Top: 1}); !errors.Is(err, ErrNoLeaderboard) {
+				t.Errorf("count rule without leaderboard: err = %v, want ErrNoLeaderboard", err)
+			}
+			if n, err := s.(statestore.Store).ZCard(ctx, leaderboardKey(plain, "all")); err != nil || n != 0 {
+				t.Errorf("board of a rule without leaderboard holds %d, %v; want none", n, err)
+			}
 			if _, err := lb.Get(ctx, LeaderboardQuery{Tenant: tenant, RuleID: "missing", Top: 1}); !errors.Is(err, ErrNotFound) {
 				t.Errorf("unknown rule leaderboard: err = %v, want ErrNotFound", err)
 			}
@@ -118,5 +126,54 @@ func TestParsePeriod(t *testing.T) {
 	var verr *ValidationError
 	if _, err := ParsePeriod("year"); !errors.As(err, &verr) {
 		t.Errorf(`ParsePeriod("year") err = %v, want a ValidationError`, err)
+	}
+}
+
+// TestLeaderboardOptIn: only count and sum rules that set Leaderboard put sorted-set
+// ops in an event's batch, and only they may set it.
+func TestLeaderboardOptIn(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, nil)
+	event := ev("1", "alice", "course.completed", t0, map[string]any{"points": 5})
+	zOps := func(c *Compiled) int {
+		t.Helper()
+		k := keysFor(tenant, event.Subject)
+		matched := []*Compiled{c}
+		rk := readKeys(k, &event, matched)
+		b, _, err := e.plan(k, "d1", &event, matched, rk, make([][]byte, len(nonEmpty(rk))))
+		if err != nil {
+			t.Fatalf("plan %s: %v", c.ID, err)
+		}
+		n := 0
+		for _, op := range b.Ops {
+			switch op.Kind {
+			case statestore.KindZAdd, statestore.KindZIncrBy, statestore.KindZRem, statestore.KindExpire:
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name string
+		rule Rule
+		want int
+	}{
+		{"count", Rule{ID: "count", Aggregate: Aggregate{Kind: KindCount}, Threshold: 10}, 0},
+		{"sum", Rule{ID: "sum", Aggregate: Aggregate{Kind: KindSum, Expression: "event.data.points"}, Threshold: 10}, 0},
+		// All-time, then day, week and month, each of those with its expiry.
+		{"count with leaderboard", Rule{ID: "count", Aggregate: Aggregate{Kind: KindCount}, Threshold: 10, Leaderboard: true}, 7},
+		{"sum with leaderboard", Rule{ID: "sum", Aggregate: Aggregate{Kind: KindSum, Expression: "event.data.points"}, Threshold: 10, Leaderboard: true}, 7},
+	} {
+		if got := zOps(mustCompile(t, tc.rule)); got != tc.want {
+			t.Errorf("%s: %d sorted-set and expire ops in the batch, want %d", tc.name, got, tc.want)
+		}
+	}
+
+	for _, a := range []Aggregate{{Kind: KindDistinct, Expression: "event.data.course"}, {Kind: KindStreak, Days: 3}} {
+		_, err := Compile(Rule{ID: "r", EventTypes: []string{"x"}, Aggregate: a, Threshold: 1, Award: AwardSpec{AchievementID: "a"}, Leaderboard: true})
+		var verr *ValidationError
+		if !errors.As(err, &verr) || len(verr.Violations) != 1 || verr.Violations[0].Field != "rule.leaderboard" {
+			t.Errorf("%s rule with leaderboard: err = %v, want one violation of rule.leaderboard", a.Kind, err)
+		}
 	}
 }

@@ -197,10 +197,13 @@ type Rule struct {
 	ActiveUntil     time.Time
 	NeedsApproval   bool
 	AllowedLateness time.Duration // 0 means DefaultAllowedLateness
-	Version         int64
-	Revision        uint64
-	CreateTime      time.Time
-	UpdateTime      time.Time
+	// Leaderboard keeps leaderboards for a count or sum rule. Opt-in, because each
+	// matching event then updates four sorted sets in its batch.
+	Leaderboard bool
+	Version     int64
+	Revision    uint64
+	CreateTime  time.Time
+	UpdateTime  time.Time
 }
 
 // FieldViolation names one invalid field of a rule. Field uses the API's field paths

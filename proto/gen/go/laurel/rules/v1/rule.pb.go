@@ -71,7 +71,12 @@ type Rule struct {
 	// When the rule was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the rule was last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// True: keep leaderboards (all-time, day, week, month) for this count or
+	// sum rule, readable with RulesService.GetLeaderboard. Off by default, as
+	// every matching event then also updates four sorted sets. Only count and
+	// sum rules may set it.
+	Leaderboard   bool `protobuf:"varint,17,opt,name=leaderboard,proto3" json:"leaderboard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,6 +221,13 @@ func (x *Rule) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Rule) GetLeaderboard() bool {
+	if x != nil {
+		return x.Leaderboard
+	}
+	return false
 }
 
 // Trigger selects the events a rule looks at, before its condition runs.
@@ -1224,7 +1236,7 @@ var File_laurel_rules_v1_rule_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rule_proto_rawDesc = "" +
 	"\n" +
-	"\x1alaurel/rules/v1/rule.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x06\n" +
+	"\x1alaurel/rules/v1/rule.proto\x12\x0flaurel.rules.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\a\n" +
 	"\x04Rule\x123\n" +
 	"\x02id\x18\x01 \x01(\tB#\xe0A\x02\xbaH\x1dr\x1b2\x19^[a-z0-9][a-z0-9-]{0,62}$R\x02id\x12+\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\vdisplayName\x12*\n" +
@@ -1245,7 +1257,8 @@ const file_laurel_rules_v1_rule_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"p\n" +
+	"updateTime\x12 \n" +
+	"\vleaderboard\x18\x11 \x01(\bR\vleaderboard\"p\n" +
 	"\aTrigger\x124\n" +
 	"\vevent_types\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\n" +
 	"eventTypes\x12/\n" +
