@@ -121,11 +121,12 @@ type RulesServiceClient interface {
 	// `timeout`; `stop_reason` says whether the whole range was read. Errors:
 	// INVALID_ARGUMENT with field violations; UNAVAILABLE.
 	DryRunRule(ctx context.Context, in *DryRunRuleRequest, opts ...grpc.CallOption) (*DryRunRuleResponse, error)
-	// GetLeaderboard returns the top recipients of a count or sum rule for a
-	// period (all time, or the UTC day, ISO week or month holding `at`, by
-	// event time), and optionally one recipient's rank and score. Errors:
-	// INVALID_ARGUMENT; NOT_FOUND for an unknown rule; FAILED_PRECONDITION for
-	// a rule whose aggregate keeps no leaderboard.
+	// GetLeaderboard returns the top recipients of a count or sum rule with
+	// `leaderboard` set for a period (all time, or the UTC day, ISO week or
+	// month holding `at`, by event time), and optionally one recipient's rank
+	// and score. Errors: INVALID_ARGUMENT; NOT_FOUND for an unknown rule;
+	// FAILED_PRECONDITION (reason NO_LEADERBOARD) for a rule without
+	// `leaderboard`.
 	GetLeaderboard(ctx context.Context, in *GetLeaderboardRequest, opts ...grpc.CallOption) (*GetLeaderboardResponse, error)
 }
 
@@ -378,11 +379,12 @@ type RulesServiceServer interface {
 	// `timeout`; `stop_reason` says whether the whole range was read. Errors:
 	// INVALID_ARGUMENT with field violations; UNAVAILABLE.
 	DryRunRule(context.Context, *DryRunRuleRequest) (*DryRunRuleResponse, error)
-	// GetLeaderboard returns the top recipients of a count or sum rule for a
-	// period (all time, or the UTC day, ISO week or month holding `at`, by
-	// event time), and optionally one recipient's rank and score. Errors:
-	// INVALID_ARGUMENT; NOT_FOUND for an unknown rule; FAILED_PRECONDITION for
-	// a rule whose aggregate keeps no leaderboard.
+	// GetLeaderboard returns the top recipients of a count or sum rule with
+	// `leaderboard` set for a period (all time, or the UTC day, ISO week or
+	// month holding `at`, by event time), and optionally one recipient's rank
+	// and score. Errors: INVALID_ARGUMENT; NOT_FOUND for an unknown rule;
+	// FAILED_PRECONDITION (reason NO_LEADERBOARD) for a rule without
+	// `leaderboard`.
 	GetLeaderboard(context.Context, *GetLeaderboardRequest) (*GetLeaderboardResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
