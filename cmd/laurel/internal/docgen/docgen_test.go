@@ -44,7 +44,7 @@ func TestAPIRendersRoutesBehaviourAndTypes(t *testing.T) {
 		"| [PublishEvent](#laurel-rules-v1-rulesservice-publishevent) | [PublishEventRequest](#laurel-rules-v1-publisheventrequest) | [PublishEventResponse](#laurel-rules-v1-publisheventresponse) | `POST /v1/events:publish` (body: `*`) |",
 		"<a id=\"laurel-rules-v1-rule\"></a>\n\n#### Rule\n",
 		"| `id` | `string` | **Required.** |",
-		"| `trigger` | [Trigger](#laurel-rules-v1-trigger) | **Required.** |",
+		"| `aggregate` | [Aggregate](#laurel-rules-v1-aggregate) | **Required.** |",
 		"| `create_time` | `google.protobuf.Timestamp` | **Output only.** |",
 		"| `event_types` | repeated `string` |",
 		"| `extensions` | `map<string, string>` |",
