@@ -73,7 +73,7 @@ func eventFromProto(in *rulesv1.CloudEvent) (ingest.Event, error) {
 // ingestStatus maps the ingest and xAPI cores' errors.
 func ingestStatus(err error) (error, bool) {
 	var limited *ingest.RateLimitedError
-	var xerr *xapi.ValidationError
+	var verr *ingest.ValidationError // xapi's too: the same type
 	switch {
 	case errors.As(err, &limited):
 		st := status.New(codes.ResourceExhausted, limited.Error())
@@ -81,9 +81,9 @@ func ingestStatus(err error) (error, bool) {
 			st = withInfo
 		}
 		return st.Err(), true
-	case errors.As(err, &xerr):
-		fields := make([]grpcserver.FieldViolation, len(xerr.Violations))
-		for i, v := range xerr.Violations {
+	case errors.As(err, &verr):
+		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
+		for i, v := range verr.Violations {
 			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
 		}
 		return grpcserver.InvalidFields(fields...), true

@@ -105,14 +105,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	if st, ok := ingestStatus(err); ok {
 		return st
 	}
-	var verr *ingest.ValidationError
 	switch {
-	case errors.As(err, &verr):
-		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
-		for i, v := range verr.Violations {
-			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
-		}
-		return grpcserver.InvalidFields(fields...)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -78,8 +78,11 @@ type FieldViolation struct {
 	Description string
 }
 
-// ValidationError lists every problem of one event.
+// ValidationError lists every problem of one input: an event, or (the xapi package) a
+// statement or mapping.
 type ValidationError struct {
+	// Input names what was invalid in the message; empty means "event".
+	Input      string
 	Violations []FieldViolation
 }
 
@@ -88,7 +91,11 @@ func (e *ValidationError) Error() string {
 	for i, v := range e.Violations {
 		parts[i] = v.Field + ": " + v.Description
 	}
-	return "invalid event: " + strings.Join(parts, "; ")
+	input := e.Input
+	if input == "" {
+		input = "event"
+	}
+	return "invalid " + input + ": " + strings.Join(parts, "; ")
 }
 
 // extensionName is the CloudEvents 1.0 rule for extension attribute names.

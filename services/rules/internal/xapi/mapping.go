@@ -94,7 +94,7 @@ func (m Mapping) Validate() error {
 		}
 	}
 	if len(v) > 0 {
-		return &ValidationError{Violations: v}
+		return invalid(v)
 	}
 	return nil
 }

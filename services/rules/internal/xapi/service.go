@@ -97,7 +97,7 @@ func (s *Service) Publish(ctx context.Context, tenant string, statements []State
 		}
 	}
 	if len(v) > 0 {
-		return nil, &ValidationError{Violations: v}
+		return nil, invalid(v)
 	}
 	if len(events) == 0 {
 		return results, nil
@@ -119,7 +119,7 @@ func (s *Service) Publish(ctx context.Context, tenant string, statements []State
 // statementViolations renames ingest's "events[j]..." fields after the statements the
 // events came from.
 func statementViolations(verr *ingest.ValidationError, eventOf []int) error {
-	out := &ValidationError{}
+	out := invalid(nil)
 	for _, fv := range verr.Violations {
 		field := fv.Field
 		for j := len(eventOf) - 1; j >= 0; j-- {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
 )
 
 // Statement is a checked xAPI statement: the parts mapping needs, typed, and the whole
@@ -44,22 +46,14 @@ type Actor struct {
 }
 
 // FieldViolation names one invalid part of a statement or mapping.
-type FieldViolation struct {
-	Field       string
-	Description string
-}
+type FieldViolation = ingest.FieldViolation
 
-// ValidationError lists every problem found.
-type ValidationError struct {
-	Violations []FieldViolation
-}
+// ValidationError lists every problem found; the API maps it like an event's.
+type ValidationError = ingest.ValidationError
 
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
-		parts[i] = v.Field + ": " + v.Description
-	}
-	return "invalid xAPI input: " + strings.Join(parts, "; ")
+// invalid is the ValidationError of xAPI input.
+func invalid(v []FieldViolation) *ValidationError {
+	return &ValidationError{Input: "xAPI input", Violations: v}
 }
 
 // statementProperties are the properties xAPI 1.0.3 defines for a statement; an LRS
@@ -115,7 +109,7 @@ func ParseStatements(body []byte) ([]Statement, error) {
 		out[i] = s
 	}
 	if len(v) > 0 {
-		return nil, &ValidationError{Violations: v}
+		return nil, invalid(v)
 	}
 	return out, nil
 }
@@ -385,7 +379,7 @@ func isAbsoluteURL(s string) bool {
 }
 
 func single(field, desc string) *ValidationError {
-	return &ValidationError{Violations: []FieldViolation{{Field: field, Description: desc}}}
+	return invalid([]FieldViolation{{Field: field, Description: desc}})
 }
 
 // jsonProblem says what is wrong with JSON without echoing it.
