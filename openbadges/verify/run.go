@@ -380,6 +380,24 @@ func jwsPayload(token string) (map[string]any, error) {
 	return m, nil
 }
 
+// DetectVersion tells an OB 3.0 credential from an OB 2.0 assertion, given as JSON or as
+// a compact JWS (whose payload is decoded, not verified); 0 when it is neither. It routes
+// input (where to bake it, which checks to run), never decides whether it is trusted.
+func DetectVersion(credential []byte) Version {
+	credential = bytes.TrimSpace(credential)
+	var obj map[string]any
+	if len(credential) > 0 && credential[0] != '{' {
+		m, err := jwsPayload(string(credential))
+		if err != nil {
+			return 0
+		}
+		obj = m
+	} else if err := json.Unmarshal(credential, &obj); err != nil || obj == nil {
+		return 0
+	}
+	return versionOf(obj)
+}
+
 // versionOf recognizes OB 2.0 by its context or classes and OB 3.0 by the
 // Verifiable Credentials contexts or types (a VC-JWT may nest them in "vc").
 func versionOf(obj map[string]any) Version {

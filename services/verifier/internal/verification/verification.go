@@ -7,7 +7,6 @@ package verification
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -211,59 +210,14 @@ func (s *Service) Unbake(img []byte) (*bake.Badge, error) {
 	return b, nil
 }
 
-// DetectVersion tells an OB 3.0 credential from an OB 2.0 assertion, given as JSON or as a
-// compact JWS (whose payload is decoded, not verified); 0 when it is neither. It decides
-// only where a credential is baked, never whether it is trusted.
+// DetectVersion tells an OB 3.0 credential from an OB 2.0 assertion (verify.DetectVersion)
+// as the version bake embeds; 0 when it is neither.
 func DetectVersion(credential []byte) bake.Version {
-	credential = bytes.TrimSpace(credential)
-	if len(credential) > 0 && credential[0] != '{' {
-		parts := strings.Split(string(credential), ".")
-		if len(parts) != 3 {
-			return 0
-		}
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-		if err != nil {
-			return 0
-		}
-		credential = raw
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(credential, &obj); err != nil || obj == nil {
-		return 0
-	}
-	if vc, ok := obj["vc"].(map[string]any); ok {
-		obj = vc
-	}
-	ctxs := strings.Join(stringsOf(obj["@context"]), " ")
-	switch {
-	case strings.Contains(ctxs, "w3id.org/openbadges/v2") || strings.Contains(ctxs, "openbadgespec.org"):
+	switch verify.DetectVersion(credential) {
+	case verify.OB2:
 		return bake.OB2
-	case strings.Contains(ctxs, "www.w3.org/ns/credentials/v2") || strings.Contains(ctxs, "www.w3.org/2018/credentials/v1"):
+	case verify.OB3:
 		return bake.OB3
 	}
-	for _, t := range stringsOf(obj["type"]) {
-		switch t {
-		case "VerifiableCredential", "OpenBadgeCredential", "AchievementCredential", "EndorsementCredential":
-			return bake.OB3
-		case "Assertion":
-			return bake.OB2
-		}
-	}
 	return 0
-}
-
-func stringsOf(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
