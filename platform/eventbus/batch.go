@@ -87,24 +87,8 @@ func (c *Consumer) runBatches() {
 				return
 			}
 		}
-		switch {
-		case err == nil:
-			wait = minReopenWait
-		case isClosed(c.stopping):
+		if !c.afterPull(err, &wait) {
 			return
-		case c.bus.nc.IsClosed():
-			c.fail(fmt.Errorf("consumer %s: NATS connection closed: %w", c.spec.Durable, err))
-			return
-		case errors.Is(err, jetstream.ErrNoHeartbeat):
-			c.log.Warn("no heartbeat from JetStream; pulling again", slog.Any("error", err))
-			if !c.sleep(&wait) {
-				return
-			}
-		default:
-			c.log.Warn("pull failed; recreating the consumer", slog.Any("error", err))
-			if !c.reopen(&wait) {
-				return
-			}
 		}
 	}
 }

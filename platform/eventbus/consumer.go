@@ -404,26 +404,31 @@ func (c *Consumer) run() {
 				break more
 			}
 		}
-		err := c.fetch(n)
-		switch {
-		case err == nil:
-			wait = minReopenWait
-		case isClosed(c.stopping):
+		if !c.afterPull(c.fetch(n), &wait) {
 			return
-		case c.bus.nc.IsClosed():
-			c.fail(fmt.Errorf("consumer %s: NATS connection closed: %w", c.spec.Durable, err))
-			return
-		case errors.Is(err, jetstream.ErrNoHeartbeat):
-			c.log.Warn("no heartbeat from JetStream; pulling again", slog.Any("error", err))
-			if !c.sleep(&wait) {
-				return
-			}
-		default:
-			c.log.Warn("pull failed; recreating the consumer", slog.Any("error", err))
-			if !c.reopen(&wait) {
-				return
-			}
 		}
+	}
+}
+
+// afterPull handles the outcome of one pull for both consumer loops: a success resets the
+// back-off; a missed heartbeat pulls again after it; any other failure recreates the
+// consumer. false means the loop must end (stopping, or the connection is gone).
+func (c *Consumer) afterPull(err error, wait *time.Duration) bool {
+	switch {
+	case err == nil:
+		*wait = minReopenWait
+		return true
+	case isClosed(c.stopping):
+		return false
+	case c.bus.nc.IsClosed():
+		c.fail(fmt.Errorf("consumer %s: NATS connection closed: %w", c.spec.Durable, err))
+		return false
+	case errors.Is(err, jetstream.ErrNoHeartbeat):
+		c.log.Warn("no heartbeat from JetStream; pulling again", slog.Any("error", err))
+		return c.sleep(wait)
+	default:
+		c.log.Warn("pull failed; recreating the consumer", slog.Any("error", err))
+		return c.reopen(wait)
 	}
 }
 
