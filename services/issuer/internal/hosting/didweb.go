@@ -17,16 +17,8 @@ const (
 // method authorized for assertions, the same keys the profile document lists under its
 // https identifier, which alsoKnownAs links.
 func (h *Handler) didDocument(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := tenantOf(w, r)
+	tenant, p, keys, ok := h.profileKeys(w, r)
 	if !ok {
-		return
-	}
-	p, err := h.store.Profile(r.Context(), tenant, r.PathValue("profile"))
-	if !h.lookup(w, r, err) {
-		return
-	}
-	keys, err := h.store.SigningKeys(r.Context(), tenant, p.ID)
-	if !h.lookup(w, r, err) {
 		return
 	}
 	id := h.urls.IssuerDID(tenant, p.ID)
@@ -59,16 +51,8 @@ func (h *Handler) didDocument(w http.ResponseWriter, r *http.Request) {
 // jwks serves the profile's keys as OKP/Ed25519 JSON Web Keys, kid the key id, for
 // verifiers of VC-JWTs that look keys up in a key set rather than a controller document.
 func (h *Handler) jwks(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := tenantOf(w, r)
+	_, _, keys, ok := h.profileKeys(w, r)
 	if !ok {
-		return
-	}
-	p, err := h.store.Profile(r.Context(), tenant, r.PathValue("profile"))
-	if !h.lookup(w, r, err) {
-		return
-	}
-	keys, err := h.store.SigningKeys(r.Context(), tenant, p.ID)
-	if !h.lookup(w, r, err) {
 		return
 	}
 	set := make([]map[string]string, 0, len(keys))

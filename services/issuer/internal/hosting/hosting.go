@@ -127,20 +127,30 @@ func jsonType(r *http.Request, specific string) string {
 	return specific
 }
 
+// profileKeys reads the {tenant} and {profile} of the path and every signing key the
+// profile ever had; false means the answer (404 or error) was already written.
+func (h *Handler) profileKeys(w http.ResponseWriter, r *http.Request) (string, issuance.Profile, []issuance.SigningKey, bool) {
+	tenant, ok := tenantOf(w, r)
+	if !ok {
+		return "", issuance.Profile{}, nil, false
+	}
+	p, err := h.store.Profile(r.Context(), tenant, r.PathValue("profile"))
+	if !h.lookup(w, r, err) {
+		return "", issuance.Profile{}, nil, false
+	}
+	keys, err := h.store.SigningKeys(r.Context(), tenant, p.ID)
+	if !h.lookup(w, r, err) {
+		return "", issuance.Profile{}, nil, false
+	}
+	return tenant, p, keys, true
+}
+
 // profile serves the issuer profile as an OB 3.0 Profile that is also a controller
 // document: verificationMethod lists every key the profile ever had (retired keys stay,
 // so old credentials verify) and assertionMethod authorizes them for credential proofs.
 func (h *Handler) profile(w http.ResponseWriter, r *http.Request) {
-	tenant, ok := tenantOf(w, r)
+	tenant, p, keys, ok := h.profileKeys(w, r)
 	if !ok {
-		return
-	}
-	p, err := h.store.Profile(r.Context(), tenant, r.PathValue("profile"))
-	if !h.lookup(w, r, err) {
-		return
-	}
-	keys, err := h.store.SigningKeys(r.Context(), tenant, p.ID)
-	if !h.lookup(w, r, err) {
 		return
 	}
 	id := h.urls.Issuer(tenant, p.ID)
