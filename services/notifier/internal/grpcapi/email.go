@@ -2,11 +2,9 @@ package grpcapi
 
 import (
 	"context"
-	"encoding/base64"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/laurel-badges/laurel/platform/grpcserver"
 	notifierv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/notifier/v1"
 	"github.com/laurel-badges/laurel/services/notifier/internal/email"
 )
@@ -46,15 +44,11 @@ func (s *Server) ListEmailTemplates(ctx context.Context, req *notifierv1.ListEma
 	if err != nil {
 		return nil, err
 	}
-	after, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
+	after, size, err := pageOf(req)
 	if err != nil {
-		return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "page_token", Description: "is not a token this server issued"})
+		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
-	}
-	ts, next, err := s.mail.ListTemplates(ctx, tenant, string(after), size)
+	ts, next, err := s.mail.ListTemplates(ctx, tenant, after, size)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -62,9 +56,7 @@ func (s *Server) ListEmailTemplates(ctx context.Context, req *notifierv1.ListEma
 	for _, t := range ts {
 		resp.Templates = append(resp.Templates, templateToProto(t))
 	}
-	if next != "" {
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(next))
-	}
+	resp.NextPageToken = pageToken(next)
 	return resp, nil
 }
 

@@ -82,15 +82,11 @@ func (s *Server) ListSubscriptions(ctx context.Context, req *notifierv1.ListSubs
 	if err != nil {
 		return nil, err
 	}
-	after, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
+	after, size, err := pageOf(req)
 	if err != nil {
-		return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "page_token", Description: "is not a token this server issued"})
+		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
-	}
-	subs, next, err := s.subs.List(ctx, tenant, string(after), size)
+	subs, next, err := s.subs.List(ctx, tenant, after, size)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -98,9 +94,7 @@ func (s *Server) ListSubscriptions(ctx context.Context, req *notifierv1.ListSubs
 	for _, sub := range subs {
 		resp.Subscriptions = append(resp.Subscriptions, toProto(sub))
 	}
-	if next != "" {
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(next))
-	}
+	resp.NextPageToken = pageToken(next)
 	return resp, nil
 }
 
@@ -195,16 +189,12 @@ func (s *Server) ListDeliveries(ctx context.Context, req *notifierv1.ListDeliver
 	if err != nil {
 		return nil, err
 	}
-	after, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
+	after, size, err := pageOf(req)
 	if err != nil {
-		return nil, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "page_token", Description: "is not a token this server issued"})
-	}
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
+		return nil, err
 	}
 	subID := strings.TrimPrefix(req.GetParent(), subscriptionPrefix)
-	recs, next, err := s.subs.ListDeliveries(ctx, tenant, subID, string(after), size)
+	recs, next, err := s.subs.ListDeliveries(ctx, tenant, subID, after, size)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -212,9 +202,7 @@ func (s *Server) ListDeliveries(ctx context.Context, req *notifierv1.ListDeliver
 	for _, r := range recs {
 		resp.Deliveries = append(resp.Deliveries, deliveryToProto(r))
 	}
-	if next != "" {
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(next))
-	}
+	resp.NextPageToken = pageToken(next)
 	return resp, nil
 }
 
@@ -330,4 +318,32 @@ func toProto(s delivery.Subscription) *notifierv1.Subscription {
 		out.PreviousSecretExpireTime = timestamppb.New(s.PreviousUntil)
 	}
 	return out
+}
+
+// pageRequest is what every list request has.
+type pageRequest interface {
+	GetPageToken() string
+	GetPageSize() int32
+}
+
+// pageOf decodes a list request's page token (the last id of the previous page, opaque to
+// clients) and size.
+func pageOf(req pageRequest) (after string, size int, err error) {
+	raw, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
+	if err != nil {
+		return "", 0, grpcserver.InvalidFields(grpcserver.FieldViolation{Field: "page_token", Description: "is not a token this server issued"})
+	}
+	size = int(req.GetPageSize())
+	if size == 0 {
+		size = defaultPageSize
+	}
+	return string(raw), size, nil
+}
+
+// pageToken encodes the last id of a page as the next page's token; "" ends the list.
+func pageToken(next string) string {
+	if next == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(next))
 }
