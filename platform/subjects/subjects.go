@@ -58,6 +58,7 @@ const (
 	issuedToken     = "issued"
 	revokedToken    = "revoked"
 	pendingToken    = "pending_approval"
+	rejectedToken   = "rejected"
 
 	maxTenantLen = 63
 	// MaxNameLen is the longest stream or consumer name the helpers produce or
@@ -172,6 +173,17 @@ func BadgePendingApproval(tenant string) (string, error) {
 		return "", err
 	}
 	return join(root, badgeToken, tenant, pendingToken), nil
+}
+
+// BadgeRejected returns laurel.badge.<tenant>.rejected, where the rules engine records an
+// AwardRejected: an award waiting for approval that an approver turned down. On LEDGER for
+// the same reasons as BadgePendingApproval, and so that the approval queue can be rebuilt
+// from the streams.
+func BadgeRejected(tenant string) (string, error) {
+	if err := ValidTenant(tenant); err != nil {
+		return "", err
+	}
+	return join(root, badgeToken, tenant, rejectedToken), nil
 }
 
 // DeadLetter returns the subject a message given up on by consumer of stream is

@@ -67,6 +67,7 @@ func TestBuilders(t *testing.T) {
 		must(subjects.BadgeIssued("acme")),
 		must(subjects.BadgeRevoked("acme")),
 		must(subjects.BadgePendingApproval("acme")),
+		must(subjects.BadgeRejected("acme")),
 		must(subjects.DeadLetter("AWARDS", "issuer_Main")),
 	}
 	want := []string{
@@ -77,6 +78,7 @@ func TestBuilders(t *testing.T) {
 		"laurel.badge.acme.issued",
 		"laurel.badge.acme.revoked",
 		"laurel.badge.acme.pending_approval",
+		"laurel.badge.acme.rejected",
 		"laurel.deadletter.awards.issuer_main",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -95,6 +97,7 @@ func TestBuildersRejectBadTokens(t *testing.T) {
 		"issued tenant with space":     func() (string, error) { return subjects.BadgeIssued("a b") },
 		"revoked tenant with star":     func() (string, error) { return subjects.BadgeRevoked("*") },
 		"pending tenant with dot":      func() (string, error) { return subjects.BadgePendingApproval("a.b") },
+		"rejected tenant with gt":      func() (string, error) { return subjects.BadgeRejected(">") },
 		"dead letter stream with dot":  func() (string, error) { return subjects.DeadLetter("A.B", "c") },
 		"dead letter consumer with gt": func() (string, error) { return subjects.DeadLetter("AWARDS", "c>") },
 	}

@@ -600,7 +600,10 @@ type BadgeIssued struct {
 	// Public URL of the human-readable badge page.
 	BadgePageUrl string `protobuf:"bytes,12,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
 	// Public URL of the baked badge image.
-	ImageUrl      string `protobuf:"bytes,13,opt,name=image_url,json=imageUrl,proto3" json:"image_url,omitempty"`
+	ImageUrl string `protobuf:"bytes,13,opt,name=image_url,json=imageUrl,proto3" json:"image_url,omitempty"`
+	// Who approved the award (its AwardRequested's `approved_by`), when its
+	// rule needs approval; empty otherwise.
+	ApprovedBy    string `protobuf:"bytes,14,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -722,6 +725,13 @@ func (x *BadgeIssued) GetBadgePageUrl() string {
 func (x *BadgeIssued) GetImageUrl() string {
 	if x != nil {
 		return x.ImageUrl
+	}
+	return ""
+}
+
+func (x *BadgeIssued) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
 	}
 	return ""
 }
@@ -919,7 +929,7 @@ const file_laurel_events_v1_events_proto_rawDesc = "" +
 	"\vrejected_by\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
 	"rejectedBy\x12C\n" +
 	"\vrejected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"rejectedAt:\x1c\x8a\xb5\x18\x18laurel.award.rejected.v1\"\xb8\x05\n" +
+	"rejectedAt:\x1c\x8a\xb5\x18\x18laurel.award.rejected.v1\"\xe3\x05\n" +
 	"\vBadgeIssued\x12\"\n" +
 	"\x06tenant\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06tenant\x12#\n" +
@@ -939,7 +949,9 @@ const file_laurel_events_v1_events_proto_rawDesc = "" +
 	" \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\rcredentialUrl\x120\n" +
 	"\rassertion_url\x18\v \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\fassertionUrl\x121\n" +
 	"\x0ebadge_page_url\x18\f \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\fbadgePageUrl\x12(\n" +
-	"\timage_url\x18\r \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\bimageUrl:\x1a\x8a\xb5\x18\x16laurel.badge.issued.v1\"\x80\x03\n" +
+	"\timage_url\x18\r \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x88\x01\x01R\bimageUrl\x12)\n" +
+	"\vapproved_by\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
+	"approvedBy:\x1a\x8a\xb5\x18\x16laurel.badge.issued.v1\"\x80\x03\n" +
 	"\fBadgeRevoked\x12\"\n" +
 	"\x06tenant\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06tenant\x12#\n" +

@@ -140,6 +140,63 @@ func (AccountSubject) EnumDescriptor() ([]byte, []int) {
 	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{1}
 }
 
+// PendingAwardState is where an award of the approval queue is.
+type PendingAwardState int32
+
+const (
+	// Not set; in a request it means PENDING_AWARD_STATE_PENDING.
+	PendingAwardState_PENDING_AWARD_STATE_UNSPECIFIED PendingAwardState = 0
+	// Waiting for a decision.
+	PendingAwardState_PENDING_AWARD_STATE_PENDING PendingAwardState = 1
+	// Approved: AwardRequested was published.
+	PendingAwardState_PENDING_AWARD_STATE_APPROVED PendingAwardState = 2
+	// Rejected: AwardRejected was published; nothing is issued.
+	PendingAwardState_PENDING_AWARD_STATE_REJECTED PendingAwardState = 3
+)
+
+// Enum value maps for PendingAwardState.
+var (
+	PendingAwardState_name = map[int32]string{
+		0: "PENDING_AWARD_STATE_UNSPECIFIED",
+		1: "PENDING_AWARD_STATE_PENDING",
+		2: "PENDING_AWARD_STATE_APPROVED",
+		3: "PENDING_AWARD_STATE_REJECTED",
+	}
+	PendingAwardState_value = map[string]int32{
+		"PENDING_AWARD_STATE_UNSPECIFIED": 0,
+		"PENDING_AWARD_STATE_PENDING":     1,
+		"PENDING_AWARD_STATE_APPROVED":    2,
+		"PENDING_AWARD_STATE_REJECTED":    3,
+	}
+)
+
+func (x PendingAwardState) Enum() *PendingAwardState {
+	p := new(PendingAwardState)
+	*p = x
+	return p
+}
+
+func (x PendingAwardState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PendingAwardState) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_rules_v1_rules_service_proto_enumTypes[2].Descriptor()
+}
+
+func (PendingAwardState) Type() protoreflect.EnumType {
+	return &file_laurel_rules_v1_rules_service_proto_enumTypes[2]
+}
+
+func (x PendingAwardState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PendingAwardState.Descriptor instead.
+func (PendingAwardState) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{2}
+}
+
 // CloudEvent is an activity event in the CloudEvents 1.0 model (spec version
 // "1.0" is implied). `subject` is mandatory here although optional in the
 // spec, because it names the person the activity is about.
@@ -2393,6 +2450,723 @@ func (x *RedeemClaimCodeResponse) GetAlreadyRedeemed() bool {
 	return false
 }
 
+// PendingAward is one award of a rule that needs approval.
+type PendingAward struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deterministic award id (as in AwardRequested).
+	AwardId string `protobuf:"bytes,1,opt,name=award_id,json=awardId,proto3" json:"award_id,omitempty"`
+	// The rule whose threshold was crossed.
+	RuleId string `protobuf:"bytes,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// The achievement that is (or would be) issued.
+	AchievementId string `protobuf:"bytes,3,opt,name=achievement_id,json=achievementId,proto3" json:"achievement_id,omitempty"`
+	// Who earned it: the `subject` of their activity events.
+	Recipient string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// The activity events that satisfied the rule, oldest first.
+	Evidence []*DryRunEvent `protobuf:"bytes,5,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// When it was earned (event time of the crossing event).
+	EarnedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=earned_at,json=earnedAt,proto3" json:"earned_at,omitempty"`
+	// Where it is.
+	State PendingAwardState `protobuf:"varint,7,opt,name=state,proto3,enum=laurel.rules.v1.PendingAwardState" json:"state,omitempty"`
+	// Who approved or rejected it (the API key's name); empty while pending.
+	DecidedBy string `protobuf:"bytes,8,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When it was approved or rejected; unset while pending.
+	DecidedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	// The rejection reason, as the approver wrote it.
+	Reason        string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingAward) Reset() {
+	*x = PendingAward{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingAward) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingAward) ProtoMessage() {}
+
+func (x *PendingAward) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingAward.ProtoReflect.Descriptor instead.
+func (*PendingAward) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *PendingAward) GetAwardId() string {
+	if x != nil {
+		return x.AwardId
+	}
+	return ""
+}
+
+func (x *PendingAward) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *PendingAward) GetAchievementId() string {
+	if x != nil {
+		return x.AchievementId
+	}
+	return ""
+}
+
+func (x *PendingAward) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *PendingAward) GetEvidence() []*DryRunEvent {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *PendingAward) GetEarnedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EarnedAt
+	}
+	return nil
+}
+
+func (x *PendingAward) GetState() PendingAwardState {
+	if x != nil {
+		return x.State
+	}
+	return PendingAwardState_PENDING_AWARD_STATE_UNSPECIFIED
+}
+
+func (x *PendingAward) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *PendingAward) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *PendingAward) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ListPendingAwardsRequest is the input of RulesService.ListPendingAwards.
+type ListPendingAwardsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this rule's awards; empty means every rule.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// Only awards in this state; unspecified means PENDING.
+	State PendingAwardState `protobuf:"varint,2,opt,name=state,proto3,enum=laurel.rules.v1.PendingAwardState" json:"state,omitempty"`
+	// Maximum number of awards to return; 0 means 100.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingAwardsRequest) Reset() {
+	*x = ListPendingAwardsRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingAwardsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingAwardsRequest) ProtoMessage() {}
+
+func (x *ListPendingAwardsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingAwardsRequest.ProtoReflect.Descriptor instead.
+func (*ListPendingAwardsRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListPendingAwardsRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *ListPendingAwardsRequest) GetState() PendingAwardState {
+	if x != nil {
+		return x.State
+	}
+	return PendingAwardState_PENDING_AWARD_STATE_UNSPECIFIED
+}
+
+func (x *ListPendingAwardsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPendingAwardsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPendingAwardsResponse is the output of RulesService.ListPendingAwards.
+type ListPendingAwardsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One page of awards, oldest first.
+	PendingAwards []*PendingAward `protobuf:"bytes,1,rep,name=pending_awards,json=pendingAwards,proto3" json:"pending_awards,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingAwardsResponse) Reset() {
+	*x = ListPendingAwardsResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingAwardsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingAwardsResponse) ProtoMessage() {}
+
+func (x *ListPendingAwardsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingAwardsResponse.ProtoReflect.Descriptor instead.
+func (*ListPendingAwardsResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListPendingAwardsResponse) GetPendingAwards() []*PendingAward {
+	if x != nil {
+		return x.PendingAwards
+	}
+	return nil
+}
+
+func (x *ListPendingAwardsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetPendingAwardRequest is the input of RulesService.GetPendingAward.
+type GetPendingAwardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award id.
+	AwardId       string `protobuf:"bytes,1,opt,name=award_id,json=awardId,proto3" json:"award_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPendingAwardRequest) Reset() {
+	*x = GetPendingAwardRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPendingAwardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPendingAwardRequest) ProtoMessage() {}
+
+func (x *GetPendingAwardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPendingAwardRequest.ProtoReflect.Descriptor instead.
+func (*GetPendingAwardRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetPendingAwardRequest) GetAwardId() string {
+	if x != nil {
+		return x.AwardId
+	}
+	return ""
+}
+
+// GetPendingAwardResponse is the output of RulesService.GetPendingAward.
+type GetPendingAwardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award.
+	PendingAward  *PendingAward `protobuf:"bytes,1,opt,name=pending_award,json=pendingAward,proto3" json:"pending_award,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPendingAwardResponse) Reset() {
+	*x = GetPendingAwardResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPendingAwardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPendingAwardResponse) ProtoMessage() {}
+
+func (x *GetPendingAwardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPendingAwardResponse.ProtoReflect.Descriptor instead.
+func (*GetPendingAwardResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetPendingAwardResponse) GetPendingAward() *PendingAward {
+	if x != nil {
+		return x.PendingAward
+	}
+	return nil
+}
+
+// ApproveAwardRequest is the input of RulesService.ApproveAward.
+type ApproveAwardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award to approve.
+	AwardId       string `protobuf:"bytes,1,opt,name=award_id,json=awardId,proto3" json:"award_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveAwardRequest) Reset() {
+	*x = ApproveAwardRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveAwardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveAwardRequest) ProtoMessage() {}
+
+func (x *ApproveAwardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveAwardRequest.ProtoReflect.Descriptor instead.
+func (*ApproveAwardRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ApproveAwardRequest) GetAwardId() string {
+	if x != nil {
+		return x.AwardId
+	}
+	return ""
+}
+
+// ApproveAwardResponse is the output of RulesService.ApproveAward.
+type ApproveAwardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award, now approved.
+	PendingAward  *PendingAward `protobuf:"bytes,1,opt,name=pending_award,json=pendingAward,proto3" json:"pending_award,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveAwardResponse) Reset() {
+	*x = ApproveAwardResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveAwardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveAwardResponse) ProtoMessage() {}
+
+func (x *ApproveAwardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveAwardResponse.ProtoReflect.Descriptor instead.
+func (*ApproveAwardResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ApproveAwardResponse) GetPendingAward() *PendingAward {
+	if x != nil {
+		return x.PendingAward
+	}
+	return nil
+}
+
+// RejectAwardRequest is the input of RulesService.RejectAward.
+type RejectAwardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award to reject.
+	AwardId string `protobuf:"bytes,1,opt,name=award_id,json=awardId,proto3" json:"award_id,omitempty"`
+	// Why; kept in the queue and sent in AwardRejected.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectAwardRequest) Reset() {
+	*x = RejectAwardRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectAwardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectAwardRequest) ProtoMessage() {}
+
+func (x *RejectAwardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectAwardRequest.ProtoReflect.Descriptor instead.
+func (*RejectAwardRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RejectAwardRequest) GetAwardId() string {
+	if x != nil {
+		return x.AwardId
+	}
+	return ""
+}
+
+func (x *RejectAwardRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RejectAwardResponse is the output of RulesService.RejectAward.
+type RejectAwardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The award, now rejected.
+	PendingAward  *PendingAward `protobuf:"bytes,1,opt,name=pending_award,json=pendingAward,proto3" json:"pending_award,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectAwardResponse) Reset() {
+	*x = RejectAwardResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectAwardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectAwardResponse) ProtoMessage() {}
+
+func (x *RejectAwardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectAwardResponse.ProtoReflect.Descriptor instead.
+func (*RejectAwardResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RejectAwardResponse) GetPendingAward() *PendingAward {
+	if x != nil {
+		return x.PendingAward
+	}
+	return nil
+}
+
+// BackfillRuleRequest is the input of RulesService.BackfillRule.
+type BackfillRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule to backfill.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// How long this call may work before answering; unset means 20 seconds,
+	// at most 5 minutes.
+	MaxDuration   *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillRuleRequest) Reset() {
+	*x = BackfillRuleRequest{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillRuleRequest) ProtoMessage() {}
+
+func (x *BackfillRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillRuleRequest.ProtoReflect.Descriptor instead.
+func (*BackfillRuleRequest) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *BackfillRuleRequest) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *BackfillRuleRequest) GetMaxDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return nil
+}
+
+// BackfillRuleResponse is the output of RulesService.BackfillRule: the
+// backfill's progress so far, over every call.
+type BackfillRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every event stored before the rule was created has been applied.
+	Done bool `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
+	// Events read so far (every call together).
+	EventsRead int64 `protobuf:"varint,2,opt,name=events_read,json=eventsRead,proto3" json:"events_read,omitempty"`
+	// Events the rule's trigger and condition matched so far.
+	EventsMatched int64 `protobuf:"varint,3,opt,name=events_matched,json=eventsMatched,proto3" json:"events_matched,omitempty"`
+	// Awards the backfill made so far (each published once; awards needing
+	// approval go to the approval queue).
+	AwardCount int64 `protobuf:"varint,4,opt,name=award_count,json=awardCount,proto3" json:"award_count,omitempty"`
+	// Fraction of the backfill range done, 0 to 1 (by stream position).
+	Progress float64 `protobuf:"fixed64,5,opt,name=progress,proto3" json:"progress,omitempty"`
+	// Stream position of the last event the rule's live processing does not
+	// see: the end of the backfill range.
+	BoundarySequence uint64 `protobuf:"varint,6,opt,name=boundary_sequence,json=boundarySequence,proto3" json:"boundary_sequence,omitempty"`
+	// Stream position the backfill has reached.
+	PositionSequence uint64 `protobuf:"varint,7,opt,name=position_sequence,json=positionSequence,proto3" json:"position_sequence,omitempty"`
+	// When the first call started.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When the backfill finished; unset until `done`.
+	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillRuleResponse) Reset() {
+	*x = BackfillRuleResponse{}
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillRuleResponse) ProtoMessage() {}
+
+func (x *BackfillRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_laurel_rules_v1_rules_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillRuleResponse.ProtoReflect.Descriptor instead.
+func (*BackfillRuleResponse) Descriptor() ([]byte, []int) {
+	return file_laurel_rules_v1_rules_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *BackfillRuleResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *BackfillRuleResponse) GetEventsRead() int64 {
+	if x != nil {
+		return x.EventsRead
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetEventsMatched() int64 {
+	if x != nil {
+		return x.EventsMatched
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetAwardCount() int64 {
+	if x != nil {
+		return x.AwardCount
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetBoundarySequence() uint64 {
+	if x != nil {
+		return x.BoundarySequence
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetPositionSequence() uint64 {
+	if x != nil {
+		return x.PositionSequence
+	}
+	return 0
+}
+
+func (x *BackfillRuleResponse) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *BackfillRuleResponse) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
 var File_laurel_rules_v1_rules_service_proto protoreflect.FileDescriptor
 
 const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
@@ -2557,7 +3331,61 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x17RedeemClaimCodeResponse\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x19\n" +
 	"\baward_id\x18\x02 \x01(\tR\aawardId\x12)\n" +
-	"\x10already_redeemed\x18\x03 \x01(\bR\x0falreadyRedeemed*a\n" +
+	"\x10already_redeemed\x18\x03 \x01(\bR\x0falreadyRedeemed\"\xa6\x03\n" +
+	"\fPendingAward\x12\x19\n" +
+	"\baward_id\x18\x01 \x01(\tR\aawardId\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12%\n" +
+	"\x0eachievement_id\x18\x03 \x01(\tR\rachievementId\x12\x1c\n" +
+	"\trecipient\x18\x04 \x01(\tR\trecipient\x128\n" +
+	"\bevidence\x18\x05 \x03(\v2\x1c.laurel.rules.v1.DryRunEventR\bevidence\x127\n" +
+	"\tearned_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bearnedAt\x128\n" +
+	"\x05state\x18\a \x01(\x0e2\".laurel.rules.v1.PendingAwardStateR\x05state\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\b \x01(\tR\tdecidedBy\x129\n" +
+	"\n" +
+	"decided_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x16\n" +
+	"\x06reason\x18\n" +
+	" \x01(\tR\x06reason\"\xd2\x01\n" +
+	"\x18ListPendingAwardsRequest\x12 \n" +
+	"\arule_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18?R\x06ruleId\x12B\n" +
+	"\x05state\x18\x02 \x01(\x0e2\".laurel.rules.v1.PendingAwardStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12'\n" +
+	"\tpage_size\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x89\x01\n" +
+	"\x19ListPendingAwardsResponse\x12D\n" +
+	"\x0epending_awards\x18\x01 \x03(\v2\x1d.laurel.rules.v1.PendingAwardR\rpendingAwards\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
+	"\x16GetPendingAwardRequest\x12(\n" +
+	"\baward_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\aawardId\"]\n" +
+	"\x17GetPendingAwardResponse\x12B\n" +
+	"\rpending_award\x18\x01 \x01(\v2\x1d.laurel.rules.v1.PendingAwardR\fpendingAward\"?\n" +
+	"\x13ApproveAwardRequest\x12(\n" +
+	"\baward_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\aawardId\"Z\n" +
+	"\x14ApproveAwardResponse\x12B\n" +
+	"\rpending_award\x18\x01 \x01(\v2\x1d.laurel.rules.v1.PendingAwardR\fpendingAward\"`\n" +
+	"\x12RejectAwardRequest\x12(\n" +
+	"\baward_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\aawardId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"Y\n" +
+	"\x13RejectAwardResponse\x12B\n" +
+	"\rpending_award\x18\x01 \x01(\v2\x1d.laurel.rules.v1.PendingAwardR\fpendingAward\"z\n" +
+	"\x13BackfillRuleRequest\x12%\n" +
+	"\arule_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18?R\x06ruleId\x12<\n" +
+	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"\x81\x03\n" +
+	"\x14BackfillRuleResponse\x12\x12\n" +
+	"\x04done\x18\x01 \x01(\bR\x04done\x12\x1f\n" +
+	"\vevents_read\x18\x02 \x01(\x03R\n" +
+	"eventsRead\x12%\n" +
+	"\x0eevents_matched\x18\x03 \x01(\x03R\reventsMatched\x12\x1f\n" +
+	"\vaward_count\x18\x04 \x01(\x03R\n" +
+	"awardCount\x12\x1a\n" +
+	"\bprogress\x18\x05 \x01(\x01R\bprogress\x12+\n" +
+	"\x11boundary_sequence\x18\x06 \x01(\x04R\x10boundarySequence\x12+\n" +
+	"\x11position_sequence\x18\a \x01(\x04R\x10positionSequence\x129\n" +
+	"\n" +
+	"started_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt*a\n" +
 	"\fUnmappedVerb\x12\x1d\n" +
 	"\x19UNMAPPED_VERB_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14UNMAPPED_VERB_REJECT\x10\x01\x12\x18\n" +
@@ -2565,7 +3393,12 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x0eAccountSubject\x12\x1f\n" +
 	"\x1bACCOUNT_SUBJECT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ACCOUNT_SUBJECT_NAME\x10\x01\x12\x17\n" +
-	"\x13ACCOUNT_SUBJECT_URL\x10\x022\xff\x0f\n" +
+	"\x13ACCOUNT_SUBJECT_URL\x10\x02*\x9d\x01\n" +
+	"\x11PendingAwardState\x12#\n" +
+	"\x1fPENDING_AWARD_STATE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bPENDING_AWARD_STATE_PENDING\x10\x01\x12 \n" +
+	"\x1cPENDING_AWARD_STATE_APPROVED\x10\x02\x12 \n" +
+	"\x1cPENDING_AWARD_STATE_REJECTED\x10\x032\xb5\x15\n" +
 	"\fRulesService\x12z\n" +
 	"\fPublishEvent\x12$.laurel.rules.v1.PublishEventRequest\x1a%.laurel.rules.v1.PublishEventResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/events:publish\x12n\n" +
 	"\n" +
@@ -2586,7 +3419,12 @@ const file_laurel_rules_v1_rules_service_proto_rawDesc = "" +
 	"\x0fRedeemClaimCode\x12'.laurel.rules.v1.RedeemClaimCodeRequest\x1a(.laurel.rules.v1.RedeemClaimCodeResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/claimCodes:redeem\x12r\n" +
 	"\n" +
 	"DryRunRule\x12\".laurel.rules.v1.DryRunRuleRequest\x1a#.laurel.rules.v1.DryRunRuleResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/rules:dryRun\x12\x8a\x01\n" +
-	"\x0eGetLeaderboard\x12&.laurel.rules.v1.GetLeaderboardRequest\x1a'.laurel.rules.v1.GetLeaderboardResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/rules/{rule_id}/leaderboardBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
+	"\x0eGetLeaderboard\x12&.laurel.rules.v1.GetLeaderboardRequest\x1a'.laurel.rules.v1.GetLeaderboardResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/rules/{rule_id}/leaderboard\x12\x85\x01\n" +
+	"\x11ListPendingAwards\x12).laurel.rules.v1.ListPendingAwardsRequest\x1a*.laurel.rules.v1.ListPendingAwardsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/pendingAwards\x12\x8a\x01\n" +
+	"\x0fGetPendingAward\x12'.laurel.rules.v1.GetPendingAwardRequest\x1a(.laurel.rules.v1.GetPendingAwardResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/pendingAwards/{award_id}\x12\x8c\x01\n" +
+	"\fApproveAward\x12$.laurel.rules.v1.ApproveAwardRequest\x1a%.laurel.rules.v1.ApproveAwardResponse\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/pendingAwards/{award_id}:approve\x12\x88\x01\n" +
+	"\vRejectAward\x12#.laurel.rules.v1.RejectAwardRequest\x1a$.laurel.rules.v1.RejectAwardResponse\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/pendingAwards/{award_id}:reject\x12\x84\x01\n" +
+	"\fBackfillRule\x12$.laurel.rules.v1.BackfillRuleRequest\x1a%.laurel.rules.v1.BackfillRuleResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/rules/{rule_id}:backfillBFZDgithub.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1;rulesv1b\x06proto3"
 
 var (
 	file_laurel_rules_v1_rules_service_proto_rawDescOnce sync.Once
@@ -2600,133 +3438,167 @@ func file_laurel_rules_v1_rules_service_proto_rawDescGZIP() []byte {
 	return file_laurel_rules_v1_rules_service_proto_rawDescData
 }
 
-var file_laurel_rules_v1_rules_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_laurel_rules_v1_rules_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_laurel_rules_v1_rules_service_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_laurel_rules_v1_rules_service_proto_goTypes = []any{
 	(UnmappedVerb)(0),                     // 0: laurel.rules.v1.UnmappedVerb
 	(AccountSubject)(0),                   // 1: laurel.rules.v1.AccountSubject
-	(*CloudEvent)(nil),                    // 2: laurel.rules.v1.CloudEvent
-	(*PublishEventRequest)(nil),           // 3: laurel.rules.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),          // 4: laurel.rules.v1.PublishEventResponse
-	(*CreateRuleRequest)(nil),             // 5: laurel.rules.v1.CreateRuleRequest
-	(*CreateRuleResponse)(nil),            // 6: laurel.rules.v1.CreateRuleResponse
-	(*GetRuleRequest)(nil),                // 7: laurel.rules.v1.GetRuleRequest
-	(*GetRuleResponse)(nil),               // 8: laurel.rules.v1.GetRuleResponse
-	(*ListRulesRequest)(nil),              // 9: laurel.rules.v1.ListRulesRequest
-	(*ListRulesResponse)(nil),             // 10: laurel.rules.v1.ListRulesResponse
-	(*UpdateRuleRequest)(nil),             // 11: laurel.rules.v1.UpdateRuleRequest
-	(*UpdateRuleResponse)(nil),            // 12: laurel.rules.v1.UpdateRuleResponse
-	(*DeleteRuleRequest)(nil),             // 13: laurel.rules.v1.DeleteRuleRequest
-	(*DeleteRuleResponse)(nil),            // 14: laurel.rules.v1.DeleteRuleResponse
-	(*ValidateRuleRequest)(nil),           // 15: laurel.rules.v1.ValidateRuleRequest
-	(*ValidateRuleResponse)(nil),          // 16: laurel.rules.v1.ValidateRuleResponse
-	(*GetProgressRequest)(nil),            // 17: laurel.rules.v1.GetProgressRequest
-	(*GetProgressResponse)(nil),           // 18: laurel.rules.v1.GetProgressResponse
-	(*PublishEventsRequest)(nil),          // 19: laurel.rules.v1.PublishEventsRequest
-	(*PublishEventsResponse)(nil),         // 20: laurel.rules.v1.PublishEventsResponse
-	(*PublishEventResult)(nil),            // 21: laurel.rules.v1.PublishEventResult
-	(*PublishXapiStatementsRequest)(nil),  // 22: laurel.rules.v1.PublishXapiStatementsRequest
-	(*PublishXapiStatementsResponse)(nil), // 23: laurel.rules.v1.PublishXapiStatementsResponse
-	(*XapiMapping)(nil),                   // 24: laurel.rules.v1.XapiMapping
-	(*SetXapiMappingRequest)(nil),         // 25: laurel.rules.v1.SetXapiMappingRequest
-	(*SetXapiMappingResponse)(nil),        // 26: laurel.rules.v1.SetXapiMappingResponse
-	(*GetXapiMappingRequest)(nil),         // 27: laurel.rules.v1.GetXapiMappingRequest
-	(*GetXapiMappingResponse)(nil),        // 28: laurel.rules.v1.GetXapiMappingResponse
-	(*DryRunRuleRequest)(nil),             // 29: laurel.rules.v1.DryRunRuleRequest
-	(*DryRunRuleResponse)(nil),            // 30: laurel.rules.v1.DryRunRuleResponse
-	(*DryRunRecipient)(nil),               // 31: laurel.rules.v1.DryRunRecipient
-	(*DryRunEvent)(nil),                   // 32: laurel.rules.v1.DryRunEvent
-	(*GetLeaderboardRequest)(nil),         // 33: laurel.rules.v1.GetLeaderboardRequest
-	(*GetLeaderboardResponse)(nil),        // 34: laurel.rules.v1.GetLeaderboardResponse
-	(*LeaderboardEntry)(nil),              // 35: laurel.rules.v1.LeaderboardEntry
-	(*GenerateClaimCodesRequest)(nil),     // 36: laurel.rules.v1.GenerateClaimCodesRequest
-	(*GenerateClaimCodesResponse)(nil),    // 37: laurel.rules.v1.GenerateClaimCodesResponse
-	(*RedeemClaimCodeRequest)(nil),        // 38: laurel.rules.v1.RedeemClaimCodeRequest
-	(*RedeemClaimCodeResponse)(nil),       // 39: laurel.rules.v1.RedeemClaimCodeResponse
-	nil,                                   // 40: laurel.rules.v1.CloudEvent.ExtensionsEntry
-	nil,                                   // 41: laurel.rules.v1.XapiMapping.VerbTypesEntry
-	nil,                                   // 42: laurel.rules.v1.XapiMapping.DataEntry
-	(*timestamppb.Timestamp)(nil),         // 43: google.protobuf.Timestamp
-	(*structpb.Value)(nil),                // 44: google.protobuf.Value
-	(*Rule)(nil),                          // 45: laurel.rules.v1.Rule
-	(*Progress)(nil),                      // 46: laurel.rules.v1.Progress
-	(*structpb.Struct)(nil),               // 47: google.protobuf.Struct
-	(*durationpb.Duration)(nil),           // 48: google.protobuf.Duration
+	(PendingAwardState)(0),                // 2: laurel.rules.v1.PendingAwardState
+	(*CloudEvent)(nil),                    // 3: laurel.rules.v1.CloudEvent
+	(*PublishEventRequest)(nil),           // 4: laurel.rules.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),          // 5: laurel.rules.v1.PublishEventResponse
+	(*CreateRuleRequest)(nil),             // 6: laurel.rules.v1.CreateRuleRequest
+	(*CreateRuleResponse)(nil),            // 7: laurel.rules.v1.CreateRuleResponse
+	(*GetRuleRequest)(nil),                // 8: laurel.rules.v1.GetRuleRequest
+	(*GetRuleResponse)(nil),               // 9: laurel.rules.v1.GetRuleResponse
+	(*ListRulesRequest)(nil),              // 10: laurel.rules.v1.ListRulesRequest
+	(*ListRulesResponse)(nil),             // 11: laurel.rules.v1.ListRulesResponse
+	(*UpdateRuleRequest)(nil),             // 12: laurel.rules.v1.UpdateRuleRequest
+	(*UpdateRuleResponse)(nil),            // 13: laurel.rules.v1.UpdateRuleResponse
+	(*DeleteRuleRequest)(nil),             // 14: laurel.rules.v1.DeleteRuleRequest
+	(*DeleteRuleResponse)(nil),            // 15: laurel.rules.v1.DeleteRuleResponse
+	(*ValidateRuleRequest)(nil),           // 16: laurel.rules.v1.ValidateRuleRequest
+	(*ValidateRuleResponse)(nil),          // 17: laurel.rules.v1.ValidateRuleResponse
+	(*GetProgressRequest)(nil),            // 18: laurel.rules.v1.GetProgressRequest
+	(*GetProgressResponse)(nil),           // 19: laurel.rules.v1.GetProgressResponse
+	(*PublishEventsRequest)(nil),          // 20: laurel.rules.v1.PublishEventsRequest
+	(*PublishEventsResponse)(nil),         // 21: laurel.rules.v1.PublishEventsResponse
+	(*PublishEventResult)(nil),            // 22: laurel.rules.v1.PublishEventResult
+	(*PublishXapiStatementsRequest)(nil),  // 23: laurel.rules.v1.PublishXapiStatementsRequest
+	(*PublishXapiStatementsResponse)(nil), // 24: laurel.rules.v1.PublishXapiStatementsResponse
+	(*XapiMapping)(nil),                   // 25: laurel.rules.v1.XapiMapping
+	(*SetXapiMappingRequest)(nil),         // 26: laurel.rules.v1.SetXapiMappingRequest
+	(*SetXapiMappingResponse)(nil),        // 27: laurel.rules.v1.SetXapiMappingResponse
+	(*GetXapiMappingRequest)(nil),         // 28: laurel.rules.v1.GetXapiMappingRequest
+	(*GetXapiMappingResponse)(nil),        // 29: laurel.rules.v1.GetXapiMappingResponse
+	(*DryRunRuleRequest)(nil),             // 30: laurel.rules.v1.DryRunRuleRequest
+	(*DryRunRuleResponse)(nil),            // 31: laurel.rules.v1.DryRunRuleResponse
+	(*DryRunRecipient)(nil),               // 32: laurel.rules.v1.DryRunRecipient
+	(*DryRunEvent)(nil),                   // 33: laurel.rules.v1.DryRunEvent
+	(*GetLeaderboardRequest)(nil),         // 34: laurel.rules.v1.GetLeaderboardRequest
+	(*GetLeaderboardResponse)(nil),        // 35: laurel.rules.v1.GetLeaderboardResponse
+	(*LeaderboardEntry)(nil),              // 36: laurel.rules.v1.LeaderboardEntry
+	(*GenerateClaimCodesRequest)(nil),     // 37: laurel.rules.v1.GenerateClaimCodesRequest
+	(*GenerateClaimCodesResponse)(nil),    // 38: laurel.rules.v1.GenerateClaimCodesResponse
+	(*RedeemClaimCodeRequest)(nil),        // 39: laurel.rules.v1.RedeemClaimCodeRequest
+	(*RedeemClaimCodeResponse)(nil),       // 40: laurel.rules.v1.RedeemClaimCodeResponse
+	(*PendingAward)(nil),                  // 41: laurel.rules.v1.PendingAward
+	(*ListPendingAwardsRequest)(nil),      // 42: laurel.rules.v1.ListPendingAwardsRequest
+	(*ListPendingAwardsResponse)(nil),     // 43: laurel.rules.v1.ListPendingAwardsResponse
+	(*GetPendingAwardRequest)(nil),        // 44: laurel.rules.v1.GetPendingAwardRequest
+	(*GetPendingAwardResponse)(nil),       // 45: laurel.rules.v1.GetPendingAwardResponse
+	(*ApproveAwardRequest)(nil),           // 46: laurel.rules.v1.ApproveAwardRequest
+	(*ApproveAwardResponse)(nil),          // 47: laurel.rules.v1.ApproveAwardResponse
+	(*RejectAwardRequest)(nil),            // 48: laurel.rules.v1.RejectAwardRequest
+	(*RejectAwardResponse)(nil),           // 49: laurel.rules.v1.RejectAwardResponse
+	(*BackfillRuleRequest)(nil),           // 50: laurel.rules.v1.BackfillRuleRequest
+	(*BackfillRuleResponse)(nil),          // 51: laurel.rules.v1.BackfillRuleResponse
+	nil,                                   // 52: laurel.rules.v1.CloudEvent.ExtensionsEntry
+	nil,                                   // 53: laurel.rules.v1.XapiMapping.VerbTypesEntry
+	nil,                                   // 54: laurel.rules.v1.XapiMapping.DataEntry
+	(*timestamppb.Timestamp)(nil),         // 55: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                // 56: google.protobuf.Value
+	(*Rule)(nil),                          // 57: laurel.rules.v1.Rule
+	(*Progress)(nil),                      // 58: laurel.rules.v1.Progress
+	(*structpb.Struct)(nil),               // 59: google.protobuf.Struct
+	(*durationpb.Duration)(nil),           // 60: google.protobuf.Duration
 }
 var file_laurel_rules_v1_rules_service_proto_depIdxs = []int32{
-	43, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
-	44, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
-	40, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
-	2,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
-	45, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	45, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	45, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	45, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
-	45, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	45, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
-	45, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	46, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
-	2,  // 12: laurel.rules.v1.PublishEventsRequest.events:type_name -> laurel.rules.v1.CloudEvent
-	21, // 13: laurel.rules.v1.PublishEventsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
-	47, // 14: laurel.rules.v1.PublishXapiStatementsRequest.statements:type_name -> google.protobuf.Struct
-	21, // 15: laurel.rules.v1.PublishXapiStatementsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
-	41, // 16: laurel.rules.v1.XapiMapping.verb_types:type_name -> laurel.rules.v1.XapiMapping.VerbTypesEntry
+	55, // 0: laurel.rules.v1.CloudEvent.time:type_name -> google.protobuf.Timestamp
+	56, // 1: laurel.rules.v1.CloudEvent.data:type_name -> google.protobuf.Value
+	52, // 2: laurel.rules.v1.CloudEvent.extensions:type_name -> laurel.rules.v1.CloudEvent.ExtensionsEntry
+	3,  // 3: laurel.rules.v1.PublishEventRequest.event:type_name -> laurel.rules.v1.CloudEvent
+	57, // 4: laurel.rules.v1.CreateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	57, // 5: laurel.rules.v1.CreateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	57, // 6: laurel.rules.v1.GetRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	57, // 7: laurel.rules.v1.ListRulesResponse.rules:type_name -> laurel.rules.v1.Rule
+	57, // 8: laurel.rules.v1.UpdateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	57, // 9: laurel.rules.v1.UpdateRuleResponse.rule:type_name -> laurel.rules.v1.Rule
+	57, // 10: laurel.rules.v1.ValidateRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	58, // 11: laurel.rules.v1.GetProgressResponse.progress:type_name -> laurel.rules.v1.Progress
+	3,  // 12: laurel.rules.v1.PublishEventsRequest.events:type_name -> laurel.rules.v1.CloudEvent
+	22, // 13: laurel.rules.v1.PublishEventsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
+	59, // 14: laurel.rules.v1.PublishXapiStatementsRequest.statements:type_name -> google.protobuf.Struct
+	22, // 15: laurel.rules.v1.PublishXapiStatementsResponse.results:type_name -> laurel.rules.v1.PublishEventResult
+	53, // 16: laurel.rules.v1.XapiMapping.verb_types:type_name -> laurel.rules.v1.XapiMapping.VerbTypesEntry
 	0,  // 17: laurel.rules.v1.XapiMapping.unmapped_verb:type_name -> laurel.rules.v1.UnmappedVerb
 	1,  // 18: laurel.rules.v1.XapiMapping.account_subject:type_name -> laurel.rules.v1.AccountSubject
-	42, // 19: laurel.rules.v1.XapiMapping.data:type_name -> laurel.rules.v1.XapiMapping.DataEntry
-	43, // 20: laurel.rules.v1.XapiMapping.update_time:type_name -> google.protobuf.Timestamp
-	24, // 21: laurel.rules.v1.SetXapiMappingRequest.mapping:type_name -> laurel.rules.v1.XapiMapping
-	24, // 22: laurel.rules.v1.SetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
-	24, // 23: laurel.rules.v1.GetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
-	45, // 24: laurel.rules.v1.DryRunRuleRequest.rule:type_name -> laurel.rules.v1.Rule
-	43, // 25: laurel.rules.v1.DryRunRuleRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 26: laurel.rules.v1.DryRunRuleRequest.end_time:type_name -> google.protobuf.Timestamp
-	48, // 27: laurel.rules.v1.DryRunRuleRequest.timeout:type_name -> google.protobuf.Duration
-	31, // 28: laurel.rules.v1.DryRunRuleResponse.recipients:type_name -> laurel.rules.v1.DryRunRecipient
-	43, // 29: laurel.rules.v1.DryRunRecipient.first_earned_at:type_name -> google.protobuf.Timestamp
-	32, // 30: laurel.rules.v1.DryRunRecipient.crossing_event:type_name -> laurel.rules.v1.DryRunEvent
-	43, // 31: laurel.rules.v1.DryRunEvent.time:type_name -> google.protobuf.Timestamp
-	43, // 32: laurel.rules.v1.GetLeaderboardRequest.at:type_name -> google.protobuf.Timestamp
-	35, // 33: laurel.rules.v1.GetLeaderboardResponse.entries:type_name -> laurel.rules.v1.LeaderboardEntry
-	35, // 34: laurel.rules.v1.GetLeaderboardResponse.recipient:type_name -> laurel.rules.v1.LeaderboardEntry
-	43, // 35: laurel.rules.v1.GenerateClaimCodesRequest.expire_time:type_name -> google.protobuf.Timestamp
-	3,  // 36: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
-	5,  // 37: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
-	7,  // 38: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
-	9,  // 39: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
-	11, // 40: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
-	13, // 41: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
-	15, // 42: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
-	17, // 43: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
-	19, // 44: laurel.rules.v1.RulesService.PublishEvents:input_type -> laurel.rules.v1.PublishEventsRequest
-	22, // 45: laurel.rules.v1.RulesService.PublishXapiStatements:input_type -> laurel.rules.v1.PublishXapiStatementsRequest
-	25, // 46: laurel.rules.v1.RulesService.SetXapiMapping:input_type -> laurel.rules.v1.SetXapiMappingRequest
-	27, // 47: laurel.rules.v1.RulesService.GetXapiMapping:input_type -> laurel.rules.v1.GetXapiMappingRequest
-	36, // 48: laurel.rules.v1.RulesService.GenerateClaimCodes:input_type -> laurel.rules.v1.GenerateClaimCodesRequest
-	38, // 49: laurel.rules.v1.RulesService.RedeemClaimCode:input_type -> laurel.rules.v1.RedeemClaimCodeRequest
-	29, // 50: laurel.rules.v1.RulesService.DryRunRule:input_type -> laurel.rules.v1.DryRunRuleRequest
-	33, // 51: laurel.rules.v1.RulesService.GetLeaderboard:input_type -> laurel.rules.v1.GetLeaderboardRequest
-	4,  // 52: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
-	6,  // 53: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
-	8,  // 54: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
-	10, // 55: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
-	12, // 56: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
-	14, // 57: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
-	16, // 58: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
-	18, // 59: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
-	20, // 60: laurel.rules.v1.RulesService.PublishEvents:output_type -> laurel.rules.v1.PublishEventsResponse
-	23, // 61: laurel.rules.v1.RulesService.PublishXapiStatements:output_type -> laurel.rules.v1.PublishXapiStatementsResponse
-	26, // 62: laurel.rules.v1.RulesService.SetXapiMapping:output_type -> laurel.rules.v1.SetXapiMappingResponse
-	28, // 63: laurel.rules.v1.RulesService.GetXapiMapping:output_type -> laurel.rules.v1.GetXapiMappingResponse
-	37, // 64: laurel.rules.v1.RulesService.GenerateClaimCodes:output_type -> laurel.rules.v1.GenerateClaimCodesResponse
-	39, // 65: laurel.rules.v1.RulesService.RedeemClaimCode:output_type -> laurel.rules.v1.RedeemClaimCodeResponse
-	30, // 66: laurel.rules.v1.RulesService.DryRunRule:output_type -> laurel.rules.v1.DryRunRuleResponse
-	34, // 67: laurel.rules.v1.RulesService.GetLeaderboard:output_type -> laurel.rules.v1.GetLeaderboardResponse
-	52, // [52:68] is the sub-list for method output_type
-	36, // [36:52] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	54, // 19: laurel.rules.v1.XapiMapping.data:type_name -> laurel.rules.v1.XapiMapping.DataEntry
+	55, // 20: laurel.rules.v1.XapiMapping.update_time:type_name -> google.protobuf.Timestamp
+	25, // 21: laurel.rules.v1.SetXapiMappingRequest.mapping:type_name -> laurel.rules.v1.XapiMapping
+	25, // 22: laurel.rules.v1.SetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
+	25, // 23: laurel.rules.v1.GetXapiMappingResponse.mapping:type_name -> laurel.rules.v1.XapiMapping
+	57, // 24: laurel.rules.v1.DryRunRuleRequest.rule:type_name -> laurel.rules.v1.Rule
+	55, // 25: laurel.rules.v1.DryRunRuleRequest.start_time:type_name -> google.protobuf.Timestamp
+	55, // 26: laurel.rules.v1.DryRunRuleRequest.end_time:type_name -> google.protobuf.Timestamp
+	60, // 27: laurel.rules.v1.DryRunRuleRequest.timeout:type_name -> google.protobuf.Duration
+	32, // 28: laurel.rules.v1.DryRunRuleResponse.recipients:type_name -> laurel.rules.v1.DryRunRecipient
+	55, // 29: laurel.rules.v1.DryRunRecipient.first_earned_at:type_name -> google.protobuf.Timestamp
+	33, // 30: laurel.rules.v1.DryRunRecipient.crossing_event:type_name -> laurel.rules.v1.DryRunEvent
+	55, // 31: laurel.rules.v1.DryRunEvent.time:type_name -> google.protobuf.Timestamp
+	55, // 32: laurel.rules.v1.GetLeaderboardRequest.at:type_name -> google.protobuf.Timestamp
+	36, // 33: laurel.rules.v1.GetLeaderboardResponse.entries:type_name -> laurel.rules.v1.LeaderboardEntry
+	36, // 34: laurel.rules.v1.GetLeaderboardResponse.recipient:type_name -> laurel.rules.v1.LeaderboardEntry
+	55, // 35: laurel.rules.v1.GenerateClaimCodesRequest.expire_time:type_name -> google.protobuf.Timestamp
+	33, // 36: laurel.rules.v1.PendingAward.evidence:type_name -> laurel.rules.v1.DryRunEvent
+	55, // 37: laurel.rules.v1.PendingAward.earned_at:type_name -> google.protobuf.Timestamp
+	2,  // 38: laurel.rules.v1.PendingAward.state:type_name -> laurel.rules.v1.PendingAwardState
+	55, // 39: laurel.rules.v1.PendingAward.decided_at:type_name -> google.protobuf.Timestamp
+	2,  // 40: laurel.rules.v1.ListPendingAwardsRequest.state:type_name -> laurel.rules.v1.PendingAwardState
+	41, // 41: laurel.rules.v1.ListPendingAwardsResponse.pending_awards:type_name -> laurel.rules.v1.PendingAward
+	41, // 42: laurel.rules.v1.GetPendingAwardResponse.pending_award:type_name -> laurel.rules.v1.PendingAward
+	41, // 43: laurel.rules.v1.ApproveAwardResponse.pending_award:type_name -> laurel.rules.v1.PendingAward
+	41, // 44: laurel.rules.v1.RejectAwardResponse.pending_award:type_name -> laurel.rules.v1.PendingAward
+	60, // 45: laurel.rules.v1.BackfillRuleRequest.max_duration:type_name -> google.protobuf.Duration
+	55, // 46: laurel.rules.v1.BackfillRuleResponse.started_at:type_name -> google.protobuf.Timestamp
+	55, // 47: laurel.rules.v1.BackfillRuleResponse.finished_at:type_name -> google.protobuf.Timestamp
+	4,  // 48: laurel.rules.v1.RulesService.PublishEvent:input_type -> laurel.rules.v1.PublishEventRequest
+	6,  // 49: laurel.rules.v1.RulesService.CreateRule:input_type -> laurel.rules.v1.CreateRuleRequest
+	8,  // 50: laurel.rules.v1.RulesService.GetRule:input_type -> laurel.rules.v1.GetRuleRequest
+	10, // 51: laurel.rules.v1.RulesService.ListRules:input_type -> laurel.rules.v1.ListRulesRequest
+	12, // 52: laurel.rules.v1.RulesService.UpdateRule:input_type -> laurel.rules.v1.UpdateRuleRequest
+	14, // 53: laurel.rules.v1.RulesService.DeleteRule:input_type -> laurel.rules.v1.DeleteRuleRequest
+	16, // 54: laurel.rules.v1.RulesService.ValidateRule:input_type -> laurel.rules.v1.ValidateRuleRequest
+	18, // 55: laurel.rules.v1.RulesService.GetProgress:input_type -> laurel.rules.v1.GetProgressRequest
+	20, // 56: laurel.rules.v1.RulesService.PublishEvents:input_type -> laurel.rules.v1.PublishEventsRequest
+	23, // 57: laurel.rules.v1.RulesService.PublishXapiStatements:input_type -> laurel.rules.v1.PublishXapiStatementsRequest
+	26, // 58: laurel.rules.v1.RulesService.SetXapiMapping:input_type -> laurel.rules.v1.SetXapiMappingRequest
+	28, // 59: laurel.rules.v1.RulesService.GetXapiMapping:input_type -> laurel.rules.v1.GetXapiMappingRequest
+	37, // 60: laurel.rules.v1.RulesService.GenerateClaimCodes:input_type -> laurel.rules.v1.GenerateClaimCodesRequest
+	39, // 61: laurel.rules.v1.RulesService.RedeemClaimCode:input_type -> laurel.rules.v1.RedeemClaimCodeRequest
+	30, // 62: laurel.rules.v1.RulesService.DryRunRule:input_type -> laurel.rules.v1.DryRunRuleRequest
+	34, // 63: laurel.rules.v1.RulesService.GetLeaderboard:input_type -> laurel.rules.v1.GetLeaderboardRequest
+	42, // 64: laurel.rules.v1.RulesService.ListPendingAwards:input_type -> laurel.rules.v1.ListPendingAwardsRequest
+	44, // 65: laurel.rules.v1.RulesService.GetPendingAward:input_type -> laurel.rules.v1.GetPendingAwardRequest
+	46, // 66: laurel.rules.v1.RulesService.ApproveAward:input_type -> laurel.rules.v1.ApproveAwardRequest
+	48, // 67: laurel.rules.v1.RulesService.RejectAward:input_type -> laurel.rules.v1.RejectAwardRequest
+	50, // 68: laurel.rules.v1.RulesService.BackfillRule:input_type -> laurel.rules.v1.BackfillRuleRequest
+	5,  // 69: laurel.rules.v1.RulesService.PublishEvent:output_type -> laurel.rules.v1.PublishEventResponse
+	7,  // 70: laurel.rules.v1.RulesService.CreateRule:output_type -> laurel.rules.v1.CreateRuleResponse
+	9,  // 71: laurel.rules.v1.RulesService.GetRule:output_type -> laurel.rules.v1.GetRuleResponse
+	11, // 72: laurel.rules.v1.RulesService.ListRules:output_type -> laurel.rules.v1.ListRulesResponse
+	13, // 73: laurel.rules.v1.RulesService.UpdateRule:output_type -> laurel.rules.v1.UpdateRuleResponse
+	15, // 74: laurel.rules.v1.RulesService.DeleteRule:output_type -> laurel.rules.v1.DeleteRuleResponse
+	17, // 75: laurel.rules.v1.RulesService.ValidateRule:output_type -> laurel.rules.v1.ValidateRuleResponse
+	19, // 76: laurel.rules.v1.RulesService.GetProgress:output_type -> laurel.rules.v1.GetProgressResponse
+	21, // 77: laurel.rules.v1.RulesService.PublishEvents:output_type -> laurel.rules.v1.PublishEventsResponse
+	24, // 78: laurel.rules.v1.RulesService.PublishXapiStatements:output_type -> laurel.rules.v1.PublishXapiStatementsResponse
+	27, // 79: laurel.rules.v1.RulesService.SetXapiMapping:output_type -> laurel.rules.v1.SetXapiMappingResponse
+	29, // 80: laurel.rules.v1.RulesService.GetXapiMapping:output_type -> laurel.rules.v1.GetXapiMappingResponse
+	38, // 81: laurel.rules.v1.RulesService.GenerateClaimCodes:output_type -> laurel.rules.v1.GenerateClaimCodesResponse
+	40, // 82: laurel.rules.v1.RulesService.RedeemClaimCode:output_type -> laurel.rules.v1.RedeemClaimCodeResponse
+	31, // 83: laurel.rules.v1.RulesService.DryRunRule:output_type -> laurel.rules.v1.DryRunRuleResponse
+	35, // 84: laurel.rules.v1.RulesService.GetLeaderboard:output_type -> laurel.rules.v1.GetLeaderboardResponse
+	43, // 85: laurel.rules.v1.RulesService.ListPendingAwards:output_type -> laurel.rules.v1.ListPendingAwardsResponse
+	45, // 86: laurel.rules.v1.RulesService.GetPendingAward:output_type -> laurel.rules.v1.GetPendingAwardResponse
+	47, // 87: laurel.rules.v1.RulesService.ApproveAward:output_type -> laurel.rules.v1.ApproveAwardResponse
+	49, // 88: laurel.rules.v1.RulesService.RejectAward:output_type -> laurel.rules.v1.RejectAwardResponse
+	51, // 89: laurel.rules.v1.RulesService.BackfillRule:output_type -> laurel.rules.v1.BackfillRuleResponse
+	69, // [69:90] is the sub-list for method output_type
+	48, // [48:69] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_laurel_rules_v1_rules_service_proto_init() }
@@ -2740,8 +3612,8 @@ func file_laurel_rules_v1_rules_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_rules_v1_rules_service_proto_rawDesc), len(file_laurel_rules_v1_rules_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   41,
+			NumEnums:      3,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

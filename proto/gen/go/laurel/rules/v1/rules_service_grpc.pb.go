@@ -38,6 +38,11 @@ const (
 	RulesService_RedeemClaimCode_FullMethodName       = "/laurel.rules.v1.RulesService/RedeemClaimCode"
 	RulesService_DryRunRule_FullMethodName            = "/laurel.rules.v1.RulesService/DryRunRule"
 	RulesService_GetLeaderboard_FullMethodName        = "/laurel.rules.v1.RulesService/GetLeaderboard"
+	RulesService_ListPendingAwards_FullMethodName     = "/laurel.rules.v1.RulesService/ListPendingAwards"
+	RulesService_GetPendingAward_FullMethodName       = "/laurel.rules.v1.RulesService/GetPendingAward"
+	RulesService_ApproveAward_FullMethodName          = "/laurel.rules.v1.RulesService/ApproveAward"
+	RulesService_RejectAward_FullMethodName           = "/laurel.rules.v1.RulesService/RejectAward"
+	RulesService_BackfillRule_FullMethodName          = "/laurel.rules.v1.RulesService/BackfillRule"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -128,6 +133,44 @@ type RulesServiceClient interface {
 	// FAILED_PRECONDITION (reason NO_LEADERBOARD) for a rule without
 	// `leaderboard`.
 	GetLeaderboard(ctx context.Context, in *GetLeaderboardRequest, opts ...grpc.CallOption) (*GetLeaderboardResponse, error)
+	// ListPendingAwards lists the awards of rules with `needs_approval` in the
+	// approval queue, oldest first (by the time they were earned). By default
+	// only awards still waiting are listed; `state` lists approved or rejected
+	// ones instead. The queue is fed from the LEDGER stream (every
+	// AwardPendingApproval, AwardRejected and approved BadgeIssued), so it is
+	// rebuilt from the streams if the state store is lost. Errors:
+	// INVALID_ARGUMENT (a bad `page_token`, `state` or `rule_id`).
+	ListPendingAwards(ctx context.Context, in *ListPendingAwardsRequest, opts ...grpc.CallOption) (*ListPendingAwardsResponse, error)
+	// GetPendingAward returns one award of the approval queue, in any state.
+	// Errors: NOT_FOUND.
+	GetPendingAward(ctx context.Context, in *GetPendingAwardRequest, opts ...grpc.CallOption) (*GetPendingAwardResponse, error)
+	// ApproveAward approves a waiting award: it publishes AwardRequested with
+	// the same `award_id` and `approved_by` set to the caller (the API key's
+	// name), so the issuer mints the credential and its BadgeIssued names the
+	// approver. Idempotent: approving an approved award again publishes the
+	// same AwardRequested again (dropped by JetStream as a duplicate) and
+	// answers the same record. Errors: NOT_FOUND; FAILED_PRECONDITION (reason
+	// AWARD_REJECTED) when it was rejected.
+	ApproveAward(ctx context.Context, in *ApproveAwardRequest, opts ...grpc.CallOption) (*ApproveAwardResponse, error)
+	// RejectAward rejects a waiting award: nothing is issued, and AwardRejected
+	// (with the reason and the caller as `rejected_by`) is published on the
+	// LEDGER stream, where webhooks receive it. The rule's award slot stays
+	// used: the same crossing is never awarded again. Idempotent like
+	// ApproveAward. Errors: NOT_FOUND; FAILED_PRECONDITION (reason
+	// AWARD_APPROVED) when it was approved.
+	RejectAward(ctx context.Context, in *RejectAwardRequest, opts ...grpc.CallOption) (*RejectAwardResponse, error)
+	// BackfillRule applies the tenant's activity stored before the rule was
+	// created to the rule's live state, so everyone who already qualifies is
+	// awarded exactly as if the rule had existed when the events arrived (live
+	// events, those stored after the rule's creation, are never applied twice).
+	// One call works for at most `max_duration` and reports progress; call it
+	// again until `done`. Resumable (the position is kept in the state store)
+	// and idempotent (each event is applied to the rule at most once; awards
+	// have their deterministic ids). One backfill of a rule runs at a time.
+	// Errors: NOT_FOUND; FAILED_PRECONDITION (reason NO_BACKFILL_BOUNDARY) for
+	// a rule saved before backfill boundaries were recorded; ABORTED (reason
+	// BACKFILL_RUNNING) while another call works on the same rule; UNAVAILABLE.
+	BackfillRule(ctx context.Context, in *BackfillRuleRequest, opts ...grpc.CallOption) (*BackfillRuleResponse, error)
 }
 
 type rulesServiceClient struct {
@@ -298,6 +341,56 @@ func (c *rulesServiceClient) GetLeaderboard(ctx context.Context, in *GetLeaderbo
 	return out, nil
 }
 
+func (c *rulesServiceClient) ListPendingAwards(ctx context.Context, in *ListPendingAwardsRequest, opts ...grpc.CallOption) (*ListPendingAwardsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPendingAwardsResponse)
+	err := c.cc.Invoke(ctx, RulesService_ListPendingAwards_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) GetPendingAward(ctx context.Context, in *GetPendingAwardRequest, opts ...grpc.CallOption) (*GetPendingAwardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPendingAwardResponse)
+	err := c.cc.Invoke(ctx, RulesService_GetPendingAward_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) ApproveAward(ctx context.Context, in *ApproveAwardRequest, opts ...grpc.CallOption) (*ApproveAwardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveAwardResponse)
+	err := c.cc.Invoke(ctx, RulesService_ApproveAward_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) RejectAward(ctx context.Context, in *RejectAwardRequest, opts ...grpc.CallOption) (*RejectAwardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectAwardResponse)
+	err := c.cc.Invoke(ctx, RulesService_RejectAward_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *rulesServiceClient) BackfillRule(ctx context.Context, in *BackfillRuleRequest, opts ...grpc.CallOption) (*BackfillRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BackfillRuleResponse)
+	err := c.cc.Invoke(ctx, RulesService_BackfillRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -386,6 +479,44 @@ type RulesServiceServer interface {
 	// FAILED_PRECONDITION (reason NO_LEADERBOARD) for a rule without
 	// `leaderboard`.
 	GetLeaderboard(context.Context, *GetLeaderboardRequest) (*GetLeaderboardResponse, error)
+	// ListPendingAwards lists the awards of rules with `needs_approval` in the
+	// approval queue, oldest first (by the time they were earned). By default
+	// only awards still waiting are listed; `state` lists approved or rejected
+	// ones instead. The queue is fed from the LEDGER stream (every
+	// AwardPendingApproval, AwardRejected and approved BadgeIssued), so it is
+	// rebuilt from the streams if the state store is lost. Errors:
+	// INVALID_ARGUMENT (a bad `page_token`, `state` or `rule_id`).
+	ListPendingAwards(context.Context, *ListPendingAwardsRequest) (*ListPendingAwardsResponse, error)
+	// GetPendingAward returns one award of the approval queue, in any state.
+	// Errors: NOT_FOUND.
+	GetPendingAward(context.Context, *GetPendingAwardRequest) (*GetPendingAwardResponse, error)
+	// ApproveAward approves a waiting award: it publishes AwardRequested with
+	// the same `award_id` and `approved_by` set to the caller (the API key's
+	// name), so the issuer mints the credential and its BadgeIssued names the
+	// approver. Idempotent: approving an approved award again publishes the
+	// same AwardRequested again (dropped by JetStream as a duplicate) and
+	// answers the same record. Errors: NOT_FOUND; FAILED_PRECONDITION (reason
+	// AWARD_REJECTED) when it was rejected.
+	ApproveAward(context.Context, *ApproveAwardRequest) (*ApproveAwardResponse, error)
+	// RejectAward rejects a waiting award: nothing is issued, and AwardRejected
+	// (with the reason and the caller as `rejected_by`) is published on the
+	// LEDGER stream, where webhooks receive it. The rule's award slot stays
+	// used: the same crossing is never awarded again. Idempotent like
+	// ApproveAward. Errors: NOT_FOUND; FAILED_PRECONDITION (reason
+	// AWARD_APPROVED) when it was approved.
+	RejectAward(context.Context, *RejectAwardRequest) (*RejectAwardResponse, error)
+	// BackfillRule applies the tenant's activity stored before the rule was
+	// created to the rule's live state, so everyone who already qualifies is
+	// awarded exactly as if the rule had existed when the events arrived (live
+	// events, those stored after the rule's creation, are never applied twice).
+	// One call works for at most `max_duration` and reports progress; call it
+	// again until `done`. Resumable (the position is kept in the state store)
+	// and idempotent (each event is applied to the rule at most once; awards
+	// have their deterministic ids). One backfill of a rule runs at a time.
+	// Errors: NOT_FOUND; FAILED_PRECONDITION (reason NO_BACKFILL_BOUNDARY) for
+	// a rule saved before backfill boundaries were recorded; ABORTED (reason
+	// BACKFILL_RUNNING) while another call works on the same rule; UNAVAILABLE.
+	BackfillRule(context.Context, *BackfillRuleRequest) (*BackfillRuleResponse, error)
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -443,6 +574,21 @@ func (UnimplementedRulesServiceServer) DryRunRule(context.Context, *DryRunRuleRe
 }
 func (UnimplementedRulesServiceServer) GetLeaderboard(context.Context, *GetLeaderboardRequest) (*GetLeaderboardResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetLeaderboard not implemented")
+}
+func (UnimplementedRulesServiceServer) ListPendingAwards(context.Context, *ListPendingAwardsRequest) (*ListPendingAwardsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPendingAwards not implemented")
+}
+func (UnimplementedRulesServiceServer) GetPendingAward(context.Context, *GetPendingAwardRequest) (*GetPendingAwardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPendingAward not implemented")
+}
+func (UnimplementedRulesServiceServer) ApproveAward(context.Context, *ApproveAwardRequest) (*ApproveAwardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveAward not implemented")
+}
+func (UnimplementedRulesServiceServer) RejectAward(context.Context, *RejectAwardRequest) (*RejectAwardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectAward not implemented")
+}
+func (UnimplementedRulesServiceServer) BackfillRule(context.Context, *BackfillRuleRequest) (*BackfillRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BackfillRule not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -753,6 +899,96 @@ func _RulesService_GetLeaderboard_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_ListPendingAwards_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPendingAwardsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).ListPendingAwards(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_ListPendingAwards_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).ListPendingAwards(ctx, req.(*ListPendingAwardsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_GetPendingAward_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPendingAwardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).GetPendingAward(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_GetPendingAward_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).GetPendingAward(ctx, req.(*GetPendingAwardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_ApproveAward_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveAwardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).ApproveAward(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_ApproveAward_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).ApproveAward(ctx, req.(*ApproveAwardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_RejectAward_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectAwardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).RejectAward(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_RejectAward_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).RejectAward(ctx, req.(*RejectAwardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RulesService_BackfillRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BackfillRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RulesServiceServer).BackfillRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RulesService_BackfillRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RulesServiceServer).BackfillRule(ctx, req.(*BackfillRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -823,6 +1059,26 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLeaderboard",
 			Handler:    _RulesService_GetLeaderboard_Handler,
+		},
+		{
+			MethodName: "ListPendingAwards",
+			Handler:    _RulesService_ListPendingAwards_Handler,
+		},
+		{
+			MethodName: "GetPendingAward",
+			Handler:    _RulesService_GetPendingAward_Handler,
+		},
+		{
+			MethodName: "ApproveAward",
+			Handler:    _RulesService_ApproveAward_Handler,
+		},
+		{
+			MethodName: "RejectAward",
+			Handler:    _RulesService_RejectAward_Handler,
+		},
+		{
+			MethodName: "BackfillRule",
+			Handler:    _RulesService_BackfillRule_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
