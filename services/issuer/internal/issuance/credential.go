@@ -96,6 +96,9 @@ type IssueRequest struct {
 	RequestID string
 	// Actor is recorded in the audit trail.
 	Actor string
+	// ApprovedBy names who approved the award when its rule needs approval; it travels
+	// to BadgeIssued so the ledger records the approver.
+	ApprovedBy string
 }
 
 // fingerprint identifies what a request asks for, so that a request id reused for a
@@ -130,7 +133,9 @@ type Credential struct {
 	StatusIndex int64
 	// Fingerprint is the issuing request's fingerprint (see IssueRequest).
 	Fingerprint string
-	Revision    uint64
+	// ApprovedBy is IssueRequest.ApprovedBy.
+	ApprovedBy string
+	Revision   uint64
 }
 
 // Revoked reports whether the credential was revoked.
@@ -542,7 +547,7 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 	return Credential{
 		Tenant: tenant, ID: id, AwardID: r.AwardID, AchievementID: a.ID, AchievementName: a.DisplayName,
 		ImageType: a.ImageType, ProfileID: p.ID, Recipient: r.Recipient, Document: signed, IssueTime: issued, ExpireTime: until,
-		StatusIndex: statusIndex, Fingerprint: fingerprint,
+		StatusIndex: statusIndex, Fingerprint: fingerprint, ApprovedBy: r.ApprovedBy,
 	}, nil
 }
 

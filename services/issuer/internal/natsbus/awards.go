@@ -201,6 +201,7 @@ func issueRequest(a *eventsv1.AwardRequested) issuance.IssueRequest {
 		AchievementID: a.GetAchievementId(),
 		AwardID:       a.GetAwardId(),
 		Actor:         "rule:" + a.GetRuleId(),
+		ApprovedBy:    a.GetApprovedBy(),
 		Recipient: issuance.Recipient{
 			Subject: rc.GetSubject(), Email: rc.GetEmail(), URL: rc.GetUrl(), Telephone: rc.GetTelephone(),
 			DID: rc.GetDid(), Name: rc.GetName(),

@@ -69,6 +69,7 @@ func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
 		CredentialUrl: p.urls.Credential(c.Tenant, c.ID),
 		AssertionUrl:  p.urls.OB2Assertion(c.Tenant, c.ID),
 		BadgePageUrl:  p.urls.BadgePage(c.Tenant, c.ID),
+		ApprovedBy:    c.ApprovedBy,
 	}
 	if ext := c.BakedImageExt(); ext != "" {
 		msg.ImageUrl = p.urls.BakedImage(c.Tenant, c.ID, ext)

@@ -61,6 +61,7 @@ type credentialRecord struct {
 	// StatusIndex is absent on records written before credentials had status entries.
 	StatusIndex *int64 `json:"status_index,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
+	ApprovedBy  string `json:"approved_by,omitempty"`
 }
 
 func credentialToRecord(c issuance.Credential) credentialRecord {
@@ -73,7 +74,7 @@ func credentialToRecord(c issuance.Credential) credentialRecord {
 		AwardID:     c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
 		ImageType: c.ImageType, ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
 		ExpireTime: c.ExpireTime, RevokeTime: c.RevokeTime, RevocationReason: c.RevocationReason,
-		Fingerprint: c.Fingerprint,
+		Fingerprint: c.Fingerprint, ApprovedBy: c.ApprovedBy,
 	}
 }
 
@@ -88,7 +89,7 @@ func credentialFromRecord(tenant, id string, r credentialRecord, rev uint64) iss
 		AchievementName: r.AchievementName, ImageType: r.ImageType, ProfileID: r.ProfileID, Recipient: r.Recipient,
 		Document: []byte(r.Document), IssueTime: r.IssueTime, ExpireTime: r.ExpireTime,
 		RevokeTime: r.RevokeTime, RevocationReason: r.RevocationReason, Fingerprint: r.Fingerprint,
-		Revision: rev,
+		ApprovedBy: r.ApprovedBy, Revision: rev,
 	}
 }
 
