@@ -32,6 +32,118 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// IssuerIdentity is how a credential names its issuer and signing key.
+type IssuerIdentity int32
+
+const (
+	// Not set: ISSUER_IDENTITY_URL.
+	IssuerIdentity_ISSUER_IDENTITY_UNSPECIFIED IssuerIdentity = 0
+	// `issuer.id` is the profile's public URL, and the proof's
+	// `verificationMethod` a key listed in the profile document served there.
+	IssuerIdentity_ISSUER_IDENTITY_URL IssuerIdentity = 1
+	// `issuer.id` is the profile's `did:web` DID (derived from the public base
+	// URL), and the proof's `verificationMethod` is `<did>#<key id>`, resolved
+	// from the DID document the issuer serves. did:web resolution uses https,
+	// so the public base URL must be https for other verifiers.
+	IssuerIdentity_ISSUER_IDENTITY_DID_WEB IssuerIdentity = 2
+)
+
+// Enum value maps for IssuerIdentity.
+var (
+	IssuerIdentity_name = map[int32]string{
+		0: "ISSUER_IDENTITY_UNSPECIFIED",
+		1: "ISSUER_IDENTITY_URL",
+		2: "ISSUER_IDENTITY_DID_WEB",
+	}
+	IssuerIdentity_value = map[string]int32{
+		"ISSUER_IDENTITY_UNSPECIFIED": 0,
+		"ISSUER_IDENTITY_URL":         1,
+		"ISSUER_IDENTITY_DID_WEB":     2,
+	}
+)
+
+func (x IssuerIdentity) Enum() *IssuerIdentity {
+	p := new(IssuerIdentity)
+	*p = x
+	return p
+}
+
+func (x IssuerIdentity) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IssuerIdentity) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_issuer_v1_issuer_service_proto_enumTypes[0].Descriptor()
+}
+
+func (IssuerIdentity) Type() protoreflect.EnumType {
+	return &file_laurel_issuer_v1_issuer_service_proto_enumTypes[0]
+}
+
+func (x IssuerIdentity) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IssuerIdentity.Descriptor instead.
+func (IssuerIdentity) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{0}
+}
+
+// CredentialStatusMethod is the revocation mechanism a credential points to.
+type CredentialStatusMethod int32
+
+const (
+	// Not set: CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST.
+	CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_UNSPECIFIED CredentialStatusMethod = 0
+	// W3C Bitstring Status List v1.0: a signed, compressed bit string per
+	// profile (`BitstringStatusListEntry`, status purpose revocation).
+	CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST CredentialStatusMethod = 1
+	// 1EdTech Revocation List (OB 3.0 / CLR 2.0 `1EdTechRevocationList`): a
+	// per-profile JSON list of the ids of revoked credentials.
+	CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH CredentialStatusMethod = 2
+)
+
+// Enum value maps for CredentialStatusMethod.
+var (
+	CredentialStatusMethod_name = map[int32]string{
+		0: "CREDENTIAL_STATUS_METHOD_UNSPECIFIED",
+		1: "CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST",
+		2: "CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH",
+	}
+	CredentialStatusMethod_value = map[string]int32{
+		"CREDENTIAL_STATUS_METHOD_UNSPECIFIED":             0,
+		"CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST":   1,
+		"CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH": 2,
+	}
+)
+
+func (x CredentialStatusMethod) Enum() *CredentialStatusMethod {
+	p := new(CredentialStatusMethod)
+	*p = x
+	return p
+}
+
+func (x CredentialStatusMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CredentialStatusMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_laurel_issuer_v1_issuer_service_proto_enumTypes[1].Descriptor()
+}
+
+func (CredentialStatusMethod) Type() protoreflect.EnumType {
+	return &file_laurel_issuer_v1_issuer_service_proto_enumTypes[1]
+}
+
+func (x CredentialStatusMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CredentialStatusMethod.Descriptor instead.
+func (CredentialStatusMethod) EnumDescriptor() ([]byte, []int) {
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{1}
+}
+
 // CredentialFormat names an extra form GetCredential can return.
 type CredentialFormat int32
 
@@ -66,11 +178,11 @@ func (x CredentialFormat) String() string {
 }
 
 func (CredentialFormat) Descriptor() protoreflect.EnumDescriptor {
-	return file_laurel_issuer_v1_issuer_service_proto_enumTypes[0].Descriptor()
+	return file_laurel_issuer_v1_issuer_service_proto_enumTypes[2].Descriptor()
 }
 
 func (CredentialFormat) Type() protoreflect.EnumType {
-	return &file_laurel_issuer_v1_issuer_service_proto_enumTypes[0]
+	return &file_laurel_issuer_v1_issuer_service_proto_enumTypes[2]
 }
 
 func (x CredentialFormat) Number() protoreflect.EnumNumber {
@@ -79,7 +191,7 @@ func (x CredentialFormat) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CredentialFormat.Descriptor instead.
 func (CredentialFormat) EnumDescriptor() ([]byte, []int) {
-	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{0}
+	return file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP(), []int{2}
 }
 
 // Profile is an issuer profile (OB 3.0 `Profile`, OB 2.0 `Issuer`).
@@ -104,9 +216,17 @@ type Profile struct {
 	// Opaque version of the profile, changed by every update. Send it back in
 	// UpdateProfile or DeleteProfile to fail with ABORTED instead of
 	// overwriting someone else's change.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How credentials issued under this profile name their issuer and signing
+	// key. Changing it affects only credentials issued afterwards.
+	IssuerIdentity IssuerIdentity `protobuf:"varint,10,opt,name=issuer_identity,json=issuerIdentity,proto3,enum=laurel.issuer.v1.IssuerIdentity" json:"issuer_identity,omitempty"`
+	// The `credentialStatus` entry of credentials issued under this profile
+	// (1EdTech's OB 3.0 schema allows one per credential). Changing it affects
+	// only credentials issued afterwards; a revocation updates whichever list
+	// a credential was issued with.
+	CredentialStatusMethod CredentialStatusMethod `protobuf:"varint,11,opt,name=credential_status_method,json=credentialStatusMethod,proto3,enum=laurel.issuer.v1.CredentialStatusMethod" json:"credential_status_method,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Profile) Reset() {
@@ -200,6 +320,20 @@ func (x *Profile) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Profile) GetIssuerIdentity() IssuerIdentity {
+	if x != nil {
+		return x.IssuerIdentity
+	}
+	return IssuerIdentity_ISSUER_IDENTITY_UNSPECIFIED
+}
+
+func (x *Profile) GetCredentialStatusMethod() CredentialStatusMethod {
+	if x != nil {
+		return x.CredentialStatusMethod
+	}
+	return CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_UNSPECIFIED
 }
 
 // CreateProfileRequest is the input of IssuerService.CreateProfile.
@@ -2398,7 +2532,7 @@ var File_laurel_issuer_v1_issuer_service_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"\n" +
-	"%laurel/issuer/v1/issuer_service.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\x1a\"laurel/issuer/v1/achievement.proto\x1a!laurel/issuer/v1/credential.proto\x1a\"laurel/issuer/v1/signing_key.proto\"\xa2\x03\n" +
+	"%laurel/issuer/v1/issuer_service.proto\x12\x10laurel.issuer.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\x1a\"laurel/issuer/v1/achievement.proto\x1a!laurel/issuer/v1/credential.proto\x1a\"laurel/issuer/v1/signing_key.proto\"\xeb\x04\n" +
 	"\aProfile\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x120\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x12 \n" +
@@ -2411,7 +2545,10 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x1f\n" +
-	"\x04etag\x18\t \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\"\xd7\x01\n" +
+	"\x04etag\x18\t \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\x12V\n" +
+	"\x0fissuer_identity\x18\n" +
+	" \x01(\x0e2 .laurel.issuer.v1.IssuerIdentityB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x0eissuerIdentity\x12o\n" +
+	"\x18credential_status_method\x18\v \x01(\x0e2(.laurel.issuer.v1.CredentialStatusMethodB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x16credentialStatusMethod\"\xd7\x01\n" +
 	"\x14CreateProfileRequest\x12>\n" +
 	"\aprofile\x18\x01 \x01(\v2\x19.laurel.issuer.v1.ProfileB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\aprofile\x12P\n" +
 	"\n" +
@@ -2554,7 +2691,15 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"violations\"Q\n" +
 	"\x17BulkIssueFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription*S\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription*g\n" +
+	"\x0eIssuerIdentity\x12\x1f\n" +
+	"\x1bISSUER_IDENTITY_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13ISSUER_IDENTITY_URL\x10\x01\x12\x1b\n" +
+	"\x17ISSUER_IDENTITY_DID_WEB\x10\x02*\xac\x01\n" +
+	"\x16CredentialStatusMethod\x12(\n" +
+	"$CREDENTIAL_STATUS_METHOD_UNSPECIFIED\x10\x00\x122\n" +
+	".CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST\x10\x01\x124\n" +
+	"0CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH\x10\x02*S\n" +
 	"\x10CredentialFormat\x12!\n" +
 	"\x1dCREDENTIAL_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CREDENTIAL_FORMAT_VC_JWT\x10\x012\x8f\x14\n" +
@@ -2591,133 +2736,137 @@ func file_laurel_issuer_v1_issuer_service_proto_rawDescGZIP() []byte {
 	return file_laurel_issuer_v1_issuer_service_proto_rawDescData
 }
 
-var file_laurel_issuer_v1_issuer_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_laurel_issuer_v1_issuer_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_laurel_issuer_v1_issuer_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_laurel_issuer_v1_issuer_service_proto_goTypes = []any{
-	(CredentialFormat)(0),                // 0: laurel.issuer.v1.CredentialFormat
-	(*Profile)(nil),                      // 1: laurel.issuer.v1.Profile
-	(*CreateProfileRequest)(nil),         // 2: laurel.issuer.v1.CreateProfileRequest
-	(*CreateProfileResponse)(nil),        // 3: laurel.issuer.v1.CreateProfileResponse
-	(*GetProfileRequest)(nil),            // 4: laurel.issuer.v1.GetProfileRequest
-	(*GetProfileResponse)(nil),           // 5: laurel.issuer.v1.GetProfileResponse
-	(*ListProfilesRequest)(nil),          // 6: laurel.issuer.v1.ListProfilesRequest
-	(*ListProfilesResponse)(nil),         // 7: laurel.issuer.v1.ListProfilesResponse
-	(*UpdateProfileRequest)(nil),         // 8: laurel.issuer.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil),        // 9: laurel.issuer.v1.UpdateProfileResponse
-	(*DeleteProfileRequest)(nil),         // 10: laurel.issuer.v1.DeleteProfileRequest
-	(*DeleteProfileResponse)(nil),        // 11: laurel.issuer.v1.DeleteProfileResponse
-	(*CreateAchievementRequest)(nil),     // 12: laurel.issuer.v1.CreateAchievementRequest
-	(*CreateAchievementResponse)(nil),    // 13: laurel.issuer.v1.CreateAchievementResponse
-	(*GetAchievementRequest)(nil),        // 14: laurel.issuer.v1.GetAchievementRequest
-	(*GetAchievementResponse)(nil),       // 15: laurel.issuer.v1.GetAchievementResponse
-	(*ListAchievementsRequest)(nil),      // 16: laurel.issuer.v1.ListAchievementsRequest
-	(*ListAchievementsResponse)(nil),     // 17: laurel.issuer.v1.ListAchievementsResponse
-	(*UpdateAchievementRequest)(nil),     // 18: laurel.issuer.v1.UpdateAchievementRequest
-	(*UpdateAchievementResponse)(nil),    // 19: laurel.issuer.v1.UpdateAchievementResponse
-	(*DeleteAchievementRequest)(nil),     // 20: laurel.issuer.v1.DeleteAchievementRequest
-	(*DeleteAchievementResponse)(nil),    // 21: laurel.issuer.v1.DeleteAchievementResponse
-	(*CreateSigningKeyRequest)(nil),      // 22: laurel.issuer.v1.CreateSigningKeyRequest
-	(*CreateSigningKeyResponse)(nil),     // 23: laurel.issuer.v1.CreateSigningKeyResponse
-	(*RotateSigningKeyRequest)(nil),      // 24: laurel.issuer.v1.RotateSigningKeyRequest
-	(*RotateSigningKeyResponse)(nil),     // 25: laurel.issuer.v1.RotateSigningKeyResponse
-	(*ListSigningKeysRequest)(nil),       // 26: laurel.issuer.v1.ListSigningKeysRequest
-	(*ListSigningKeysResponse)(nil),      // 27: laurel.issuer.v1.ListSigningKeysResponse
-	(*Evidence)(nil),                     // 28: laurel.issuer.v1.Evidence
-	(*IssueCredentialRequest)(nil),       // 29: laurel.issuer.v1.IssueCredentialRequest
-	(*IssueCredentialResponse)(nil),      // 30: laurel.issuer.v1.IssueCredentialResponse
-	(*GetCredentialRequest)(nil),         // 31: laurel.issuer.v1.GetCredentialRequest
-	(*GetCredentialResponse)(nil),        // 32: laurel.issuer.v1.GetCredentialResponse
-	(*ListCredentialsRequest)(nil),       // 33: laurel.issuer.v1.ListCredentialsRequest
-	(*ListCredentialsResponse)(nil),      // 34: laurel.issuer.v1.ListCredentialsResponse
-	(*RevokeCredentialRequest)(nil),      // 35: laurel.issuer.v1.RevokeCredentialRequest
-	(*RevokeCredentialResponse)(nil),     // 36: laurel.issuer.v1.RevokeCredentialResponse
-	(*BulkIssueRecipient)(nil),           // 37: laurel.issuer.v1.BulkIssueRecipient
-	(*BulkIssueCredentialsRequest)(nil),  // 38: laurel.issuer.v1.BulkIssueCredentialsRequest
-	(*BulkIssueCredentialsResponse)(nil), // 39: laurel.issuer.v1.BulkIssueCredentialsResponse
-	(*BulkIssueOutcome)(nil),             // 40: laurel.issuer.v1.BulkIssueOutcome
-	(*BulkIssueFieldViolation)(nil),      // 41: laurel.issuer.v1.BulkIssueFieldViolation
-	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 43: google.protobuf.FieldMask
-	(*Achievement)(nil),                  // 44: laurel.issuer.v1.Achievement
-	(*SigningKey)(nil),                   // 45: laurel.issuer.v1.SigningKey
-	(*v1.Recipient)(nil),                 // 46: laurel.events.v1.Recipient
-	(*Credential)(nil),                   // 47: laurel.issuer.v1.Credential
+	(IssuerIdentity)(0),                  // 0: laurel.issuer.v1.IssuerIdentity
+	(CredentialStatusMethod)(0),          // 1: laurel.issuer.v1.CredentialStatusMethod
+	(CredentialFormat)(0),                // 2: laurel.issuer.v1.CredentialFormat
+	(*Profile)(nil),                      // 3: laurel.issuer.v1.Profile
+	(*CreateProfileRequest)(nil),         // 4: laurel.issuer.v1.CreateProfileRequest
+	(*CreateProfileResponse)(nil),        // 5: laurel.issuer.v1.CreateProfileResponse
+	(*GetProfileRequest)(nil),            // 6: laurel.issuer.v1.GetProfileRequest
+	(*GetProfileResponse)(nil),           // 7: laurel.issuer.v1.GetProfileResponse
+	(*ListProfilesRequest)(nil),          // 8: laurel.issuer.v1.ListProfilesRequest
+	(*ListProfilesResponse)(nil),         // 9: laurel.issuer.v1.ListProfilesResponse
+	(*UpdateProfileRequest)(nil),         // 10: laurel.issuer.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),        // 11: laurel.issuer.v1.UpdateProfileResponse
+	(*DeleteProfileRequest)(nil),         // 12: laurel.issuer.v1.DeleteProfileRequest
+	(*DeleteProfileResponse)(nil),        // 13: laurel.issuer.v1.DeleteProfileResponse
+	(*CreateAchievementRequest)(nil),     // 14: laurel.issuer.v1.CreateAchievementRequest
+	(*CreateAchievementResponse)(nil),    // 15: laurel.issuer.v1.CreateAchievementResponse
+	(*GetAchievementRequest)(nil),        // 16: laurel.issuer.v1.GetAchievementRequest
+	(*GetAchievementResponse)(nil),       // 17: laurel.issuer.v1.GetAchievementResponse
+	(*ListAchievementsRequest)(nil),      // 18: laurel.issuer.v1.ListAchievementsRequest
+	(*ListAchievementsResponse)(nil),     // 19: laurel.issuer.v1.ListAchievementsResponse
+	(*UpdateAchievementRequest)(nil),     // 20: laurel.issuer.v1.UpdateAchievementRequest
+	(*UpdateAchievementResponse)(nil),    // 21: laurel.issuer.v1.UpdateAchievementResponse
+	(*DeleteAchievementRequest)(nil),     // 22: laurel.issuer.v1.DeleteAchievementRequest
+	(*DeleteAchievementResponse)(nil),    // 23: laurel.issuer.v1.DeleteAchievementResponse
+	(*CreateSigningKeyRequest)(nil),      // 24: laurel.issuer.v1.CreateSigningKeyRequest
+	(*CreateSigningKeyResponse)(nil),     // 25: laurel.issuer.v1.CreateSigningKeyResponse
+	(*RotateSigningKeyRequest)(nil),      // 26: laurel.issuer.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil),     // 27: laurel.issuer.v1.RotateSigningKeyResponse
+	(*ListSigningKeysRequest)(nil),       // 28: laurel.issuer.v1.ListSigningKeysRequest
+	(*ListSigningKeysResponse)(nil),      // 29: laurel.issuer.v1.ListSigningKeysResponse
+	(*Evidence)(nil),                     // 30: laurel.issuer.v1.Evidence
+	(*IssueCredentialRequest)(nil),       // 31: laurel.issuer.v1.IssueCredentialRequest
+	(*IssueCredentialResponse)(nil),      // 32: laurel.issuer.v1.IssueCredentialResponse
+	(*GetCredentialRequest)(nil),         // 33: laurel.issuer.v1.GetCredentialRequest
+	(*GetCredentialResponse)(nil),        // 34: laurel.issuer.v1.GetCredentialResponse
+	(*ListCredentialsRequest)(nil),       // 35: laurel.issuer.v1.ListCredentialsRequest
+	(*ListCredentialsResponse)(nil),      // 36: laurel.issuer.v1.ListCredentialsResponse
+	(*RevokeCredentialRequest)(nil),      // 37: laurel.issuer.v1.RevokeCredentialRequest
+	(*RevokeCredentialResponse)(nil),     // 38: laurel.issuer.v1.RevokeCredentialResponse
+	(*BulkIssueRecipient)(nil),           // 39: laurel.issuer.v1.BulkIssueRecipient
+	(*BulkIssueCredentialsRequest)(nil),  // 40: laurel.issuer.v1.BulkIssueCredentialsRequest
+	(*BulkIssueCredentialsResponse)(nil), // 41: laurel.issuer.v1.BulkIssueCredentialsResponse
+	(*BulkIssueOutcome)(nil),             // 42: laurel.issuer.v1.BulkIssueOutcome
+	(*BulkIssueFieldViolation)(nil),      // 43: laurel.issuer.v1.BulkIssueFieldViolation
+	(*timestamppb.Timestamp)(nil),        // 44: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 45: google.protobuf.FieldMask
+	(*Achievement)(nil),                  // 46: laurel.issuer.v1.Achievement
+	(*SigningKey)(nil),                   // 47: laurel.issuer.v1.SigningKey
+	(*v1.Recipient)(nil),                 // 48: laurel.events.v1.Recipient
+	(*Credential)(nil),                   // 49: laurel.issuer.v1.Credential
 }
 var file_laurel_issuer_v1_issuer_service_proto_depIdxs = []int32{
-	42, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
-	42, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: laurel.issuer.v1.CreateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
-	1,  // 3: laurel.issuer.v1.CreateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	1,  // 4: laurel.issuer.v1.GetProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	1,  // 5: laurel.issuer.v1.ListProfilesResponse.profiles:type_name -> laurel.issuer.v1.Profile
-	1,  // 6: laurel.issuer.v1.UpdateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
-	43, // 7: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 8: laurel.issuer.v1.UpdateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
-	44, // 9: laurel.issuer.v1.CreateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
-	44, // 10: laurel.issuer.v1.CreateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	44, // 11: laurel.issuer.v1.GetAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	44, // 12: laurel.issuer.v1.ListAchievementsResponse.achievements:type_name -> laurel.issuer.v1.Achievement
-	44, // 13: laurel.issuer.v1.UpdateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
-	43, // 14: laurel.issuer.v1.UpdateAchievementRequest.update_mask:type_name -> google.protobuf.FieldMask
-	44, // 15: laurel.issuer.v1.UpdateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
-	45, // 16: laurel.issuer.v1.CreateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
-	45, // 17: laurel.issuer.v1.RotateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
-	45, // 18: laurel.issuer.v1.ListSigningKeysResponse.signing_keys:type_name -> laurel.issuer.v1.SigningKey
-	46, // 19: laurel.issuer.v1.IssueCredentialRequest.recipient:type_name -> laurel.events.v1.Recipient
-	28, // 20: laurel.issuer.v1.IssueCredentialRequest.evidence:type_name -> laurel.issuer.v1.Evidence
-	47, // 21: laurel.issuer.v1.IssueCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	0,  // 22: laurel.issuer.v1.GetCredentialRequest.format:type_name -> laurel.issuer.v1.CredentialFormat
-	47, // 23: laurel.issuer.v1.GetCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	42, // 24: laurel.issuer.v1.ListCredentialsRequest.issued_after:type_name -> google.protobuf.Timestamp
-	42, // 25: laurel.issuer.v1.ListCredentialsRequest.issued_before:type_name -> google.protobuf.Timestamp
-	47, // 26: laurel.issuer.v1.ListCredentialsResponse.credentials:type_name -> laurel.issuer.v1.Credential
-	47, // 27: laurel.issuer.v1.RevokeCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
-	46, // 28: laurel.issuer.v1.BulkIssueRecipient.recipient:type_name -> laurel.events.v1.Recipient
-	28, // 29: laurel.issuer.v1.BulkIssueRecipient.evidence:type_name -> laurel.issuer.v1.Evidence
-	37, // 30: laurel.issuer.v1.BulkIssueCredentialsRequest.recipients:type_name -> laurel.issuer.v1.BulkIssueRecipient
-	40, // 31: laurel.issuer.v1.BulkIssueCredentialsResponse.outcomes:type_name -> laurel.issuer.v1.BulkIssueOutcome
-	41, // 32: laurel.issuer.v1.BulkIssueOutcome.violations:type_name -> laurel.issuer.v1.BulkIssueFieldViolation
-	2,  // 33: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
-	4,  // 34: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
-	6,  // 35: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
-	8,  // 36: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
-	10, // 37: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
-	12, // 38: laurel.issuer.v1.IssuerService.CreateAchievement:input_type -> laurel.issuer.v1.CreateAchievementRequest
-	14, // 39: laurel.issuer.v1.IssuerService.GetAchievement:input_type -> laurel.issuer.v1.GetAchievementRequest
-	16, // 40: laurel.issuer.v1.IssuerService.ListAchievements:input_type -> laurel.issuer.v1.ListAchievementsRequest
-	18, // 41: laurel.issuer.v1.IssuerService.UpdateAchievement:input_type -> laurel.issuer.v1.UpdateAchievementRequest
-	20, // 42: laurel.issuer.v1.IssuerService.DeleteAchievement:input_type -> laurel.issuer.v1.DeleteAchievementRequest
-	22, // 43: laurel.issuer.v1.IssuerService.CreateSigningKey:input_type -> laurel.issuer.v1.CreateSigningKeyRequest
-	24, // 44: laurel.issuer.v1.IssuerService.RotateSigningKey:input_type -> laurel.issuer.v1.RotateSigningKeyRequest
-	26, // 45: laurel.issuer.v1.IssuerService.ListSigningKeys:input_type -> laurel.issuer.v1.ListSigningKeysRequest
-	29, // 46: laurel.issuer.v1.IssuerService.IssueCredential:input_type -> laurel.issuer.v1.IssueCredentialRequest
-	38, // 47: laurel.issuer.v1.IssuerService.BulkIssueCredentials:input_type -> laurel.issuer.v1.BulkIssueCredentialsRequest
-	31, // 48: laurel.issuer.v1.IssuerService.GetCredential:input_type -> laurel.issuer.v1.GetCredentialRequest
-	33, // 49: laurel.issuer.v1.IssuerService.ListCredentials:input_type -> laurel.issuer.v1.ListCredentialsRequest
-	35, // 50: laurel.issuer.v1.IssuerService.RevokeCredential:input_type -> laurel.issuer.v1.RevokeCredentialRequest
-	3,  // 51: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
-	5,  // 52: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
-	7,  // 53: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
-	9,  // 54: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
-	11, // 55: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
-	13, // 56: laurel.issuer.v1.IssuerService.CreateAchievement:output_type -> laurel.issuer.v1.CreateAchievementResponse
-	15, // 57: laurel.issuer.v1.IssuerService.GetAchievement:output_type -> laurel.issuer.v1.GetAchievementResponse
-	17, // 58: laurel.issuer.v1.IssuerService.ListAchievements:output_type -> laurel.issuer.v1.ListAchievementsResponse
-	19, // 59: laurel.issuer.v1.IssuerService.UpdateAchievement:output_type -> laurel.issuer.v1.UpdateAchievementResponse
-	21, // 60: laurel.issuer.v1.IssuerService.DeleteAchievement:output_type -> laurel.issuer.v1.DeleteAchievementResponse
-	23, // 61: laurel.issuer.v1.IssuerService.CreateSigningKey:output_type -> laurel.issuer.v1.CreateSigningKeyResponse
-	25, // 62: laurel.issuer.v1.IssuerService.RotateSigningKey:output_type -> laurel.issuer.v1.RotateSigningKeyResponse
-	27, // 63: laurel.issuer.v1.IssuerService.ListSigningKeys:output_type -> laurel.issuer.v1.ListSigningKeysResponse
-	30, // 64: laurel.issuer.v1.IssuerService.IssueCredential:output_type -> laurel.issuer.v1.IssueCredentialResponse
-	39, // 65: laurel.issuer.v1.IssuerService.BulkIssueCredentials:output_type -> laurel.issuer.v1.BulkIssueCredentialsResponse
-	32, // 66: laurel.issuer.v1.IssuerService.GetCredential:output_type -> laurel.issuer.v1.GetCredentialResponse
-	34, // 67: laurel.issuer.v1.IssuerService.ListCredentials:output_type -> laurel.issuer.v1.ListCredentialsResponse
-	36, // 68: laurel.issuer.v1.IssuerService.RevokeCredential:output_type -> laurel.issuer.v1.RevokeCredentialResponse
-	51, // [51:69] is the sub-list for method output_type
-	33, // [33:51] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	44, // 0: laurel.issuer.v1.Profile.create_time:type_name -> google.protobuf.Timestamp
+	44, // 1: laurel.issuer.v1.Profile.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: laurel.issuer.v1.Profile.issuer_identity:type_name -> laurel.issuer.v1.IssuerIdentity
+	1,  // 3: laurel.issuer.v1.Profile.credential_status_method:type_name -> laurel.issuer.v1.CredentialStatusMethod
+	3,  // 4: laurel.issuer.v1.CreateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
+	3,  // 5: laurel.issuer.v1.CreateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	3,  // 6: laurel.issuer.v1.GetProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	3,  // 7: laurel.issuer.v1.ListProfilesResponse.profiles:type_name -> laurel.issuer.v1.Profile
+	3,  // 8: laurel.issuer.v1.UpdateProfileRequest.profile:type_name -> laurel.issuer.v1.Profile
+	45, // 9: laurel.issuer.v1.UpdateProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 10: laurel.issuer.v1.UpdateProfileResponse.profile:type_name -> laurel.issuer.v1.Profile
+	46, // 11: laurel.issuer.v1.CreateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	46, // 12: laurel.issuer.v1.CreateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	46, // 13: laurel.issuer.v1.GetAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	46, // 14: laurel.issuer.v1.ListAchievementsResponse.achievements:type_name -> laurel.issuer.v1.Achievement
+	46, // 15: laurel.issuer.v1.UpdateAchievementRequest.achievement:type_name -> laurel.issuer.v1.Achievement
+	45, // 16: laurel.issuer.v1.UpdateAchievementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	46, // 17: laurel.issuer.v1.UpdateAchievementResponse.achievement:type_name -> laurel.issuer.v1.Achievement
+	47, // 18: laurel.issuer.v1.CreateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	47, // 19: laurel.issuer.v1.RotateSigningKeyResponse.signing_key:type_name -> laurel.issuer.v1.SigningKey
+	47, // 20: laurel.issuer.v1.ListSigningKeysResponse.signing_keys:type_name -> laurel.issuer.v1.SigningKey
+	48, // 21: laurel.issuer.v1.IssueCredentialRequest.recipient:type_name -> laurel.events.v1.Recipient
+	30, // 22: laurel.issuer.v1.IssueCredentialRequest.evidence:type_name -> laurel.issuer.v1.Evidence
+	49, // 23: laurel.issuer.v1.IssueCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	2,  // 24: laurel.issuer.v1.GetCredentialRequest.format:type_name -> laurel.issuer.v1.CredentialFormat
+	49, // 25: laurel.issuer.v1.GetCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	44, // 26: laurel.issuer.v1.ListCredentialsRequest.issued_after:type_name -> google.protobuf.Timestamp
+	44, // 27: laurel.issuer.v1.ListCredentialsRequest.issued_before:type_name -> google.protobuf.Timestamp
+	49, // 28: laurel.issuer.v1.ListCredentialsResponse.credentials:type_name -> laurel.issuer.v1.Credential
+	49, // 29: laurel.issuer.v1.RevokeCredentialResponse.credential:type_name -> laurel.issuer.v1.Credential
+	48, // 30: laurel.issuer.v1.BulkIssueRecipient.recipient:type_name -> laurel.events.v1.Recipient
+	30, // 31: laurel.issuer.v1.BulkIssueRecipient.evidence:type_name -> laurel.issuer.v1.Evidence
+	39, // 32: laurel.issuer.v1.BulkIssueCredentialsRequest.recipients:type_name -> laurel.issuer.v1.BulkIssueRecipient
+	42, // 33: laurel.issuer.v1.BulkIssueCredentialsResponse.outcomes:type_name -> laurel.issuer.v1.BulkIssueOutcome
+	43, // 34: laurel.issuer.v1.BulkIssueOutcome.violations:type_name -> laurel.issuer.v1.BulkIssueFieldViolation
+	4,  // 35: laurel.issuer.v1.IssuerService.CreateProfile:input_type -> laurel.issuer.v1.CreateProfileRequest
+	6,  // 36: laurel.issuer.v1.IssuerService.GetProfile:input_type -> laurel.issuer.v1.GetProfileRequest
+	8,  // 37: laurel.issuer.v1.IssuerService.ListProfiles:input_type -> laurel.issuer.v1.ListProfilesRequest
+	10, // 38: laurel.issuer.v1.IssuerService.UpdateProfile:input_type -> laurel.issuer.v1.UpdateProfileRequest
+	12, // 39: laurel.issuer.v1.IssuerService.DeleteProfile:input_type -> laurel.issuer.v1.DeleteProfileRequest
+	14, // 40: laurel.issuer.v1.IssuerService.CreateAchievement:input_type -> laurel.issuer.v1.CreateAchievementRequest
+	16, // 41: laurel.issuer.v1.IssuerService.GetAchievement:input_type -> laurel.issuer.v1.GetAchievementRequest
+	18, // 42: laurel.issuer.v1.IssuerService.ListAchievements:input_type -> laurel.issuer.v1.ListAchievementsRequest
+	20, // 43: laurel.issuer.v1.IssuerService.UpdateAchievement:input_type -> laurel.issuer.v1.UpdateAchievementRequest
+	22, // 44: laurel.issuer.v1.IssuerService.DeleteAchievement:input_type -> laurel.issuer.v1.DeleteAchievementRequest
+	24, // 45: laurel.issuer.v1.IssuerService.CreateSigningKey:input_type -> laurel.issuer.v1.CreateSigningKeyRequest
+	26, // 46: laurel.issuer.v1.IssuerService.RotateSigningKey:input_type -> laurel.issuer.v1.RotateSigningKeyRequest
+	28, // 47: laurel.issuer.v1.IssuerService.ListSigningKeys:input_type -> laurel.issuer.v1.ListSigningKeysRequest
+	31, // 48: laurel.issuer.v1.IssuerService.IssueCredential:input_type -> laurel.issuer.v1.IssueCredentialRequest
+	40, // 49: laurel.issuer.v1.IssuerService.BulkIssueCredentials:input_type -> laurel.issuer.v1.BulkIssueCredentialsRequest
+	33, // 50: laurel.issuer.v1.IssuerService.GetCredential:input_type -> laurel.issuer.v1.GetCredentialRequest
+	35, // 51: laurel.issuer.v1.IssuerService.ListCredentials:input_type -> laurel.issuer.v1.ListCredentialsRequest
+	37, // 52: laurel.issuer.v1.IssuerService.RevokeCredential:input_type -> laurel.issuer.v1.RevokeCredentialRequest
+	5,  // 53: laurel.issuer.v1.IssuerService.CreateProfile:output_type -> laurel.issuer.v1.CreateProfileResponse
+	7,  // 54: laurel.issuer.v1.IssuerService.GetProfile:output_type -> laurel.issuer.v1.GetProfileResponse
+	9,  // 55: laurel.issuer.v1.IssuerService.ListProfiles:output_type -> laurel.issuer.v1.ListProfilesResponse
+	11, // 56: laurel.issuer.v1.IssuerService.UpdateProfile:output_type -> laurel.issuer.v1.UpdateProfileResponse
+	13, // 57: laurel.issuer.v1.IssuerService.DeleteProfile:output_type -> laurel.issuer.v1.DeleteProfileResponse
+	15, // 58: laurel.issuer.v1.IssuerService.CreateAchievement:output_type -> laurel.issuer.v1.CreateAchievementResponse
+	17, // 59: laurel.issuer.v1.IssuerService.GetAchievement:output_type -> laurel.issuer.v1.GetAchievementResponse
+	19, // 60: laurel.issuer.v1.IssuerService.ListAchievements:output_type -> laurel.issuer.v1.ListAchievementsResponse
+	21, // 61: laurel.issuer.v1.IssuerService.UpdateAchievement:output_type -> laurel.issuer.v1.UpdateAchievementResponse
+	23, // 62: laurel.issuer.v1.IssuerService.DeleteAchievement:output_type -> laurel.issuer.v1.DeleteAchievementResponse
+	25, // 63: laurel.issuer.v1.IssuerService.CreateSigningKey:output_type -> laurel.issuer.v1.CreateSigningKeyResponse
+	27, // 64: laurel.issuer.v1.IssuerService.RotateSigningKey:output_type -> laurel.issuer.v1.RotateSigningKeyResponse
+	29, // 65: laurel.issuer.v1.IssuerService.ListSigningKeys:output_type -> laurel.issuer.v1.ListSigningKeysResponse
+	32, // 66: laurel.issuer.v1.IssuerService.IssueCredential:output_type -> laurel.issuer.v1.IssueCredentialResponse
+	41, // 67: laurel.issuer.v1.IssuerService.BulkIssueCredentials:output_type -> laurel.issuer.v1.BulkIssueCredentialsResponse
+	34, // 68: laurel.issuer.v1.IssuerService.GetCredential:output_type -> laurel.issuer.v1.GetCredentialResponse
+	36, // 69: laurel.issuer.v1.IssuerService.ListCredentials:output_type -> laurel.issuer.v1.ListCredentialsResponse
+	38, // 70: laurel.issuer.v1.IssuerService.RevokeCredential:output_type -> laurel.issuer.v1.RevokeCredentialResponse
+	53, // [53:71] is the sub-list for method output_type
+	35, // [35:53] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_laurel_issuer_v1_issuer_service_proto_init() }
@@ -2733,7 +2882,7 @@ func file_laurel_issuer_v1_issuer_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_laurel_issuer_v1_issuer_service_proto_rawDesc), len(file_laurel_issuer_v1_issuer_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      3,
 			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
