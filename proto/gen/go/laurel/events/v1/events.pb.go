@@ -373,7 +373,15 @@ type AwardPendingApproval struct {
 	// The activity events that satisfied the rule, oldest first.
 	Evidence []*ActivityRef `protobuf:"bytes,6,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	// Event time of the activity that crossed the threshold.
-	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	RequestedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	// Version of the rule that made the decision, as in AwardRequested; 0 in
+	// events published before it was recorded.
+	RuleVersion int64 `protobuf:"varint,8,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
+	// As in AwardRequested: n for the n-th award of the rule to the recipient;
+	// 0 in events published before it was recorded.
+	Occurrence uint32 `protobuf:"varint,9,opt,name=occurrence,proto3" json:"occurrence,omitempty"`
+	// As in AwardRequested.
+	Narrative     string `protobuf:"bytes,10,opt,name=narrative,proto3" json:"narrative,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,9 +465,30 @@ func (x *AwardPendingApproval) GetRequestedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AwardPendingApproval) GetRuleVersion() int64 {
+	if x != nil {
+		return x.RuleVersion
+	}
+	return 0
+}
+
+func (x *AwardPendingApproval) GetOccurrence() uint32 {
+	if x != nil {
+		return x.Occurrence
+	}
+	return 0
+}
+
+func (x *AwardPendingApproval) GetNarrative() string {
+	if x != nil {
+		return x.Narrative
+	}
+	return ""
+}
+
 // AwardRejected says that an approver turned down a pending award. Nothing is
-// issued for `award_id`, and a later AwardRequested with the same id must be
-// ignored.
+// issued for `award_id`: the rules service refuses to approve a rejected
+// award, and its approval queue is rebuilt from these events.
 type AwardRejected struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Deterministic award id of the rejected award.
@@ -902,7 +931,7 @@ const file_laurel_events_v1_events_proto_rawDesc = "" +
 	"\tearned_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\bearnedAt\x12)\n" +
 	"\vapproved_by\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
-	"approvedBy:\x1d\x8a\xb5\x18\x19laurel.award.requested.v1\"\xae\x03\n" +
+	"approvedBy:\x1d\x8a\xb5\x18\x19laurel.award.requested.v1\"\xa2\x04\n" +
 	"\x14AwardPendingApproval\x12%\n" +
 	"\baward_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aawardId\x12\"\n" +
@@ -914,7 +943,13 @@ const file_laurel_events_v1_events_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\rachievementId\x12A\n" +
 	"\trecipient\x18\x05 \x01(\v2\x1b.laurel.events.v1.RecipientB\x06\xbaH\x03\xc8\x01\x01R\trecipient\x12C\n" +
 	"\bevidence\x18\x06 \x03(\v2\x1d.laurel.events.v1.ActivityRefB\b\xbaH\x05\x92\x01\x02\x10dR\bevidence\x12E\n" +
-	"\frequested_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\vrequestedAt:$\x8a\xb5\x18 laurel.award.pending_approval.v1\"\xa5\x03\n" +
+	"\frequested_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\vrequestedAt\x12*\n" +
+	"\frule_version\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vruleVersion\x12\x1e\n" +
+	"\n" +
+	"occurrence\x18\t \x01(\rR\n" +
+	"occurrence\x12&\n" +
+	"\tnarrative\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\tnarrative:$\x8a\xb5\x18 laurel.award.pending_approval.v1\"\xa5\x03\n" +
 	"\rAwardRejected\x12%\n" +
 	"\baward_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aawardId\x12\"\n" +
