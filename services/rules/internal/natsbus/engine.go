@@ -198,7 +198,8 @@ func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbu
 		// award id itself and must not be dropped as this message's duplicate.
 		ceType, msgID = subjects.TypeAwardPendingApproval, "pending-"+a.ID
 		msg = &eventsv1.AwardPendingApproval{AwardId: a.ID, Tenant: a.Tenant, RuleId: a.RuleID, AchievementId: a.AchievementID,
-			Recipient: recipient, Evidence: evidence, RequestedAt: timestamppb.New(a.EarnedAt)}
+			Recipient: recipient, Evidence: evidence, RequestedAt: timestamppb.New(a.EarnedAt),
+			RuleVersion: a.RuleVersion, Occurrence: uint32(a.Occurrence), Narrative: a.Narrative}
 	} else {
 		msg = &eventsv1.AwardRequested{AwardId: a.ID, Tenant: a.Tenant, RuleId: a.RuleID, RuleVersion: a.RuleVersion,
 			AchievementId: a.AchievementID, Recipient: recipient, Occurrence: uint32(a.Occurrence), Evidence: evidence,
