@@ -131,6 +131,7 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	statusLists := issuance.NewStatusLists(statusRepo, keys, urls, 0)
 	profileUses := issuance.NewProfiles(profiles)
 	profileUses.GuardDeletes(achievements, rings)
+	profileUses.PublicURLs(urls)
 	core := grpcapi.Core{
 		Profiles:     profileUses,
 		Achievements: issuance.NewAchievements(achievements, profiles),
@@ -248,8 +249,12 @@ func (p publicStore) Credential(ctx context.Context, tenant, id string) (issuanc
 	return p.core.Credentials.Get(ctx, tenant, id)
 }
 
-func (p publicStore) StatusList(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error) {
-	return p.status.Document(ctx, tenant, profileID, number)
+func (p publicStore) StatusList(ctx context.Context, tenant, profileID string, number uint64, identity issuance.IssuerIdentity) ([]byte, error) {
+	return p.status.Document(ctx, tenant, profileID, number, identity)
+}
+
+func (p publicStore) RevocationList(ctx context.Context, tenant, profileID string, identity issuance.IssuerIdentity) ([]byte, error) {
+	return p.status.RevocationList(ctx, tenant, profileID, identity)
 }
 
 // catalogStore adapts the core to what the public catalog reads.

@@ -206,24 +206,66 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 
 func profileFromProto(p *issuerv1.Profile) issuance.Profile {
 	return issuance.Profile{
-		DisplayName: p.GetDisplayName(),
-		URL:         p.GetUrl(),
-		Email:       p.GetEmail(),
-		Description: p.GetDescription(),
-		ImageURL:    p.GetImageUrl(),
+		DisplayName:  p.GetDisplayName(),
+		URL:          p.GetUrl(),
+		Email:        p.GetEmail(),
+		Description:  p.GetDescription(),
+		ImageURL:     p.GetImageUrl(),
+		Identity:     identityFromProto(p.GetIssuerIdentity()),
+		StatusMethod: statusMethodFromProto(p.GetCredentialStatusMethod()),
 	}
+}
+
+// identityFromProto maps the enum; an undefined value becomes one the core refuses with a
+// field violation, rather than silently the default.
+func identityFromProto(i issuerv1.IssuerIdentity) issuance.IssuerIdentity {
+	switch i {
+	case issuerv1.IssuerIdentity_ISSUER_IDENTITY_UNSPECIFIED, issuerv1.IssuerIdentity_ISSUER_IDENTITY_URL:
+		return issuance.IdentityURL
+	case issuerv1.IssuerIdentity_ISSUER_IDENTITY_DID_WEB:
+		return issuance.IdentityDIDWeb
+	}
+	return -1
+}
+
+func identityToProto(i issuance.IssuerIdentity) issuerv1.IssuerIdentity {
+	if i == issuance.IdentityDIDWeb {
+		return issuerv1.IssuerIdentity_ISSUER_IDENTITY_DID_WEB
+	}
+	return issuerv1.IssuerIdentity_ISSUER_IDENTITY_URL
+}
+
+// statusMethodFromProto maps the enum like identityFromProto.
+func statusMethodFromProto(m issuerv1.CredentialStatusMethod) issuance.StatusMethod {
+	switch m {
+	case issuerv1.CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_UNSPECIFIED,
+		issuerv1.CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST:
+		return issuance.StatusBitstring
+	case issuerv1.CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH:
+		return issuance.StatusRevocationList1EdTech
+	}
+	return -1
+}
+
+func statusMethodToProto(m issuance.StatusMethod) issuerv1.CredentialStatusMethod {
+	if m == issuance.StatusRevocationList1EdTech {
+		return issuerv1.CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH
+	}
+	return issuerv1.CredentialStatusMethod_CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST
 }
 
 func profileToProto(p issuance.Profile) *issuerv1.Profile {
 	return &issuerv1.Profile{
-		Name:        profilePrefix + p.ID,
-		DisplayName: p.DisplayName,
-		Url:         p.URL,
-		Email:       p.Email,
-		Description: p.Description,
-		ImageUrl:    p.ImageURL,
-		CreateTime:  timestamppb.New(p.CreateTime),
-		UpdateTime:  timestamppb.New(p.UpdateTime),
-		Etag:        p.Etag(),
+		Name:                   profilePrefix + p.ID,
+		DisplayName:            p.DisplayName,
+		Url:                    p.URL,
+		Email:                  p.Email,
+		Description:            p.Description,
+		ImageUrl:               p.ImageURL,
+		IssuerIdentity:         identityToProto(p.Identity),
+		CredentialStatusMethod: statusMethodToProto(p.StatusMethod),
+		CreateTime:             timestamppb.New(p.CreateTime),
+		UpdateTime:             timestamppb.New(p.UpdateTime),
+		Etag:                   p.Etag(),
 	}
 }

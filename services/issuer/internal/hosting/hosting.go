@@ -2,7 +2,9 @@
 // credentials, their baked PNG/SVG images, achievements and their images, issuer
 // profiles, each of which is also the controller document that lists the profile's public
 // keys, so a verifier resolving a proof's verificationMethod URL finds the key and sees
-// that the issuer controls it; the status list credentials revocation is checked against;
+// that the issuer controls it (and the did:web DID document doing the same for profiles
+// issuing under their DID); the status list credentials and 1EdTech Revocation Lists
+// revocation is checked against;
 // the OB 2.0 documents (assertion, signed assertion, badge class, issuer, revocation list,
 // key); and the human badge page. Only published data is served; every lookup is scoped to
 // the tenant in the path and anything unknown is a plain 404.
@@ -30,9 +32,12 @@ type Store interface {
 	Achievement(ctx context.Context, tenant, id string) (issuance.Achievement, error)
 	AchievementImage(ctx context.Context, tenant, id string) (issuance.Image, error)
 	Credential(ctx context.Context, tenant, id string) (issuance.Credential, error)
-	// StatusList returns a signed BitstringStatusListCredential (ErrNotFound when no
-	// credential points into that list).
-	StatusList(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error)
+	// StatusList returns a signed BitstringStatusListCredential issued under identity
+	// (ErrNotFound when no credential points into that list).
+	StatusList(ctx context.Context, tenant, profileID string, number uint64, identity issuance.IssuerIdentity) ([]byte, error)
+	// RevocationList returns the profile's 1EdTech Revocation List as served for
+	// credentials issued under identity.
+	RevocationList(ctx context.Context, tenant, profileID string, identity issuance.IssuerIdentity) ([]byte, error)
 }
 
 // OB2Documents derives the Open Badges 2.0 documents (*issuance.OB2 is one). Each returns
@@ -77,6 +82,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /achievements/{tenant}/{achievement}/image", h.achievementImage)
 	mux.HandleFunc("GET /credentials/{tenant}/{file}", h.credential)
 	mux.HandleFunc("GET /status/{tenant}/{profile}/{list}", h.statusList)
+	mux.HandleFunc("GET /status/{tenant}/{profile}/{list}/did", h.statusList)
+	mux.HandleFunc("GET /revocations/{tenant}/{profile}", h.revocationList)
+	mux.HandleFunc("GET /revocations/{tenant}/{profile}/did", h.revocationList)
 	mux.HandleFunc("GET /badges/{tenant}/{credential}", h.badge)
 	mux.HandleFunc("GET /ob2/assertions/{tenant}/{file}", h.ob2Assertion)
 	mux.HandleFunc("GET /ob2/badges/{tenant}/{achievement}", h.ob2BadgeClass)
@@ -295,6 +303,15 @@ func (h *Handler) credential(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// identityOfPath tells which form of a profile's list the path asks for: the "/did" one
+// names the profile's DID as issuer, for credentials issued under did:web.
+func identityOfPath(r *http.Request) issuance.IssuerIdentity {
+	if strings.HasSuffix(r.URL.Path, "/did") {
+		return issuance.IdentityDIDWeb
+	}
+	return issuance.IdentityURL
+}
+
 // statusList serves a profile's BitstringStatusListCredential. It is re-signed whenever an
 // entry is set, so the short cache lifetime is what bounds how long a revocation takes to
 // reach verifiers that cache.
@@ -308,9 +325,28 @@ func (h *Handler) statusList(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	doc, err := h.store.StatusList(r.Context(), tenant, r.PathValue("profile"), number)
+	doc, err := h.store.StatusList(r.Context(), tenant, r.PathValue("profile"), number, identityOfPath(r))
 	if !h.lookup(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, jsonType(r, ContentTypeCredential), "public, max-age=300", doc)
+}
+
+// revocationList serves a profile's 1EdTech Revocation List (plain JSON: the method
+// defines no JSON-LD context for it), derived on each request from the recorded
+// revocations; the cache lifetime is the status list's, for the same reason.
+func (h *Handler) revocationList(w http.ResponseWriter, r *http.Request) {
+	tenant, ok := tenantOf(w, r)
+	if !ok {
+		return
+	}
+	p, err := h.store.Profile(r.Context(), tenant, r.PathValue("profile"))
+	if !h.lookup(w, r, err) {
+		return
+	}
+	doc, err := h.store.RevocationList(r.Context(), tenant, p.ID, identityOfPath(r))
+	if !h.lookup(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, "application/json", "public, max-age=300", doc)
 }

@@ -516,7 +516,7 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 		if err != nil {
 			return Credential{}, err
 		}
-		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index)
+		statusIndex, entry = int64(index), s.status.entry(tenant, p.ID, index, p.Identity, p.StatusMethod)
 	}
 	endorsed, err := s.endorsementsOf(ctx, tenant, a.ID)
 	if err != nil {
@@ -538,7 +538,7 @@ func (s *Credentials) buildWith(ctx context.Context, tenant, id, fingerprint str
 		return Credential{}, err
 	}
 	signed, err := s.suite.Sign(ctx, doc, is.priv, dataintegrity.Options{
-		VerificationMethod: s.urls.VerificationMethod(tenant, p.ID, is.keyID),
+		VerificationMethod: s.urls.KeyID(tenant, p.ID, is.keyID, p.Identity),
 		Created:            issued,
 	})
 	if err != nil {
@@ -580,7 +580,7 @@ func (s *Credentials) document(tenant, id string, a Achievement, p Profile, r Is
 		ID:   s.urls.Credential(tenant, id),
 		Name: a.DisplayName,
 		Issuer: ob3.Profile{
-			ID: s.urls.Issuer(tenant, p.ID), Name: p.DisplayName, URL: p.URL, Email: p.Email,
+			ID: s.urls.IssuerID(tenant, p.ID, p.Identity), Name: p.DisplayName, URL: p.URL, Email: p.Email,
 		},
 		ValidFrom: ob3.NewTime(issued),
 		CredentialSubject: ob3.AchievementSubject{

@@ -162,7 +162,7 @@ func (s *Endorsements) Create(ctx context.Context, tenant string, e Endorsement,
 		ID:   s.urls.Endorsement(tenant, e.ID),
 		Name: endorser.DisplayName + " endorses " + subjectName,
 		Issuer: ob3.Profile{
-			ID: s.urls.Issuer(tenant, endorser.ID), Name: endorser.DisplayName, URL: endorser.URL, Email: endorser.Email,
+			ID: s.urls.IssuerID(tenant, endorser.ID, endorser.Identity), Name: endorser.DisplayName, URL: endorser.URL, Email: endorser.Email,
 		},
 		ValidFrom:         ob3.NewTime(e.CreateTime),
 		CredentialSubject: ob3.EndorsementSubject{ID: subjectURL, EndorsementComment: e.Comment},
@@ -172,7 +172,7 @@ func (s *Endorsements) Create(ctx context.Context, tenant string, e Endorsement,
 		return Endorsement{}, fmt.Errorf("encode endorsement %s: %w", e.ID, err)
 	}
 	if e.Document, err = s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
-		VerificationMethod: s.urls.VerificationMethod(tenant, endorser.ID, keyID),
+		VerificationMethod: s.urls.KeyID(tenant, endorser.ID, keyID, endorser.Identity),
 		Created:            e.CreateTime,
 	}); err != nil {
 		return Endorsement{}, fmt.Errorf("sign endorsement %s: %w", e.ID, err)

@@ -17,7 +17,12 @@ type Profile struct {
 	Email       string
 	Description string
 	ImageURL    string
-	CreateTime  time.Time
+	// Identity is how credentials issued under the profile name their issuer and key;
+	// StatusMethod the credentialStatus they carry. Both apply to credentials issued
+	// after a change: what was issued keeps the identity and list it was signed with.
+	Identity     IssuerIdentity
+	StatusMethod StatusMethod
+	CreateTime   time.Time
 	UpdateTime  time.Time
 	// RequestID is the idempotency key the profile was created with, so a replayed create
 	// returns the original instead of failing.
@@ -25,6 +30,33 @@ type Profile struct {
 	// Revision is the store's version of the record; Etag is derived from it.
 	Revision uint64
 }
+
+// IssuerIdentity is how a credential names its issuer and signing key. The zero value is
+// IdentityURL.
+type IssuerIdentity int
+
+// Issuer identities.
+const (
+	// IdentityURL names the issuer by the profile's public URL, whose document lists
+	// the keys.
+	IdentityURL IssuerIdentity = iota
+	// IdentityDIDWeb names the issuer by the profile's did:web DID (URLs.IssuerDID),
+	// whose DID document lists the keys.
+	IdentityDIDWeb
+)
+
+// StatusMethod is the revocation mechanism a credential's credentialStatus points to. The
+// zero value is StatusBitstring.
+type StatusMethod int
+
+// Status methods.
+const (
+	// StatusBitstring is a W3C BitstringStatusListEntry into the profile's signed lists.
+	StatusBitstring StatusMethod = iota
+	// StatusRevocationList1EdTech is a 1EdTechRevocationList: the profile's JSON list of
+	// revoked credential ids.
+	StatusRevocationList1EdTech
+)
 
 // Etag identifies one version of the profile for optimistic concurrency.
 func (p Profile) Etag() string { return strconv.FormatUint(p.Revision, 10) }
@@ -49,6 +81,9 @@ type ProfileRepository interface {
 type Profiles struct {
 	repo ProfileRepository
 	now  func() time.Time
+	// urls, when set (PublicURLs), lets validation check that a did:web profile has a
+	// DID to be named by.
+	urls *URLs
 	// Set by GuardDeletes; nil means deletes are not checked.
 	achievements AchievementRepository
 	keys         KeyRingRepository
@@ -66,6 +101,11 @@ func (s *Profiles) GuardDeletes(achievements AchievementRepository, keys KeyRing
 	s.achievements, s.keys = achievements, keys
 }
 
+// PublicURLs gives the public URLs credentials are issued under, so that a profile asking
+// for did:web identity is refused when the public base URL cannot make a did:web DID.
+// Without it that check is skipped. Call it once, before use.
+func (s *Profiles) PublicURLs(u URLs) { s.urls = &u }
+
 // Create stores a new profile for tenant. An empty id is derived from requestID (or random
 // when both are empty), so retrying a create with the same request id returns the first
 // result rather than a second profile.
@@ -74,12 +114,12 @@ func (s *Profiles) Create(ctx context.Context, tenant string, p Profile, id, req
 	if id != "" && !idPattern.MatchString(id) {
 		v.add("profile_id", "must be 1-63 lower-case letters, digits or '-', not starting or ending with '-'")
 	}
-	validateProfile(&v, p, "profile.")
-	if err := v.err(); err != nil {
-		return Profile{}, err
-	}
 	if id == "" {
 		id = derivedID("p-", tenant, requestID)
+	}
+	s.validate(&v, tenant, id, p)
+	if err := v.err(); err != nil {
+		return Profile{}, err
 	}
 	now := s.now()
 	p.Tenant, p.ID, p.RequestID = tenant, id, requestID
@@ -147,11 +187,15 @@ func (s *Profiles) Update(ctx context.Context, tenant string, patch Profile, pat
 			next.Description = patch.Description
 		case "image_url":
 			next.ImageURL = patch.ImageURL
+		case "issuer_identity":
+			next.Identity = patch.Identity
+		case "credential_status_method":
+			next.StatusMethod = patch.StatusMethod
 		default:
 			v.add("update_mask", "field %q cannot be updated", path)
 		}
 	}
-	validateProfile(&v, next, "profile.")
+	s.validate(&v, tenant, next.ID, next)
 	if err := v.err(); err != nil {
 		return Profile{}, err
 	}
@@ -163,7 +207,9 @@ func (s *Profiles) Update(ctx context.Context, tenant string, patch Profile, pat
 	return updated, nil
 }
 
-var updatableProfileFields = []string{"display_name", "url", "email", "description", "image_url"}
+var updatableProfileFields = []string{
+	"display_name", "url", "email", "description", "image_url", "issuer_identity", "credential_status_method",
+}
 
 // expandMask turns an absent mask or "*" into every updatable field (AIP-134).
 func expandMask(paths, all []string) []string {
@@ -234,6 +280,28 @@ func parseEtag(etag string) (uint64, error) {
 		return 0, invalid("etag", "is not an etag this API returned")
 	}
 	return r, nil
+}
+
+// validate adds p's problems to v; id is the profile's id (derived already on create),
+// which is part of its DID.
+func (s *Profiles) validate(v *violations, tenant, id string, p Profile) {
+	validateProfile(v, p, "profile.")
+	switch p.Identity {
+	case IdentityURL:
+	case IdentityDIDWeb:
+		if s.urls != nil {
+			if err := s.urls.checkIssuerDID(tenant, id); err != nil {
+				v.add("profile.issuer_identity", "%v", err)
+			}
+		}
+	default:
+		v.add("profile.issuer_identity", "must be ISSUER_IDENTITY_URL or ISSUER_IDENTITY_DID_WEB")
+	}
+	switch p.StatusMethod {
+	case StatusBitstring, StatusRevocationList1EdTech:
+	default:
+		v.add("profile.credential_status_method", "must be CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST or CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH")
+	}
 }
 
 func validateProfile(v *violations, p Profile, prefix string) {

@@ -38,13 +38,17 @@ type RevokedEntry struct {
 // StatusList is one published list of a profile: the Number-th block of StatusListSize
 // entries, the entries set in it, and its signed BitstringStatusListCredential. Document
 // is re-signed in the same write that sets a bit, so what is served always matches Revoked.
+// DIDDocument is the same list issued and signed by the profile's did:web DID, for the
+// credentials issued under that identity (empty when the public base URL makes no DID, or
+// for a list written before the DID form existed until it is first asked for).
 type StatusList struct {
-	Tenant    string
-	ProfileID string
-	Number    uint64
-	Revoked   []RevokedEntry
-	Document  []byte
-	Revision  uint64
+	Tenant      string
+	ProfileID   string
+	Number      uint64
+	Revoked     []RevokedEntry
+	Document    []byte
+	DIDDocument []byte
+	Revision    uint64
 }
 
 // StatusListRepository stores status lists and the per-profile index allocator.
@@ -126,9 +130,14 @@ func (s *StatusLists) allocate(ctx context.Context, tenant, profileID string) (u
 	return i, nil
 }
 
-// entry is the credentialStatus of the credential holding index.
-func (s *StatusLists) entry(tenant, profileID string, index uint64) *ob3.CredentialStatus {
-	list := s.urls.StatusList(tenant, profileID, index/StatusListSize)
+// entry is the credentialStatus of the credential holding index, issued under identity
+// with method. A 1EdTech Revocation List entry names the whole list; the index still
+// records the credential's revocation (see RevocationList).
+func (s *StatusLists) entry(tenant, profileID string, index uint64, identity IssuerIdentity, method StatusMethod) *ob3.CredentialStatus {
+	if method == StatusRevocationList1EdTech {
+		return &ob3.CredentialStatus{ID: s.urls.RevocationList(tenant, profileID, identity), Type: ob3.TypeRevocationList}
+	}
+	list := s.urls.StatusListAs(tenant, profileID, index/StatusListSize, identity)
 	pos := strconv.FormatUint(index%StatusListSize, 10)
 	return &ob3.CredentialStatus{
 		ID: list + "#" + pos, Type: ob3.TypeBitstringStatusEntry, StatusPurpose: statusPurpose,
@@ -137,14 +146,59 @@ func (s *StatusLists) entry(tenant, profileID string, index uint64) *ob3.Credent
 }
 
 // Document returns the signed BitstringStatusListCredential of the profile's number-th
-// list. A list no credential points into yet is ErrNotFound; one that has entries but was
-// never revoked into is signed (with the profile's active key) and stored on first read.
-func (s *StatusLists) Document(ctx context.Context, tenant, profileID string, number uint64) ([]byte, error) {
+// list, issued under identity. A list no credential points into yet is ErrNotFound; one
+// that has entries but was never revoked into is signed (with the profile's active key)
+// and stored on first read. The did:web form is ErrNotFound when the public base URL
+// makes no DID.
+func (s *StatusLists) Document(ctx context.Context, tenant, profileID string, number uint64, identity IssuerIdentity) ([]byte, error) {
 	l, err := s.list(ctx, tenant, profileID, number)
 	if err != nil {
 		return nil, err
 	}
-	return l.Document, nil
+	if identity != IdentityDIDWeb {
+		return l.Document, nil
+	}
+	if !s.hasDID(tenant, profileID) {
+		return nil, fmt.Errorf("status list %d of profile %s under did:web: %w", number, profileID, ErrNotFound)
+	}
+	for attempt := 0; len(l.DIDDocument) == 0; attempt++ {
+		// Written before lists had a DID form: sign it once and keep it.
+		if l.DIDDocument, err = s.sign(ctx, l, IdentityDIDWeb); err != nil {
+			return nil, err
+		}
+		_, err = s.repo.Update(ctx, l)
+		if errors.Is(err, ErrConflict) && attempt < 5 {
+			if l, err = s.repo.Get(ctx, tenant, profileID, number); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store did:web form of status list %d of profile %s: %w", number, profileID, err)
+		}
+	}
+	return l.DIDDocument, nil
+}
+
+// hasDID reports whether the profile has a did:web DID under the public base URL.
+func (s *StatusLists) hasDID(tenant, profileID string) bool {
+	return s.urls.checkIssuerDID(tenant, profileID) == nil
+}
+
+// signForms signs both forms of l: under the profile URL, and under its DID when it has
+// one.
+func (s *StatusLists) signForms(ctx context.Context, l *StatusList) error {
+	var err error
+	if l.Document, err = s.sign(ctx, *l, IdentityURL); err != nil {
+		return err
+	}
+	l.DIDDocument = nil
+	if s.hasDID(l.Tenant, l.ProfileID) {
+		if l.DIDDocument, err = s.sign(ctx, *l, IdentityDIDWeb); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // list reads a list, creating the empty signed list when its entries are allocated.
@@ -164,7 +218,7 @@ func (s *StatusLists) list(ctx context.Context, tenant, profileID string, number
 		return StatusList{}, fmt.Errorf("status list %d of profile %s: %w", number, profileID, ErrNotFound)
 	}
 	l = StatusList{Tenant: tenant, ProfileID: profileID, Number: number}
-	if l.Document, err = s.sign(ctx, l); err != nil {
+	if err := s.signForms(ctx, &l); err != nil {
 		return StatusList{}, err
 	}
 	created, err := s.repo.Create(ctx, l)
@@ -192,7 +246,7 @@ func (s *StatusLists) Revoke(ctx context.Context, tenant, profileID string, inde
 		}
 		l.Revoked = append(l.Revoked, RevokedEntry{Index: index, CredentialID: credentialID, Reason: reason})
 		slices.SortFunc(l.Revoked, func(a, b RevokedEntry) int { return compareUint(a.Index, b.Index) })
-		if l.Document, err = s.sign(ctx, l); err != nil {
+		if err := s.signForms(ctx, &l); err != nil {
 			return err
 		}
 		_, err = s.repo.Update(ctx, l)
@@ -237,9 +291,10 @@ func compareUint(a, b uint64) int {
 }
 
 // sign builds and signs the list's BitstringStatusListCredential with the profile's
-// active key. The credential has no validUntil: it stays valid until replaced, and the
-// short cache lifetime it is served with bounds how stale a verifier's copy can be.
-func (s *StatusLists) sign(ctx context.Context, l StatusList) ([]byte, error) {
+// active key, issued under identity. The credential has no validUntil: it stays valid
+// until replaced, and the short cache lifetime it is served with bounds how stale a
+// verifier's copy can be.
+func (s *StatusLists) sign(ctx context.Context, l StatusList, identity IssuerIdentity) ([]byte, error) {
 	set := make([]int, len(l.Revoked))
 	for i, e := range l.Revoked {
 		set[i] = int(e.Index % StatusListSize)
@@ -252,13 +307,13 @@ func (s *StatusLists) sign(ctx context.Context, l StatusList) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := s.urls.StatusList(l.Tenant, l.ProfileID, l.Number)
+	id := s.urls.StatusListAs(l.Tenant, l.ProfileID, l.Number, identity)
 	now := s.now().Truncate(time.Second)
 	doc, err := json.Marshal(map[string]any{
 		"@context":  []string{ob3.ContextVCv2},
 		"id":        id,
 		"type":      []string{"VerifiableCredential", "BitstringStatusListCredential"},
-		"issuer":    s.urls.Issuer(l.Tenant, l.ProfileID),
+		"issuer":    s.urls.IssuerID(l.Tenant, l.ProfileID, identity),
 		"validFrom": now.Format(time.RFC3339),
 		"credentialSubject": map[string]any{
 			"id": id + "#list", "type": "BitstringStatusList", "statusPurpose": statusPurpose, "encodedList": encoded,
@@ -268,10 +323,47 @@ func (s *StatusLists) sign(ctx context.Context, l StatusList) ([]byte, error) {
 		return nil, fmt.Errorf("encode status list %d of profile %s: %w", l.Number, l.ProfileID, err)
 	}
 	signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
-		VerificationMethod: s.urls.VerificationMethod(l.Tenant, l.ProfileID, keyID), Created: now,
+		VerificationMethod: s.urls.KeyID(l.Tenant, l.ProfileID, keyID, identity), Created: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign status list %d of profile %s: %w", l.Number, l.ProfileID, err)
 	}
 	return signed, nil
+}
+
+// RevokedCredential is one entry of a 1EdTech Revocation List.
+type RevokedCredential struct {
+	ID               string `json:"id"`
+	RevocationReason string `json:"revocationReason,omitempty"`
+}
+
+// RevocationList returns the profile's 1EdTech Revocation List (OB 3.0
+// 1EdTechRevocationList) as served for credentials issued under identity: the list's id,
+// the issuer id of that identity, and the id of every revoked credential of the profile
+// with its reason. It is derived on each call from the revocations recorded in the
+// profile's status lists, which Revoke writes whatever status method a credential was
+// issued with, so it cannot disagree with them; listing credentials issued with the other
+// method too is harmless, as they are revoked as well. The list is unsigned, as the
+// 1EdTech method specifies: its authority is the issuer's origin it is served from.
+func (s *StatusLists) RevocationList(ctx context.Context, tenant, profileID string, identity IssuerIdentity) ([]byte, error) {
+	if identity == IdentityDIDWeb && !s.hasDID(tenant, profileID) {
+		return nil, fmt.Errorf("revocation list of profile %s under did:web: %w", profileID, ErrNotFound)
+	}
+	entries, err := s.Revocations(ctx, tenant, profileID)
+	if err != nil {
+		return nil, err
+	}
+	revoked := make([]RevokedCredential, 0, len(entries))
+	for _, e := range entries {
+		revoked = append(revoked, RevokedCredential{ID: s.urls.Credential(tenant, e.CredentialID), RevocationReason: e.Reason})
+	}
+	doc, err := json.Marshal(map[string]any{
+		"id":                 s.urls.RevocationList(tenant, profileID, identity),
+		"issuer":             s.urls.IssuerID(tenant, profileID, identity),
+		"revokedCredentials": revoked,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode revocation list of profile %s: %w", profileID, err)
+	}
+	return doc, nil
 }

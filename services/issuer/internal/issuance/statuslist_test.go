@@ -26,7 +26,7 @@ func TestStatusEntryPlacesIndexesInListsOfTheSpecSize(t *testing.T) {
 			ID: tt.list + "#" + tt.position, Type: "BitstringStatusListEntry", StatusPurpose: "revocation",
 			StatusListIndex: tt.position, StatusListCredential: tt.list,
 		}
-		if diff := cmp.Diff(want, s.entry("acme", "academy", tt.index)); diff != "" {
+		if diff := cmp.Diff(want, s.entry("acme", "academy", tt.index, IdentityURL, StatusBitstring)); diff != "" {
 			t.Errorf("entry(%d) (-want +got):\n%s", tt.index, diff)
 		}
 	}

@@ -51,6 +51,27 @@ func (u URLs) StatusList(tenant, profileID string, number uint64) string {
 	return u.join("status", tenant, profileID, strconv.FormatUint(number, 10))
 }
 
+// StatusListAs is StatusList for credentials issued under identity: the did:web form is
+// the same list signed with the DID as issuer (a verifier requires the list's issuer to be
+// the credential's), served under "/did".
+func (u URLs) StatusListAs(tenant, profileID string, number uint64, identity IssuerIdentity) string {
+	if identity == IdentityDIDWeb {
+		return u.StatusList(tenant, profileID, number) + "/did"
+	}
+	return u.StatusList(tenant, profileID, number)
+}
+
+// RevocationList is the id and public URL of the profile's 1EdTech Revocation List for
+// credentials issued under identity (the did:web form, under "/did", names the DID as the
+// list's issuer).
+func (u URLs) RevocationList(tenant, profileID string, identity IssuerIdentity) string {
+	l := u.join("revocations", tenant, profileID)
+	if identity == IdentityDIDWeb {
+		l += "/did"
+	}
+	return l
+}
+
 // OB2Assertion is the id and hosted URL of a credential's Open Badges 2.0 Assertion.
 func (u URLs) OB2Assertion(tenant, id string) string { return u.join("ob2", "assertions", tenant, id) }
 

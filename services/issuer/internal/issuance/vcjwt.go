@@ -11,7 +11,8 @@ import (
 // VCJWT returns c's OB 3.0 credential secured as a VC-JWT (compact JWS, EdDSA) instead of
 // by its embedded proof: the payload is the hosted document without "proof" (the JWS is the
 // proof), the kid the verification method of the profile's active key, which the issuer
-// profile publishes. Ed25519 signatures are deterministic, so the token only changes when
+// profile publishes (its DID document, for a credential issued under did:web). Ed25519
+// signatures are deterministic, so the token only changes when
 // the key rotates. Errors: ErrNoSigningKey, ErrSealed.
 func (s *Credentials) VCJWT(ctx context.Context, c Credential) (string, error) {
 	var doc map[string]json.RawMessage
@@ -27,7 +28,16 @@ func (s *Credentials) VCJWT(ctx context.Context, c Credential) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("vc-jwt of credential %s: %w", c.ID, err)
 	}
-	token, err := vcjwt.Sign(payload, priv, vcjwt.SignOptions{KeyID: s.urls.VerificationMethod(c.Tenant, c.ProfileID, keyID)})
+	// The kid is under the identity the credential was issued with (its issuer id), which
+	// may differ from the profile's current one.
+	var issuer struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(doc["issuer"], &issuer) != nil {
+		_ = json.Unmarshal(doc["issuer"], &issuer.ID) // the issuer may be its bare id
+	}
+	kid := s.urls.KeyID(c.Tenant, c.ProfileID, keyID, identityOf(issuer.ID))
+	token, err := vcjwt.Sign(payload, priv, vcjwt.SignOptions{KeyID: kid})
 	if err != nil {
 		return "", fmt.Errorf("vc-jwt of credential %s: %w", c.ID, err)
 	}

@@ -36,27 +36,33 @@ func OpenProfiles(ctx context.Context, js jetstream.JetStream, bucketName string
 }
 
 type profileRecord struct {
-	DisplayName string    `json:"display_name"`
-	URL         string    `json:"url"`
-	Email       string    `json:"email,omitempty"`
-	Description string    `json:"description,omitempty"`
-	ImageURL    string    `json:"image_url,omitempty"`
-	CreateTime  time.Time `json:"create_time"`
-	UpdateTime  time.Time `json:"update_time"`
-	RequestID   string    `json:"request_id,omitempty"`
+	DisplayName string `json:"display_name"`
+	URL         string `json:"url"`
+	Email       string `json:"email,omitempty"`
+	Description string `json:"description,omitempty"`
+	ImageURL    string `json:"image_url,omitempty"`
+	// Absent in records written before profiles had them: the zero values are the
+	// defaults (URL identity, Bitstring status).
+	Identity     issuance.IssuerIdentity `json:"issuer_identity,omitempty"`
+	StatusMethod issuance.StatusMethod   `json:"credential_status_method,omitempty"`
+	CreateTime   time.Time               `json:"create_time"`
+	UpdateTime   time.Time               `json:"update_time"`
+	RequestID    string                  `json:"request_id,omitempty"`
 }
 
 func profileToRecord(p issuance.Profile) profileRecord {
 	return profileRecord{
 		DisplayName: p.DisplayName, URL: p.URL, Email: p.Email, Description: p.Description,
-		ImageURL: p.ImageURL, CreateTime: p.CreateTime, UpdateTime: p.UpdateTime, RequestID: p.RequestID,
+		ImageURL: p.ImageURL, Identity: p.Identity, StatusMethod: p.StatusMethod,
+		CreateTime: p.CreateTime, UpdateTime: p.UpdateTime, RequestID: p.RequestID,
 	}
 }
 
 func profileFromRecord(tenant, id string, r profileRecord, rev uint64) issuance.Profile {
 	return issuance.Profile{
 		Tenant: tenant, ID: id, DisplayName: r.DisplayName, URL: r.URL, Email: r.Email,
-		Description: r.Description, ImageURL: r.ImageURL, CreateTime: r.CreateTime,
+		Description: r.Description, ImageURL: r.ImageURL, Identity: r.Identity, StatusMethod: r.StatusMethod,
+		CreateTime: r.CreateTime,
 		UpdateTime: r.UpdateTime, RequestID: r.RequestID, Revision: rev,
 	}
 }

@@ -52,8 +52,9 @@ type revokedRecord struct {
 }
 
 type statusListRecord struct {
-	Revoked  []revokedRecord `json:"revoked,omitempty"`
-	Document string          `json:"document"`
+	Revoked     []revokedRecord `json:"revoked,omitempty"`
+	Document    string          `json:"document"`
+	DIDDocument string          `json:"did_document,omitempty"`
 }
 
 // maxReserveAttempts bounds the compare-and-set retries of one reservation; every failed
@@ -101,7 +102,7 @@ func listKey(tenant, profileID string, number uint64) string {
 }
 
 func statusListToRecord(l issuance.StatusList) statusListRecord {
-	rec := statusListRecord{Document: string(l.Document), Revoked: make([]revokedRecord, len(l.Revoked))}
+	rec := statusListRecord{Document: string(l.Document), DIDDocument: string(l.DIDDocument), Revoked: make([]revokedRecord, len(l.Revoked))}
 	for i, e := range l.Revoked {
 		rec.Revoked[i] = revokedRecord{Index: e.Index, CredentialID: e.CredentialID, Reason: e.Reason}
 	}
@@ -115,6 +116,9 @@ func (s *StatusLists) Get(ctx context.Context, tenant, profileID string, number 
 		return issuance.StatusList{}, err
 	}
 	l := issuance.StatusList{Tenant: tenant, ProfileID: profileID, Number: number, Document: []byte(rec.Document), Revision: rev}
+	if rec.DIDDocument != "" {
+		l.DIDDocument = []byte(rec.DIDDocument)
+	}
 	for _, e := range rec.Revoked {
 		l.Revoked = append(l.Revoked, issuance.RevokedEntry{Index: e.Index, CredentialID: e.CredentialID, Reason: e.Reason})
 	}
