@@ -92,12 +92,14 @@ type Service struct {
 	repo       *natskv.Rules
 	catalog    *rules.Catalog
 	engine     *rules.Engine
+	approvals  *rules.Approvals
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	watched <-chan struct{}
 	workers *natsbus.Workers
 	ledger  *eventbus.Consumer
+	queue   *eventbus.Consumer // the approval queue's LEDGER consumer
 }
 
 // New declares the streams the rules service uses: ACTIVITY (its input), AWARDS (its
@@ -133,12 +135,13 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
+	approvals := rules.NewApprovals(d.Store, natsbus.NewApprovalPublisher(d.Bus))
 	return &Service{
 		api: grpcapi.WithInsights(grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)).
-			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)),
+			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)).WithApprovals(approvals),
 			rules.NewDryRunner(natsbus.NewActivityReplayer(d.JetStream), scratchStore, d.Logger),
 			rules.NewLeaderboards(d.Store, catalog)),
-		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine,
+		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine, approvals: approvals,
 	}, nil
 }
 
@@ -152,6 +155,7 @@ func (s *Service) HealthName() string { return rulesv1.RulesService_ServiceDesc.
 func (s *Service) Policy() map[string]auth.Role {
 	p := grpcapi.Policy()
 	maps.Copy(p, grpcapi.InsightsPolicy())
+	maps.Copy(p, grpcapi.ApprovalsPolicy())
 	return p
 }
 
@@ -208,7 +212,13 @@ func (s *Service) Start(ctx context.Context) error {
 		<-watched
 		return errors.Join(fmt.Errorf("rules: %w", err), workers.Stop(ctx))
 	}
-	s.cancel, s.watched, s.workers, s.ledger = cancel, watched, workers, ledger
+	queue, err := natsbus.StartApprovals(ctx, s.deps.Bus, s.approvals, s.deps.Logger)
+	if err != nil {
+		cancel()
+		<-watched
+		return errors.Join(fmt.Errorf("rules: %w", err), workers.Stop(ctx), ledger.Stop(ctx))
+	}
+	s.cancel, s.watched, s.workers, s.ledger, s.queue = cancel, watched, workers, ledger, queue
 	return nil
 }
 
@@ -225,6 +235,10 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.ledger != nil {
 		err = errors.Join(err, s.ledger.Stop(ctx))
 		s.ledger = nil
+	}
+	if s.queue != nil {
+		err = errors.Join(err, s.queue.Stop(ctx))
+		s.queue = nil
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -28,6 +28,7 @@ type Server struct {
 	xapi     *xapi.Service // nil until WithXapi
 	claims   *rules.Claims // nil until WithClaims
 	awarder  ClaimAwarder
+	queue    ApprovalQueue // nil until WithApprovals
 }
 
 // Progressor reports a recipient's progress; rules.Engine implements it.
