@@ -31,6 +31,7 @@ const (
 	TypeBadgeIssued          = "laurel.badge.issued.v1"
 	TypeBadgeRevoked         = "laurel.badge.revoked.v1"
 	TypeAwardPendingApproval = "laurel.award.pending_approval.v1"
+	TypeAwardRejected        = "laurel.award.rejected.v1"
 )
 
 // Subscription is a webhook endpoint of a tenant and the events it wants.

@@ -1,9 +1,10 @@
 // Package natsbus is the notifier's inbound event adapter: a durable consumer on the
-// LEDGER stream that turns each BadgeIssued, BadgeRevoked or AwardPendingApproval
-// CloudEvent into a webhook body (the CloudEvent in structured JSON, its data as proto
-// JSON) and hands it to the delivery core, mapping the core's answer to Ack or a delayed
-// redelivery. AwardPendingApproval comes on subjects.BadgePendingApproval, on LEDGER:
-// the AWARDS work queue is the issuer's alone.
+// LEDGER stream that turns each BadgeIssued, BadgeRevoked, AwardPendingApproval or
+// AwardRejected CloudEvent into a webhook body (the CloudEvent in structured JSON, its
+// data as proto JSON) and hands it to the delivery core, mapping the core's answer to Ack
+// or a delayed redelivery. AwardPendingApproval comes on subjects.BadgePendingApproval
+// and AwardRejected on subjects.BadgeRejected, both on LEDGER: the AWARDS work queue is
+// the issuer's alone.
 //
 // The LEDGER message itself is the retry timer: the per-(event, subscription) attempt
 // state lives in the delivery records, so a redelivery only re-tries the subscriptions
@@ -158,6 +159,12 @@ func Decode(d eventbus.Delivery) (delivery.Event, bool, error) {
 		msg, achievementID = m, m.GetAchievementId()
 	case subjects.TypeAwardPendingApproval:
 		m := &eventsv1.AwardPendingApproval{}
+		if err := cloudevent.UnmarshalProto(e, m); err != nil {
+			return delivery.Event{}, false, err
+		}
+		msg, achievementID = m, m.GetAchievementId()
+	case subjects.TypeAwardRejected:
+		m := &eventsv1.AwardRejected{}
 		if err := cloudevent.UnmarshalProto(e, m); err != nil {
 			return delivery.Event{}, false, err
 		}
