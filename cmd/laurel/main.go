@@ -87,6 +87,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			serviceCommand(g, "notifier"),
 			serviceCommand(g, "verifier"),
 			profilesCommand(g),
+			issuersCommand(g),
 			achievementsCommand(g),
 			signingKeysCommand(g),
 			credentialsCommand(g),
