@@ -87,7 +87,7 @@ func (f *Fetcher) serveLocal(ctx context.Context, rawURL string) (r response, ok
 	}
 	mux := lh.mux
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != f.base.Scheme || u.Host != f.base.Host || u.User != nil {
+	if err != nil || !f.sameScheme(u) || u.Host != f.base.Host || u.User != nil {
 		return response{}, false
 	}
 	if !strings.HasPrefix(u.Path, f.base.Path+"/") {
@@ -117,6 +117,18 @@ func (f *Fetcher) serveLocal(ctx context.Context, rawURL string) (r response, ok
 		return response{err: fmt.Errorf("fetch %s: response exceeds %d bytes", rawURL, f.maxBytes)}, true
 	}
 	return response{status: w.status(), body: w.body.Bytes(), header: w.header}, true
+}
+
+// sameScheme reports whether u's scheme is the base's. A did:web DID document is always
+// fetched over https (the method has no other scheme), so on a plain-http base (`laurel
+// dev`) the https URL of a did.json under the base names the document this process serves
+// over http: without this, the issuer's own did:web credentials could not be verified
+// beside it.
+func (f *Fetcher) sameScheme(u *url.URL) bool {
+	if u.Scheme == f.base.Scheme {
+		return true
+	}
+	return u.Scheme == "https" && f.base.Scheme == "http" && strings.HasSuffix(u.Path, "/did.json")
 }
 
 // capture is an in-memory ResponseWriter bounded to max bytes.

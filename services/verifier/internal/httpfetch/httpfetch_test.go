@@ -75,6 +75,37 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// did:web resolution always asks for https: on a plain-http base only DID documents are
+// served locally under the https URL of the same origin.
+func TestDIDWebDocumentsOfAnHTTPBase(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /issuers/{t}/{p}/did.json", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"id":"did:web:` + r.PathValue("p") + `"}`))
+	})
+	mux.HandleFunc("GET /credentials/{id}", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{}`)) })
+	for _, tt := range []struct {
+		url        string
+		wantRemote bool
+	}{
+		{"https://127.0.0.1:7080/issuers/acme/academy/did.json", false},
+		{"http://127.0.0.1:7080/issuers/acme/academy/did.json", false},
+		{"https://127.0.0.1:7080/credentials/c1", true},
+		{"https://127.0.0.1:7081/issuers/acme/academy/did.json", true},
+	} {
+		r := &remote{}
+		f, err := httpfetch.New(r, "http://127.0.0.1:7080", 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetLocal(mux)
+		_, _, _, err = f.Fetch(t.Context(), tt.url)
+		if (len(r.got) == 1) != tt.wantRemote || (err != nil) != tt.wantRemote {
+			t.Errorf("Fetch(%s): error %v, remote calls %v; want remote %v", tt.url, err, r.got, tt.wantRemote)
+		}
+	}
+}
+
 func TestNoLocalHandlerGoesRemote(t *testing.T) {
 	t.Parallel()
 	r := &remote{}
