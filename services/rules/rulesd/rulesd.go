@@ -136,10 +136,12 @@ func New(ctx context.Context, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	approvals := rules.NewApprovals(d.Store, natsbus.NewApprovalPublisher(d.Bus))
+	replayer := natsbus.NewActivityReplayer(d.JetStream)
+	backfill := rules.NewBackfiller(repo, catalog, d.Store, replayer, natsbus.NewAwardPublisher(d.Bus), d.Logger)
 	return &Service{
 		api: grpcapi.WithInsights(grpcapi.New(in, rules.NewManager(repo), engine, d.Logger).WithXapi(xapi.NewService(mappings, in)).
-			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)).WithApprovals(approvals),
-			rules.NewDryRunner(natsbus.NewActivityReplayer(d.JetStream), scratchStore, d.Logger),
+			WithClaims(rules.NewClaims(d.Store), natsbus.NewDirectAwarder(d.Bus, engine)).WithApprovals(approvals).WithBackfill(backfill),
+			rules.NewDryRunner(replayer, scratchStore, d.Logger),
 			rules.NewLeaderboards(d.Store, catalog)),
 		deps: d, partitions: partitions, repo: repo, catalog: catalog, engine: engine, approvals: approvals,
 	}, nil
@@ -156,6 +158,7 @@ func (s *Service) Policy() map[string]auth.Role {
 	p := grpcapi.Policy()
 	maps.Copy(p, grpcapi.InsightsPolicy())
 	maps.Copy(p, grpcapi.ApprovalsPolicy())
+	maps.Copy(p, grpcapi.BackfillPolicy())
 	return p
 }
 

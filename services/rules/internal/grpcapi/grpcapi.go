@@ -29,6 +29,7 @@ type Server struct {
 	claims   *rules.Claims // nil until WithClaims
 	awarder  ClaimAwarder
 	queue    ApprovalQueue // nil until WithApprovals
+	backfill Backfiller    // nil until WithBackfill
 }
 
 // Progressor reports a recipient's progress; rules.Engine implements it.

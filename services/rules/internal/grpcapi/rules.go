@@ -29,11 +29,15 @@ func (s *Server) CreateRule(ctx context.Context, req *rulesv1.CreateRuleRequest)
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.rules.Create(ctx, fromProto(tenant, req.GetRule()))
+	r := fromProto(tenant, req.GetRule())
+	if err := s.prepareBoundary(ctx, &r); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	r, err = s.rules.Create(ctx, r)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &rulesv1.CreateRuleResponse{Rule: toProto(r)}, nil
+	return &rulesv1.CreateRuleResponse{Rule: toProto(s.recordBoundary(ctx, r))}, nil
 }
 
 // GetRule implements rulesv1.RulesServiceServer.
@@ -72,9 +76,19 @@ func (s *Server) UpdateRule(ctx context.Context, req *rulesv1.UpdateRuleRequest)
 	if err != nil {
 		return nil, err
 	}
-	r, created, err := s.rules.Update(ctx, fromProto(tenant, req.GetRule()), req.GetRule().GetEtag(), req.GetAllowMissing())
+	r := fromProto(tenant, req.GetRule())
+	if req.GetAllowMissing() {
+		// Kept only if the update creates the rule.
+		if err := s.prepareBoundary(ctx, &r); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
+	r, created, err := s.rules.Update(ctx, r, req.GetRule().GetEtag(), req.GetAllowMissing())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
+	}
+	if created {
+		r = s.recordBoundary(ctx, r)
 	}
 	return &rulesv1.UpdateRuleResponse{Rule: toProto(r), Created: created}, nil
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // ActivityReplayer reads a tenant's past ACTIVITY with an ordered consumer (ephemeral,
-// no acks, nothing the live workers see), for dry runs.
+// no acks, nothing the live workers see): by time for dry runs, by stream position
+// for backfills.
 type ActivityReplayer struct {
 	js jetstream.JetStream
 	// idle is how long a fetch waits for more before the replay decides the filter has
@@ -24,7 +25,10 @@ type ActivityReplayer struct {
 	idle time.Duration
 }
 
-var _ rules.ActivityReplayer = (*ActivityReplayer)(nil)
+var (
+	_ rules.ActivityReplayer = (*ActivityReplayer)(nil)
+	_ rules.RangeReplayer    = (*ActivityReplayer)(nil)
+)
 
 // NewActivityReplayer returns a replayer of the ACTIVITY stream.
 func NewActivityReplayer(js jetstream.JetStream) *ActivityReplayer {
@@ -87,12 +91,8 @@ func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, unt
 				done = true
 				break
 			}
-			e, _, err := cloudevent.Decode(msg.Headers(), msg.Data())
-			if err == nil {
-				ev, err := toRulesEvent(eventbus.Delivery{Event: e, Subject: msg.Subject(), Stored: meta.Timestamp})
-				if err == nil {
-					in = append(in, rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev})
-				}
+			if x, ok := replayInput(tenant, msg, meta); ok {
+				in = append(in, x)
 			}
 			if meta.NumPending == 0 || meta.Sequence.Stream == last {
 				done = true
@@ -110,6 +110,112 @@ func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, unt
 		}
 		if done || got == 0 {
 			return read, ctx.Err()
+		}
+	}
+}
+
+// replayInput is the engine input of a replayed ACTIVITY message, with its stream
+// position; false for a message that cannot be read as activity (no subject, not a
+// CloudEvent), which the live workers dead-letter.
+func replayInput(tenant string, msg jetstream.Msg, meta *jetstream.MsgMetadata) (rules.Input, bool) {
+	e, _, err := cloudevent.Decode(msg.Headers(), msg.Data())
+	if err != nil {
+		return rules.Input{}, false
+	}
+	ev, err := toRulesEvent(eventbus.Delivery{Event: e, Subject: msg.Subject(), Stored: meta.Timestamp})
+	if err != nil {
+		return rules.Input{}, false
+	}
+	return rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev, StreamSeq: meta.Sequence.Stream}, true
+}
+
+// Positions implements rules.RangeReplayer: ACTIVITY's first and last stream
+// positions now (both 0 while it is empty).
+func (r *ActivityReplayer) Positions(ctx context.Context) (first, last uint64, err error) {
+	stream, err := r.js.Stream(ctx, subjects.ActivityStream)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read stream %s: %w", subjects.ActivityStream, err)
+	}
+	st := stream.CachedInfo().State
+	return st.FirstSeq, st.LastSeq, nil
+}
+
+// ReplayRange implements rules.RangeReplayer with an ordered consumer starting at
+// stream position from, filtered to the tenant.
+func (r *ActivityReplayer) ReplayRange(ctx context.Context, tenant string, from, to uint64, fn func([]rules.Input) error) error {
+	if from == 0 {
+		from = 1
+	}
+	if from > to {
+		return nil
+	}
+	filter, err := subjects.ActivityFilter(tenant)
+	if err != nil {
+		return err
+	}
+	cons, err := r.js.OrderedConsumer(ctx, subjects.ActivityStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{filter},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("replay %s from %d: %w", subjects.ActivityStream, from, err)
+	}
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			_ = r.js.DeleteConsumer(context.WithoutCancel(ctx), subjects.ActivityStream, info.Name)
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(r.idle))
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
+		}
+		var in []rules.Input
+		got, done := 0, false
+		for msg := range batch.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
+			}
+			if meta.Sequence.Stream > to {
+				done = true
+				break
+			}
+			if x, ok := replayInput(tenant, msg, meta); ok {
+				in = append(in, x)
+			}
+			if meta.NumPending == 0 || meta.Sequence.Stream == to {
+				done = true
+				break
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
+		}
+		if len(in) > 0 {
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+		if done {
+			return nil
+		}
+		if got == 0 {
+			// An empty fetch is not proof of the range's end (a slow server would then
+			// skip events for good): the consumer's pending count is.
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
+			}
+			if info.NumPending == 0 {
+				return nil
+			}
 		}
 	}
 }

@@ -93,7 +93,7 @@ func activityInput(d eventbus.Delivery) (rules.Input, error) {
 	if err != nil {
 		return rules.Input{}, err
 	}
-	return rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev}, nil
+	return rules.Input{Tenant: tenant, DedupeID: cloudevent.DedupeID(ev.Source, ev.ID), Event: ev, StreamSeq: d.StreamSeq}, nil
 }
 
 func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger, toInput func(eventbus.Delivery) (rules.Input, error)) eventbus.BatchHandler {

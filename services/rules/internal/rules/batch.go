@@ -16,6 +16,10 @@ type Input struct {
 	Tenant   string
 	DedupeID string
 	Event    Event
+	// StreamSeq is the event's ACTIVITY stream position, 0 when it did not come from
+	// ACTIVITY (LEDGER, claim codes) or the position does not matter. A rule ignores an
+	// event before its BackfillEnd: the backfill applies those.
+	StreamSeq uint64
 }
 
 // Result is what ProcessBatch did with one Input: the Outcome Process would have
@@ -84,7 +88,7 @@ func (e *Engine) withNominations(in []Input) (all []Input, origin []int, ignored
 	for i := range in {
 		x := &in[i]
 		for _, c := range e.rules.Rules(x.Tenant) {
-			if c.Aggregate.Kind != KindNomination {
+			if c.Aggregate.Kind != KindNomination || c.leftToBackfill(x.StreamSeq) {
 				continue
 			}
 			nominee, why := c.nominee(&x.Event)
@@ -102,7 +106,7 @@ func (e *Engine) withNominations(in []Input) (all []Input, origin []int, ignored
 			}
 			cp := x.Event
 			cp.Subject, cp.nominator, cp.nominationRule, cp.act = nominee, x.Event.Subject, c.ID, nil
-			all = append(all, Input{Tenant: x.Tenant, DedupeID: x.DedupeID + "#nominee:" + c.ID, Event: cp})
+			all = append(all, Input{Tenant: x.Tenant, DedupeID: x.DedupeID + "#nominee:" + c.ID, Event: cp, StreamSeq: x.StreamSeq})
 			origin = append(origin, i)
 		}
 	}
@@ -117,7 +121,7 @@ func (e *Engine) processBatch(ctx context.Context, in []Input) []Result {
 		x := &in[i]
 		var matched []*Compiled
 		for _, c := range e.rules.Rules(x.Tenant) {
-			if c.matches(&x.Event) {
+			if c.matches(&x.Event) && !c.leftToBackfill(x.StreamSeq) {
 				matched = append(matched, c)
 			}
 		}

@@ -178,6 +178,8 @@ func (m *Manager) Update(ctx context.Context, r Rule, etag string, allowMissing 
 		return Rule{}, false, fmt.Errorf("update rule %s: %w", r.ID, ErrConflict)
 	}
 	r.Version, r.CreateTime, r.UpdateTime, r.Revision = cur.Version+1, cur.CreateTime, m.now().UTC(), cur.Revision
+	// The backfill boundary belongs to the rule's creation: an edit keeps it.
+	r.BackfillEnd, r.BackfillFirstEnd = cur.BackfillEnd, cur.BackfillFirstEnd
 	out, err := m.repo.Update(ctx, r)
 	if err != nil {
 		return Rule{}, false, fmt.Errorf("update rule %s: %w", r.ID, err)

@@ -193,6 +193,13 @@ func AwardID(tenant, ruleID, recipient string, n int) string {
 	return "aw_" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// leftToBackfill reports whether the ACTIVITY event at position seq is the backfill's
+// to apply to c rather than the live processing's: as if c's trigger did not match it.
+// Deterministic, so a redelivery decides the same.
+func (c *Compiled) leftToBackfill(seq uint64) bool {
+	return seq > 0 && seq < c.BackfillEnd
+}
+
 // Process applies ev (from tenant, with dedupeID = cloudevent.DedupeID(source, id)) to
 // the tenant's rules and returns the awards it produced. Idempotent: a repeat returns
 // the same awards and changes nothing. Errors are transient (store unavailable, lost

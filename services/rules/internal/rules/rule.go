@@ -200,10 +200,23 @@ type Rule struct {
 	// Leaderboard keeps leaderboards for a count or sum rule. Opt-in, because each
 	// matching event then updates four sorted sets in its batch.
 	Leaderboard bool
-	Version     int64
-	Revision    uint64
-	CreateTime  time.Time
-	UpdateTime  time.Time
+	// BackfillEnd is the ACTIVITY stream position of the first event the rule's live
+	// processing applies (the stream's last position plus one when the boundary was
+	// taken): it ignores the events before it, which are BackfillRule's to apply. 0 for
+	// a rule saved before boundaries were recorded, which applies every event it sees
+	// and cannot be backfilled. Internal: the API shows it only as BackfillRule's
+	// boundary_sequence (BackfillEnd - 1).
+	BackfillEnd uint64
+	// BackfillFirstEnd is the BackfillEnd the rule was first saved with, read just
+	// before that save: live processing never applied an event before it to the rule.
+	// An event from it up to BackfillEnd may have been applied live while the boundary
+	// was being raised to its final value (see Backfiller.RecordBoundary), which the
+	// backfill checks event by event.
+	BackfillFirstEnd uint64
+	Version          int64
+	Revision         uint64
+	CreateTime       time.Time
+	UpdateTime       time.Time
 }
 
 // FieldViolation names one invalid field of a rule. Field uses the API's field paths

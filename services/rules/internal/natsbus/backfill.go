@@ -1,0 +1,45 @@
+package natsbus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/laurel-badges/laurel/platform/eventbus"
+	"github.com/laurel-badges/laurel/services/rules/internal/rules"
+)
+
+// AwardPublisher publishes a backfill's awards as the live workers publish theirs
+// (startAward: AwardRequested on AWARDS, AwardPendingApproval on LEDGER, the award id
+// as message id) and waits until JetStream has stored every one.
+type AwardPublisher struct {
+	bus *eventbus.Bus
+}
+
+var _ rules.AwardPublisher = (*AwardPublisher)(nil)
+
+// NewAwardPublisher returns a publisher writing through bus.
+func NewAwardPublisher(bus *eventbus.Bus) *AwardPublisher {
+	return &AwardPublisher{bus: bus}
+}
+
+// PublishAwards implements rules.AwardPublisher. The publishes run concurrently (one
+// wait for all the acks); on an error some awards may be stored, which a repeat
+// publishes again harmlessly.
+func (p *AwardPublisher) PublishAwards(ctx context.Context, awards []rules.Award) error {
+	sent := make([]*eventbus.PendingPublish, 0, len(awards))
+	for _, a := range awards {
+		pp, err := startAward(ctx, p.bus, a)
+		if err != nil {
+			return err
+		}
+		sent = append(sent, pp)
+	}
+	wctx, cancel := context.WithTimeout(ctx, publishWait)
+	defer cancel()
+	for i, pp := range sent {
+		if _, err := pp.Wait(wctx); err != nil {
+			return fmt.Errorf("publish award %s: %w", awards[i].ID, err)
+		}
+	}
+	return nil
+}
