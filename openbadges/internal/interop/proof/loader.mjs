@@ -1,7 +1,8 @@
 // Offline JSON-LD document loader for the interop scripts: contexts come from
 // the pinned npm context packages (independent copies of the ones Laurel
-// embeds), did:key identifiers are resolved locally, and anything else is
-// refused so that no test ever touches the network.
+// embeds), did:key identifiers are resolved locally, DID documents the caller
+// supplies (addDocument) answer for their DIDs, and anything else is refused so
+// that no test ever touches the network.
 import * as credentialsContext from '@digitalbazaar/credentials-context';
 import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import * as multikeyContext from '@digitalbazaar/multikey-context';
@@ -44,6 +45,19 @@ function didKeyDocument(did) {
 export async function documentLoader(url) {
   if(documents.has(url)) {
     return {contextUrl: null, documentUrl: url, document: structuredClone(documents.get(url))};
+  }
+  // A DID document given with addDocument (a did:web document a test fetched from
+  // a local issuer) resolves that DID's verification method URLs as well.
+  if(url.startsWith('did:') && url.includes('#') && documents.has(url.split('#')[0])) {
+    const vm = (documents.get(url.split('#')[0]).verificationMethod || []).find(m => m.id === url);
+    if(!vm) {
+      throw new Error(`no verification method ${url}`);
+    }
+    return {
+      contextUrl: null,
+      documentUrl: url,
+      document: {'@context': 'https://w3id.org/security/multikey/v1', ...structuredClone(vm)}
+    };
   }
   if(url.startsWith('did:key:')) {
     const [did, fragment] = url.split('#');

@@ -4,7 +4,9 @@
 //             {"results": [{"nquads": "..."} | {"error": "..."}]}
 //   sign:     {"credential": {...}, "seedHex": "...", "created": "..."} ->
 //             {"credential": {...}} (DataIntegrityProof, eddsa-rdfc-2022, did:key)
-//   verify:   {"credentials": [...]} -> {"results": [{"verified": bool, "error": "..."}]}
+//   verify:   {"credentials": [...], "documents": {url: doc}} ->
+//             {"results": [{"verified": bool, "error": "..."}]} (documents, such as
+//             DID documents, are served by the loader; optional)
 import * as vc from '@digitalbazaar/vc';
 import jsonld from 'jsonld';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
@@ -73,7 +75,10 @@ async function sign({credential, seedHex, created}) {
   return {credential: signed};
 }
 
-async function verify({credentials}) {
+async function verify({credentials, documents = {}}) {
+  for(const [url, doc] of Object.entries(documents)) {
+    addDocument(url, doc);
+  }
   const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
   const results = [];
   for(const credential of credentials) {
