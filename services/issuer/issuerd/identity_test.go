@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/laurel-badges/laurel/openbadges/dataintegrity"
+	"github.com/laurel-badges/laurel/openbadges/did"
 	"github.com/laurel-badges/laurel/openbadges/ob3"
 	"github.com/laurel-badges/laurel/openbadges/verify"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
@@ -169,6 +171,26 @@ func TestDIDWebProfileIssuesUnderItsDID(t *testing.T) {
 	})
 	if err != nil || rep.Verdict != verify.Valid {
 		t.Fatalf("VC-JWT of a did:web credential: %v %v\n%+v", rep.Verdict, err, rep.Checks)
+	}
+
+	// The human badge page still shows it.
+	if _, code, err := e.get(context.Background(), old.GetBadgePageUrl()); err != nil || code != http.StatusOK {
+		t.Errorf("badge page of a did:web credential: %d %v", code, err)
+	}
+	// Endorsements the profile signs name it by its DID too, and verify through it.
+	endorsed, err := e.svc.catalog.CreateEndorsement(as("acme"), &issuerv1.CreateEndorsementRequest{Endorsement: &issuerv1.Endorsement{
+		Endorser: "profiles/academy", Subject: "achievements/go-101", Comment: "Our own course.",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issuer, vm := issuerAndMethod(t, endorsed.GetEndorsement().GetOb3Json()); issuer != academyDID || vm != academyDID+"#"+secondKey {
+		t.Errorf("endorsement issuer %s, verificationMethod %s", issuer, vm)
+	}
+	res, err := dataintegrity.New().Verify(context.Background(), []byte(endorsed.GetEndorsement().GetOb3Json()),
+		dataintegrity.VerifyOptions{Resolver: did.NewResolver(e.fetcher())})
+	if err != nil || !res.Verified() {
+		t.Errorf("endorsement by a did:web profile does not verify: %v %+v", err, res)
 	}
 
 	e.revoke(t, old, "issued in error")
