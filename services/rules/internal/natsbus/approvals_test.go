@@ -101,7 +101,9 @@ func TestApprovalQueueFromLedger(t *testing.T) {
 		}
 	}
 	carolID, daveID := rules.AwardID("t1", "vetted", "carol", 1), rules.AwardID("t1", "vetted", "dave", 1)
-	waitFor("both awards in the queue", func() bool { return inQueue(carolID, rules.ApprovalPending)() && inQueue(daveID, rules.ApprovalPending)() })
+	waitFor("both awards in the queue", func() bool {
+		return inQueue(carolID, rules.ApprovalPending)() && inQueue(daveID, rules.ApprovalPending)()
+	})
 	carol := get(carolID)
 	if carol.RuleVersion != 4 || carol.Occurrence != 1 || carol.Narrative == "" || carol.AchievementID != "ach-vetted" ||
 		carol.Recipient.Subject != "carol" || !carol.EarnedAt.Equal(at) || len(carol.Evidence) != 1 || carol.Evidence[0].ID != "n-carol" {
