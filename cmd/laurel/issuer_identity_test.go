@@ -129,4 +129,24 @@ func TestDevDIDWebIssuerWith1EdTechRevocationList(t *testing.T) {
 	if resp := verifyJSON(bystander); resp.GetVerdict() != verifierv1.Verdict_VERDICT_VALID {
 		t.Errorf("verify of a credential of the same profile that was not revoked = %v:\n%v", resp.GetVerdict(), resp.GetChecks())
 	}
+
+	// Back to the defaults through `laurel issuers update`: new credentials name the profile
+	// URL with a Bitstring entry; the did:web ones issued before keep verifying.
+	out = mustCLI("issuers update")(dev.cli(t, dev.key, "issuers", "update", "academy", "--issuer-identity", "url", "--status-method", "bitstring"))
+	if !strings.Contains(out, " url ") || !strings.Contains(out, "bitstring") {
+		t.Errorf("issuers update printed:\n%s", out)
+	}
+	if code, out, errOut := dev.cli(t, dev.key, "issuers", "update", "academy", "--status-method", "1edtech", "--etag", "1"); code != exitError || !strings.Contains(errOut, "Aborted") {
+		t.Errorf("issuers update with a stale etag = %d:\n%s%s", code, out, errOut)
+	}
+	later := issue("carol")
+	if doc, err := ob3.Parse([]byte(later.GetOb3Json())); err != nil || doc.Issuer.ID != "http://"+addr+"/issuers/dev/academy" ||
+		doc.CredentialStatus == nil || doc.CredentialStatus.Type != ob3.TypeBitstringStatusEntry {
+		t.Errorf("credential issued after switching back: %s (%v)", later.GetOb3Json(), err)
+	}
+	for _, c := range []*issuerv1.Credential{later, bystander} {
+		if resp := verifyJSON(c); resp.GetVerdict() != verifierv1.Verdict_VERDICT_VALID {
+			t.Errorf("verify %s after switching back = %v:\n%v", c.GetName(), resp.GetVerdict(), resp.GetChecks())
+		}
+	}
 }
