@@ -25,7 +25,7 @@ import (
 // rulesSubcommands are the API verbs under `laurel rules` (which alone runs the rules
 // service).
 func rulesSubcommands(g *globals) []*ffcli.Command {
-	return []*ffcli.Command{rulesApply(g), rulesValidate(g), rulesList(g), rulesGet(g), rulesDelete(g), rulesProgress(g), rulesDryRun(g), rulesLeaderboard(g)}
+	return []*ffcli.Command{rulesApply(g), rulesValidate(g), rulesList(g), rulesGet(g), rulesDelete(g), rulesProgress(g), rulesDryRun(g), rulesBackfill(g), rulesLeaderboard(g)}
 }
 
 // readRuleFile reads rules from a YAML or JSON file ("-" is stdin). The file holds
@@ -452,6 +452,71 @@ func rulesLeaderboard(g *globals) *ffcli.Command {
 				}
 				return nil
 			})
+		},
+	}
+}
+
+// backfillCallMargin is how much longer than --max-duration one BackfillRule call may
+// take: the server finishes the batch in hand after its duration.
+const backfillCallMargin = 30 * time.Second
+
+func rulesBackfill(g *globals) *ffcli.Command {
+	var c clientFlags
+	var maxDuration time.Duration
+	fs := newFlagSet("laurel rules backfill")
+	c.register(fs)
+	fs.DurationVar(&maxDuration, "max-duration", 20*time.Second, "how long each BackfillRule call works before reporting progress (at most 5m)")
+	return &ffcli.Command{
+		Name: "backfill", ShortUsage: "laurel rules backfill RULE [--max-duration 20s]",
+		ShortHelp: "award everyone who already qualified for a rule from the activity stored before it was created; resumable, and safe to run again",
+		FlagSet:   fs, Options: apiOptions(),
+		Exec: func(ctx context.Context, args []string) error {
+			args, err := positionals(fs, args, 1, "rules backfill takes one rule id")
+			if err != nil {
+				return err
+			}
+			if maxDuration <= 0 || maxDuration > 5*time.Minute {
+				return usagef("--max-duration must be more than 0 and at most 5m")
+			}
+			// One call per step, each with its own deadline (at least the step's duration
+			// and a margin): a long backfill takes as long as it takes.
+			call := c
+			call.timeout = max(c.timeout, maxDuration+backfillCallMargin)
+			bar := newProgressBar(g.stderr, 100)
+			var resp *rulesv1.BackfillRuleResponse
+			for resp == nil || !resp.GetDone() {
+				err = call.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
+					r, err := rulesv1.NewRulesServiceClient(conn).BackfillRule(ctx, &rulesv1.BackfillRuleRequest{
+						RuleId: args[0], MaxDuration: durationpb.New(maxDuration)})
+					if err != nil {
+						return err
+					}
+					resp = r
+					bar.set(int(r.GetProgress() * 100))
+					return nil
+				})
+				if err != nil {
+					bar.done()
+					if resp != nil {
+						fmt.Fprintf(g.stderr, "stopped at stream position %d of %d: run the same command again to go on (no event is applied twice)\n",
+							resp.GetPositionSequence(), resp.GetBoundarySequence())
+					}
+					return err
+				}
+			}
+			bar.done()
+			if c.output != "table" {
+				return printMessage(g.stdout, c.output, resp)
+			}
+			if err := printTable(g.stdout, []string{"RULE", "EVENTS READ", "MATCHED", "AWARDS", "BOUNDARY", "FINISHED"}, [][]string{{
+				args[0], strconv.FormatInt(resp.GetEventsRead(), 10), strconv.FormatInt(resp.GetEventsMatched(), 10),
+				strconv.FormatInt(resp.GetAwardCount(), 10), strconv.FormatUint(resp.GetBoundarySequence(), 10),
+				resp.GetFinishedAt().AsTime().UTC().Format(time.RFC3339)}}); err != nil {
+				return err
+			}
+			g.printf("backfill of %s done: %d award(s) from %d event(s) read, %d matched\n",
+				args[0], resp.GetAwardCount(), resp.GetEventsRead(), resp.GetEventsMatched())
+			return nil
 		},
 	}
 }
