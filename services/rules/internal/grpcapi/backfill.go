@@ -83,7 +83,7 @@ func (s *Server) BackfillRule(ctx context.Context, req *rulesv1.BackfillRuleRequ
 	st, err := s.backfill.Backfill(ctx, in)
 	switch {
 	case errors.Is(err, rules.ErrNoBackfillBoundary):
-		return nil, failedPrecondition("NO_BACKFILL_BOUNDARY", "rule "+in.RuleID+" was saved before backfill boundaries were recorded, so which events it saw live is unknown; create it again (under a new id, or delete it first) to backfill it")
+		return nil, failedPrecondition("NO_BACKFILL_BOUNDARY", "rule "+in.RuleID+" was saved before backfill boundaries were recorded: which events it counted live is unknown, so it cannot be backfilled")
 	case errors.Is(err, rules.ErrBackfillRunning):
 		return nil, withReason(codes.Aborted, "BACKFILL_RUNNING", "another call is backfilling rule "+in.RuleID+"; call again when it has answered")
 	case err != nil:
