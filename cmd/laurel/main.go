@@ -103,6 +103,7 @@ func newRoot(stdout, stderr io.Writer) *ffcli.Command {
 			eventsCommand(g),
 			xapiCommand(g),
 			claimsCommand(g),
+			approvalsCommand(g),
 			healthCommand(g),
 			completionCommand(g),
 			benchCommand(g),

@@ -73,7 +73,7 @@ func (s *Server) ListPendingAwards(ctx context.Context, req *rulesv1.ListPending
 	page, err := s.queue.List(ctx, rules.ApprovalQuery{Tenant: tenant, RuleID: req.GetRuleId(), State: st,
 		PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
-		return nil, s.approvalStatus(ctx, err)
+		return nil, s.approvalStatus(ctx, "", err)
 	}
 	resp := &rulesv1.ListPendingAwardsResponse{NextPageToken: page.NextPageToken}
 	for _, a := range page.Awards {
@@ -90,7 +90,7 @@ func (s *Server) GetPendingAward(ctx context.Context, req *rulesv1.GetPendingAwa
 	}
 	a, err := s.queue.Get(ctx, tenant, req.GetAwardId())
 	if err != nil {
-		return nil, s.approvalStatus(ctx, err)
+		return nil, s.approvalStatus(ctx, req.GetAwardId(), err)
 	}
 	return &rulesv1.GetPendingAwardResponse{PendingAward: pendingAwardToProto(a)}, nil
 }
@@ -103,7 +103,7 @@ func (s *Server) ApproveAward(ctx context.Context, req *rulesv1.ApproveAwardRequ
 	}
 	a, err := s.queue.Approve(ctx, tenant, req.GetAwardId(), deciderOf(ctx))
 	if err != nil {
-		return nil, s.approvalStatus(ctx, err)
+		return nil, s.approvalStatus(ctx, req.GetAwardId(), err)
 	}
 	return &rulesv1.ApproveAwardResponse{PendingAward: pendingAwardToProto(a)}, nil
 }
@@ -116,14 +116,14 @@ func (s *Server) RejectAward(ctx context.Context, req *rulesv1.RejectAwardReques
 	}
 	a, err := s.queue.Reject(ctx, tenant, req.GetAwardId(), deciderOf(ctx), req.GetReason())
 	if err != nil {
-		return nil, s.approvalStatus(ctx, err)
+		return nil, s.approvalStatus(ctx, req.GetAwardId(), err)
 	}
 	return &rulesv1.RejectAwardResponse{PendingAward: pendingAwardToProto(a)}, nil
 }
 
 // approvalStatus maps the queue's errors; the rest goes through toStatus. A failed
 // publish after a stored decision is Unavailable there: calling again publishes it.
-func (s *Server) approvalStatus(ctx context.Context, err error) error {
+func (s *Server) approvalStatus(ctx context.Context, awardID string, err error) error {
 	var verr *rules.ValidationError
 	switch {
 	case errors.As(err, &verr):
@@ -133,11 +133,11 @@ func (s *Server) approvalStatus(ctx context.Context, err error) error {
 		}
 		return grpcserver.InvalidFields(fields...)
 	case errors.Is(err, rules.ErrAwardNotFound):
-		return status.Error(codes.NotFound, "no award with this id is in the approval queue")
+		return status.Errorf(codes.NotFound, "award %s is not in the approval queue", awardID)
 	case errors.Is(err, rules.ErrAwardRejected):
-		return failedPrecondition("AWARD_REJECTED", "the award was rejected; a rejected award cannot be approved")
+		return failedPrecondition("AWARD_REJECTED", "award "+awardID+" was rejected; a rejected award cannot be approved")
 	case errors.Is(err, rules.ErrAwardApproved):
-		return failedPrecondition("AWARD_APPROVED", "the award was approved; an approved award cannot be rejected")
+		return failedPrecondition("AWARD_APPROVED", "award "+awardID+" was approved; an approved award cannot be rejected")
 	}
 	return s.toStatus(ctx, err)
 }
