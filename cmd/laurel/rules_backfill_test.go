@@ -13,6 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/laurel-badges/laurel/platform/subjects"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
@@ -34,7 +37,8 @@ award: {achievement_id: course-fan, every: 1}
 // after its creation. alice completed 4 courses before (2 awards: at 3 and 4), bob 2
 // before and 1 after (1 award, only with both), carol 1 before and 1 after (none).
 // Calling the backfill again answers done and awards nothing; it works over HTTP
-// JSON; an unknown rule is NOT_FOUND.
+// JSON; an unknown rule is NOT_FOUND, one stored before boundaries existed
+// FAILED_PRECONDITION.
 func TestRulesBackfill(t *testing.T) {
 	t.Parallel()
 	dev := startDev(t, t.TempDir())
@@ -161,6 +165,29 @@ func TestRulesBackfill(t *testing.T) {
 	}
 	if got := awardsPublished(); got != 3 {
 		t.Errorf("%d awards published after backfilling again, want still 3", got)
+	}
+
+	// A rule stored before boundaries were recorded (as an older Laurel stored it).
+	kv, err := js.KeyValue(ctx, "laurel_rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "dev.legacy", []byte(`{"EventTypes":["com.example.course.completed"],"Aggregate":{"Kind":1},"Threshold":5,"Award":{"AchievementID":"course-fan"},"Version":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	r = dev.post(t, "/v1/rules/legacy:backfill", map[string]string{"Authorization": "Bearer " + dev.key, "Content-Type": "application/json"}, []byte(`{}`))
+	if r.problem.Code != "FAILED_PRECONDITION" || !strings.Contains(r.problem.Detail, "before backfill boundaries were recorded") {
+		t.Errorf("POST backfill of a rule without boundary = %d %s, want FAILED_PRECONDITION", r.status, r.body)
+	}
+	_, err = rules.BackfillRule(ctx, &rulesv1.BackfillRuleRequest{RuleId: "legacy"})
+	var reason string
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason()
+		}
+	}
+	if status.Code(err) != codes.FailedPrecondition || reason != "NO_BACKFILL_BOUNDARY" {
+		t.Errorf("BackfillRule of a rule without boundary = %v (reason %q), want FAILED_PRECONDITION NO_BACKFILL_BOUNDARY", err, reason)
 	}
 
 	code, _, errOut := dev.cli(t, dev.key, "rules", "backfill", "no-such-rule")
