@@ -219,6 +219,10 @@ func TestApprovalsEndToEnd(t *testing.T) {
 	if r := dev.post(t, "/v1/pendingAwards/"+anaID+":reject", auth, []byte(`{}`)); r.status != http.StatusBadRequest || r.problem.Code != "FAILED_PRECONDITION" {
 		t.Errorf("reject after approve = %d: %s", r.status, r.body)
 	}
+	if r := dev.send(t, http.MethodGet, "/v1/pendingAwards?state=PENDING_AWARD_STATE_REJECTED&rule_id=vetted-mentor", auth, nil); r.status != http.StatusOK ||
+		!strings.Contains(string(r.body), benID) || strings.Contains(string(r.body), anaID) {
+		t.Errorf("HTTP list of rejected awards = %d: %s", r.status, r.body)
+	}
 	if r := dev.send(t, http.MethodGet, "/v1/pendingAwards/nope", auth, nil); r.status != http.StatusNotFound {
 		t.Errorf("GET of an unknown award = %d: %s", r.status, r.body)
 	}
