@@ -145,10 +145,10 @@ func TestRulesBackfill(t *testing.T) {
 	// Again: done at once, the same counts, nothing published.
 	out = must("rules", "backfill", "three-courses", "--output", "json")
 	var again struct {
-		Done                               bool
+		Done                                  bool
 		EventsRead, EventsMatched, AwardCount string // int64 are JSON strings
-		BoundarySequence, PositionSequence string
-		FinishedAt                         string
+		BoundarySequence, PositionSequence    string
+		FinishedAt                            string
 	}
 	if err := json.Unmarshal([]byte(out), &again); err != nil {
 		t.Fatalf("backfill json: %v\n%s", err, out)
