@@ -23,7 +23,7 @@ type Profile struct {
 	Identity     IssuerIdentity
 	StatusMethod StatusMethod
 	CreateTime   time.Time
-	UpdateTime  time.Time
+	UpdateTime   time.Time
 	// RequestID is the idempotency key the profile was created with, so a replayed create
 	// returns the original instead of failing.
 	RequestID string
