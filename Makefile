@@ -42,6 +42,16 @@ gobench: ## Run every module's Go benchmarks once (BENCH=regexp, BENCHTIME=1s); 
 		(cd $$m && go test -run '^$$' -bench '$(or $(BENCH),.)' -benchtime $(or $(BENCHTIME),1s) -benchmem ./...) || exit 1; \
 	done
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; FUZZ=regexp picks targets); crashers land in testdata/fuzz.
+	@set -e; for m in $(MODULES); do \
+	  for pkg in $$(cd $$m && go list ./...); do \
+	    for f in $$(cd $$m && go test -list '$(or $(FUZZ),^Fuzz)' $$pkg | grep '^Fuzz' || true); do \
+	      echo "== $$pkg $$f"; (cd $$m && go test -run XXX -fuzz "^$$f\$$" -fuzztime $(or $(FUZZTIME),30s) $$pkg); \
+	    done; \
+	  done; \
+	done
+
 .PHONY: chaos
 chaos: ## Crash test: kill -9 services, Redis and NATS under 50,000 events, then reconcile (ARGS="--events N --seed S --out DIR"); see docs/chaos.md.
 	go run ./cmd/laurel/chaos $(ARGS)
