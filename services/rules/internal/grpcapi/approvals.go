@@ -121,8 +121,9 @@ func (s *Server) RejectAward(ctx context.Context, req *rulesv1.RejectAwardReques
 	return &rulesv1.RejectAwardResponse{PendingAward: pendingAwardToProto(a)}, nil
 }
 
-// approvalStatus maps the queue's errors; the rest goes through toStatus. A failed
-// publish after a stored decision is Unavailable there: calling again publishes it.
+// approvalStatus maps the queue's errors. Anything else (the store or NATS away, a
+// decision stored but not yet published) is Unavailable: calling again is safe and
+// publishes what is missing.
 func (s *Server) approvalStatus(ctx context.Context, awardID string, err error) error {
 	var verr *rules.ValidationError
 	switch {
@@ -138,8 +139,11 @@ func (s *Server) approvalStatus(ctx context.Context, awardID string, err error) 
 		return failedPrecondition("AWARD_REJECTED", "award "+awardID+" was rejected; a rejected award cannot be approved")
 	case errors.Is(err, rules.ErrAwardApproved):
 		return failedPrecondition("AWARD_APPROVED", "award "+awardID+" was approved; an approved award cannot be rejected")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return s.toStatus(ctx, err)
 	}
-	return s.toStatus(ctx, err)
+	s.logger.ErrorContext(ctx, "approval queue request failed", "award", awardID, "error", err)
+	return status.Error(codes.Unavailable, "the approval queue could not complete the call; calling again is safe: a decision is taken once, and its event is published again")
 }
 
 func pendingAwardToProto(a rules.PendingAward) *rulesv1.PendingAward {
