@@ -21,6 +21,7 @@ import (
 	"github.com/laurel-badges/laurel/openbadges/verify"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
+	"github.com/laurel-badges/laurel/services/issuer/internal/natskv"
 )
 
 // The DID every test profile "academy" of tenant "acme" has under publicURL.
@@ -125,6 +126,24 @@ func TestDIDWebProfileIssuesUnderItsDID(t *testing.T) {
 	}
 	e.mustVerdict(t, "did:web credential", old.GetOb3Json(), verify.Valid)
 	e.mustVerdict(t, "the URL credential issued before the switch", urlCred.GetOb3Json(), verify.Valid)
+
+	// A list stored before lists had a DID form gets one, signed on its first request.
+	lists, err := natskv.OpenStatusLists(context.Background(), e.js, natskv.StatusAllocatorsBucket, natskv.StatusListsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := lists.Get(context.Background(), "acme", "academy", 0)
+	if err != nil || len(stored.DIDDocument) == 0 {
+		t.Fatalf("stored list 0: DID form %d bytes (%v)", len(stored.DIDDocument), err)
+	}
+	stored.DIDDocument = nil
+	if _, err := lists.Update(context.Background(), stored); err != nil {
+		t.Fatal(err)
+	}
+	e.mustVerdict(t, "did:web credential, list without a stored DID form", old.GetOb3Json(), verify.Valid)
+	if stored, err = lists.Get(context.Background(), "acme", "academy", 0); err != nil || len(stored.DIDDocument) == 0 {
+		t.Errorf("the DID form signed on request was not kept (%v)", err)
+	}
 
 	rotated, err := e.svc.api.RotateSigningKey(as("acme"), &issuerv1.RotateSigningKeyRequest{Parent: "profiles/academy"})
 	if err != nil {
