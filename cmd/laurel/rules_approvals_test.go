@@ -161,6 +161,15 @@ func TestApprovalsEndToEnd(t *testing.T) {
 		t.Fatalf("a credential exists before any approval:\n%s", out)
 	}
 
+	// An issuer key reads the queue but does not decide: that is a creator's right.
+	issuerKey := strings.TrimSpace(mustCLI("keys", "create", "--role", "issuer", "--name", "reviewer bot"))
+	if code, out, errOut := dev.cli(t, issuerKey, "approvals", "get", anaID); code != exitOK {
+		t.Errorf("approvals get with an issuer key = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := dev.cli(t, issuerKey, "approvals", "approve", anaID); code != exitError || !strings.Contains(errOut, "PermissionDenied") {
+		t.Errorf("approvals approve with an issuer key = %d, want PermissionDenied:\n%s%s", code, out, errOut)
+	}
+
 	// Approve ana with the CLI, twice: one credential, naming the approver.
 	keyID, ok := auth.KeyIDOf(dev.key)
 	if !ok {
