@@ -155,17 +155,6 @@ func (l *awardLog) PublishAwards(_ context.Context, awards []Award) error {
 	return nil
 }
 
-func (l *awardLog) ids() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for id := range l.awards {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // liveRun applies inputs through e as the live workers do and returns the awards.
 func liveRun(t *testing.T, e *Engine, in []Input) map[string]Award {
 	t.Helper()
