@@ -163,9 +163,11 @@ func (s *StatusLists) Document(ctx context.Context, tenant, profileID string, nu
 	}
 	for attempt := 0; len(l.DIDDocument) == 0; attempt++ {
 		// Written before lists had a DID form: sign it once and keep it.
-		if l.DIDDocument, err = s.sign(ctx, l, IdentityDIDWeb); err != nil {
+		docs, err := s.sign(ctx, l, IdentityDIDWeb)
+		if err != nil {
 			return nil, err
 		}
+		l.DIDDocument = docs[0]
 		_, err = s.repo.Update(ctx, l)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			if l, err = s.repo.Get(ctx, tenant, profileID, number); err != nil {
@@ -188,15 +190,17 @@ func (s *StatusLists) hasDID(tenant, profileID string) bool {
 // signForms signs both forms of l: under the profile URL, and under its DID when it has
 // one.
 func (s *StatusLists) signForms(ctx context.Context, l *StatusList) error {
-	var err error
-	if l.Document, err = s.sign(ctx, *l, IdentityURL); err != nil {
+	identities := []IssuerIdentity{IdentityURL}
+	if s.hasDID(l.Tenant, l.ProfileID) {
+		identities = append(identities, IdentityDIDWeb)
+	}
+	docs, err := s.sign(ctx, *l, identities...)
+	if err != nil {
 		return err
 	}
-	l.DIDDocument = nil
-	if s.hasDID(l.Tenant, l.ProfileID) {
-		if l.DIDDocument, err = s.sign(ctx, *l, IdentityDIDWeb); err != nil {
-			return err
-		}
+	l.Document, l.DIDDocument = docs[0], nil
+	if len(docs) == 2 {
+		l.DIDDocument = docs[1]
 	}
 	return nil
 }
@@ -291,10 +295,10 @@ func compareUint(a, b uint64) int {
 }
 
 // sign builds and signs the list's BitstringStatusListCredential with the profile's
-// active key, issued under identity. The credential has no validUntil: it stays valid
-// until replaced, and the short cache lifetime it is served with bounds how stale a
-// verifier's copy can be.
-func (s *StatusLists) sign(ctx context.Context, l StatusList, identity IssuerIdentity) ([]byte, error) {
+// active key, once per identity (the bitstring encoded and the key unsealed once). The
+// credential has no validUntil: it stays valid until replaced, and the short cache
+// lifetime it is served with bounds how stale a verifier's copy can be.
+func (s *StatusLists) sign(ctx context.Context, l StatusList, identities ...IssuerIdentity) ([][]byte, error) {
 	set := make([]int, len(l.Revoked))
 	for i, e := range l.Revoked {
 		set[i] = int(e.Index % StatusListSize)
@@ -307,28 +311,32 @@ func (s *StatusLists) sign(ctx context.Context, l StatusList, identity IssuerIde
 	if err != nil {
 		return nil, err
 	}
-	id := s.urls.StatusListAs(l.Tenant, l.ProfileID, l.Number, identity)
 	now := s.now().Truncate(time.Second)
-	doc, err := json.Marshal(map[string]any{
-		"@context":  []string{ob3.ContextVCv2},
-		"id":        id,
-		"type":      []string{"VerifiableCredential", "BitstringStatusListCredential"},
-		"issuer":    s.urls.IssuerID(l.Tenant, l.ProfileID, identity),
-		"validFrom": now.Format(time.RFC3339),
-		"credentialSubject": map[string]any{
-			"id": id + "#list", "type": "BitstringStatusList", "statusPurpose": statusPurpose, "encodedList": encoded,
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+	out := make([][]byte, 0, len(identities))
+	for _, identity := range identities {
+		id := s.urls.StatusListAs(l.Tenant, l.ProfileID, l.Number, identity)
+		doc, err := json.Marshal(map[string]any{
+			"@context":  []string{ob3.ContextVCv2},
+			"id":        id,
+			"type":      []string{"VerifiableCredential", "BitstringStatusListCredential"},
+			"issuer":    s.urls.IssuerID(l.Tenant, l.ProfileID, identity),
+			"validFrom": now.Format(time.RFC3339),
+			"credentialSubject": map[string]any{
+				"id": id + "#list", "type": "BitstringStatusList", "statusPurpose": statusPurpose, "encodedList": encoded,
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+		}
+		signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
+			VerificationMethod: s.urls.KeyID(l.Tenant, l.ProfileID, keyID, identity), Created: now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sign status list %d of profile %s: %w", l.Number, l.ProfileID, err)
+		}
+		out = append(out, signed)
 	}
-	signed, err := s.suite.Sign(ctx, doc, priv, dataintegrity.Options{
-		VerificationMethod: s.urls.KeyID(l.Tenant, l.ProfileID, keyID, identity), Created: now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sign status list %d of profile %s: %w", l.Number, l.ProfileID, err)
-	}
-	return signed, nil
+	return out, nil
 }
 
 // RevokedCredential is one entry of a 1EdTech Revocation List.
