@@ -297,26 +297,7 @@ func (b *Backfiller) Backfill(ctx context.Context, req BackfillRequest) (Backfil
 	}()
 
 	run := &backfillRun{b: b, c: c, key: key, deadline: b.now().Add(maxDur)}
-	if err := run.load(ctx); err != nil {
-		return BackfillStatus{}, err
-	}
-	if run.rec.done() {
-		return run.rec.status(), nil
-	}
-	err = b.replay.ReplayRange(ctx, r.Tenant, run.rec.Position+1, run.rec.boundary(), func(in []Input) error {
-		return run.batch(ctx, in)
-	})
-	switch {
-	case err == nil:
-		// Every event of the range has been read: the rest of it is other tenants'.
-		next := run.rec
-		next.Position, next.Finished = next.boundary(), b.now().UTC()
-		if err := run.save(ctx, next); err != nil {
-			return BackfillStatus{}, err
-		}
-		b.logger.InfoContext(ctx, "backfill finished", "tenant", r.Tenant, "rule", r.ID, "events_read", next.Read, "awards", next.Awards)
-	case errors.Is(err, errBackfillPaused):
-	default:
+	if err := run.work(ctx); err != nil {
 		return BackfillStatus{}, fmt.Errorf("backfill rule %s: %w", r.ID, err)
 	}
 	return run.rec.status(), nil
@@ -341,6 +322,34 @@ type backfillRun struct {
 	raw      []byte // rec as stored, the precondition of the next save
 }
 
+// work loads the progress and goes on from it until the range's end or the call's
+// duration.
+func (run *backfillRun) work(ctx context.Context) error {
+	if err := run.load(ctx); err != nil {
+		return err
+	}
+	if run.rec.done() {
+		return nil
+	}
+	err := run.b.replay.ReplayRange(ctx, run.c.Tenant, run.rec.Position+1, run.rec.boundary(), func(in []Input) error {
+		return run.batch(ctx, in)
+	})
+	switch {
+	case errors.Is(err, errBackfillPaused):
+		return nil
+	case err != nil:
+		return err
+	}
+	// Every event of the range has been read: the rest of it is other tenants'.
+	next := run.rec
+	next.Position, next.Finished = next.boundary(), run.b.now().UTC()
+	if err := run.save(ctx, next); err != nil {
+		return err
+	}
+	run.b.logger.InfoContext(ctx, "backfill finished", "tenant", run.c.Tenant, "rule", run.c.ID, "events_read", next.Read, "awards", next.Awards)
+	return nil
+}
+
 // load reads the progress record, or starts one when there is none or it belongs to
 // an earlier rule of the same id (another boundary).
 func (run *backfillRun) load(ctx context.Context) error {
@@ -349,7 +358,7 @@ func (run *backfillRun) load(ctx context.Context) error {
 	case err == nil:
 		var rec backfillRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return fmt.Errorf("backfill rule %s: decode progress: %w", run.c.ID, err)
+			return fmt.Errorf("decode progress: %w", err)
 		}
 		run.raw = raw
 		if rec.End == run.c.BackfillEnd {
@@ -360,7 +369,7 @@ func (run *backfillRun) load(ctx context.Context) error {
 	case errors.Is(err, statestore.ErrNotFound):
 		first, _, err := run.b.replay.Positions(ctx)
 		if err != nil {
-			return fmt.Errorf("backfill rule %s: %w", run.c.ID, err)
+			return err
 		}
 		rec := backfillRecord{End: run.c.BackfillEnd, Started: run.b.now().UTC()}
 		rec.First = min(max(first, 1)-1, rec.boundary())
@@ -372,7 +381,7 @@ func (run *backfillRun) load(ctx context.Context) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("backfill rule %s: read progress: %w", run.c.ID, err)
+		return fmt.Errorf("read progress: %w", err)
 	}
 	// The rule alone, its boundary cleared: every event of the range counts.
 	solo := *run.c
@@ -386,14 +395,14 @@ func (run *backfillRun) load(ctx context.Context) error {
 func (run *backfillRun) save(ctx context.Context, rec backfillRecord) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("backfill rule %s: encode progress: %w", run.c.ID, err)
+		return fmt.Errorf("encode progress: %w", err)
 	}
 	ok, err := run.b.store.CompareAndSet(ctx, run.key, run.raw, raw, 0)
 	if err != nil {
-		return fmt.Errorf("backfill rule %s: save progress: %w", run.c.ID, err)
+		return fmt.Errorf("save progress: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("backfill rule %s: progress moved by another call: %w", run.c.ID, ErrBackfillRunning)
+		return fmt.Errorf("progress moved by another call: %w", ErrBackfillRunning)
 	}
 	run.rec, run.raw = rec, raw
 	return nil
@@ -426,7 +435,7 @@ func (run *backfillRun) batch(ctx context.Context, in []Input) error {
 	n := 0
 	for i, r := range run.engine.ProcessBatch(ctx, xs) {
 		if r.Err != nil {
-			failed = fmt.Errorf("backfill rule %s: %w", run.c.ID, r.Err)
+			failed = r.Err
 			break
 		}
 		n = i + 1
@@ -449,7 +458,7 @@ func (run *backfillRun) batch(ctx context.Context, in []Input) error {
 	}
 	// Invariant 5: the awards are stored before the progress moves past their events.
 	if err := run.b.publish.PublishAwards(ctx, awards); err != nil {
-		return fmt.Errorf("backfill rule %s: publish awards: %w", run.c.ID, err)
+		return fmt.Errorf("publish awards: %w", err)
 	}
 	next.Position = in[n-1].StreamSeq
 	if err := run.save(ctx, next); err != nil {
@@ -490,7 +499,7 @@ func (run *backfillRun) appliedLive(ctx context.Context, in []Input) ([]bool, er
 	}
 	got, err := run.b.store.MGetAll(ctx, lists)
 	if err != nil {
-		return nil, fmt.Errorf("backfill rule %s: read live decisions: %w", c.ID, err)
+		return nil, fmt.Errorf("read live decisions: %w", err)
 	}
 	for j, i := range at {
 		raw := got[j][0]
@@ -499,7 +508,7 @@ func (run *backfillRun) appliedLive(ctx context.Context, in []Input) ([]bool, er
 		}
 		var rec record
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return nil, fmt.Errorf("backfill rule %s: decode live decision of %q: %w", c.ID, in[i].DedupeID, err)
+			return nil, fmt.Errorf("decode live decision of %q: %w", in[i].DedupeID, err)
 		}
 		for _, rr := range rec.Rules {
 			out[i] = out[i] || rr.ID == c.ID
