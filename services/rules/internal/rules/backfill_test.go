@@ -462,3 +462,60 @@ func TestBackfillRefusals(t *testing.T) {
 		t.Error("progress key is not tenant-scoped")
 	}
 }
+
+// TestRecordBoundaryAfterAnEdit: a rule edited between its creation and the raise of
+// its boundary gets the boundary on the edited version; one deleted and created again
+// meanwhile keeps its own.
+func TestRecordBoundaryAfterAnEdit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo, stream, cat := newMemRepo(), &seqReplayer{batch: 10}, NewCatalog()
+	bf := NewBackfiller(repo, cat, backfillStore(t, stores[0]), stream, &awardLog{}, discard)
+	stream.add(tenant, course("a1", "alice", t0))
+	r := bfRule
+	if err := bf.Prepare(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	created, err := repo.Create(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.Put(mustCompileRule(t, created))
+	stream.add(tenant, course("a2", "alice", t0))
+	edited := created
+	edited.Threshold, edited.Version = 5, 2
+	if _, err := repo.Update(ctx, edited); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bf.RecordBoundary(ctx, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Threshold != 5 || got.Version != 2 || got.BackfillEnd != 3 || got.BackfillFirstEnd != 2 {
+		t.Errorf("after an edit: threshold %v, version %d, boundaries %d/%d; want 5, 2, 2/3", got.Threshold, got.Version, got.BackfillFirstEnd, got.BackfillEnd)
+	}
+	if stored, _ := repo.Get(ctx, tenant, r.ID); stored.BackfillEnd != 3 {
+		t.Errorf("stored boundary end %d, want 3", stored.BackfillEnd)
+	}
+
+	again := storedRule(t, repo)
+	again.BackfillFirstEnd, again.BackfillEnd = 7, 7 // created again later
+	repo.mu.Lock()
+	repo.rev++
+	again.Revision = repo.rev
+	repo.rules[tenant+"/"+r.ID] = again
+	repo.mu.Unlock()
+	got, err = bf.RecordBoundary(ctx, created)
+	if err != nil || got.BackfillEnd != 7 || got.BackfillFirstEnd != 7 {
+		t.Errorf("after a re-creation: %d/%d, %v; want the new rule's 7/7 untouched", got.BackfillFirstEnd, got.BackfillEnd, err)
+	}
+}
+
+func storedRule(t *testing.T, repo *memRepo) Rule {
+	t.Helper()
+	r, err := repo.Get(context.Background(), tenant, bfRule.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
