@@ -519,3 +519,26 @@ func storedRule(t *testing.T, repo *memRepo) Rule {
 	}
 	return r
 }
+
+// TestEditsKeepTheBoundary: an update (which carries no boundary: the API has none)
+// keeps the stored rule's boundaries.
+func TestEditsKeepTheBoundary(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	repo := newMemRepo()
+	m := NewManager(repo)
+	r := bfRule
+	r.BackfillFirstEnd, r.BackfillEnd = 4, 9
+	if _, err := m.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	edit := bfRule
+	edit.Threshold = 4
+	got, created, err := m.Update(ctx, edit, "", true)
+	if err != nil || created {
+		t.Fatalf("update: %v, created %v", err, created)
+	}
+	if got.BackfillFirstEnd != 4 || got.BackfillEnd != 9 || storedRule(t, repo).BackfillEnd != 9 {
+		t.Errorf("boundaries after an edit %d/%d, want 4/9 kept", got.BackfillFirstEnd, got.BackfillEnd)
+	}
+}
