@@ -633,7 +633,7 @@ func TestCloudEventTypes(t *testing.T) {
 	field := (&notifierv1.Subscription{}).ProtoReflect().Descriptor().Fields().ByName("event_types")
 	rules, _ := proto.GetExtension(field.Options(), validatepb.E_Field).(*validatepb.FieldRules)
 	allowed := slices.Sorted(slices.Values(rules.GetRepeated().GetItems().GetString().GetIn()))
-	want := slices.Sorted(slices.Values([]string{byMessage["BadgeIssued"], byMessage["BadgeRevoked"], byMessage["AwardPendingApproval"]}))
+	want := slices.Sorted(slices.Values([]string{byMessage["BadgeIssued"], byMessage["BadgeRevoked"], byMessage["AwardPendingApproval"], byMessage["AwardRejected"]}))
 	if diff := cmp.Diff(want, allowed); diff != "" {
 		t.Errorf("Subscription.event_types allowed values (-want +got):\n%s", diff)
 	}

@@ -44,7 +44,7 @@ func webhooksCreate(g *globals) *ffcli.Command {
 	fs := newFlagSet("laurel webhooks create")
 	c.register(fs)
 	fs.StringVar(&url, "url", "", "endpoint that receives the events (http or https)")
-	fs.Var(&eventTypes, "event-type", "event type to deliver, repeatable (laurel.badge.issued.v1, laurel.badge.revoked.v1, laurel.award.pending_approval.v1); default all")
+	fs.Var(&eventTypes, "event-type", "event type to deliver, repeatable (laurel.badge.issued.v1, laurel.badge.revoked.v1, laurel.award.pending_approval.v1, laurel.award.rejected.v1); default all")
 	fs.Var(&achievements, "achievement", "achievement id whose events to deliver, repeatable; default all")
 	fs.StringVar(&description, "description", "", "what the subscription is for")
 	fs.StringVar(&requestID, "request-id", "", "idempotency key (UUID): a retry with the same one returns the first result")

@@ -67,9 +67,10 @@ func TestApprovalsEndToEnd(t *testing.T) {
 	}
 	mustCLI("rules", "apply", "-f", ruleFile)
 
-	// Every subscription type: the rejection reaches it as laurel.award.rejected.v1.
+	// A subscription to rejections only: the rejection reaches it as laurel.award.rejected.v1,
+	// and nothing else does (checked below).
 	hooks := newHookReceiver(t, http.StatusOK)
-	if code, out, errOut := dev.webhooksCLI(t, "create", "--url", hooks.srv.URL); code != exitOK {
+	if code, out, errOut := dev.webhooksCLI(t, "create", "--url", hooks.srv.URL, "--event-type", "laurel.award.rejected.v1"); code != exitOK {
 		t.Fatalf("webhooks create = %d:\n%s%s", code, out, errOut)
 	}
 	// The LEDGER events as published, to read the BadgeIssued and AwardRejected.
@@ -255,6 +256,14 @@ func TestApprovalsEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+	hooks.mu.Lock()
+	for _, b := range hooks.body {
+		var ce struct{ Type string }
+		if json.Unmarshal(b, &ce) != nil || ce.Type != "laurel.award.rejected.v1" {
+			t.Errorf("the rejections-only subscription received %s", b)
+		}
+	}
+	hooks.mu.Unlock()
 	// Ben's award was never issued: no credential, no BadgeIssued.
 	if out := mustCLI("credentials", "list", "--recipient", "ben", "--output", "json"); strings.Contains(out, benID) {
 		t.Errorf("ben has a credential after the rejection:\n%s", out)

@@ -120,6 +120,9 @@ func TestDIDWebProfileIssuesUnderItsDID(t *testing.T) {
 	if issuer != academyDID || vm != academyDID+"#"+firstKey {
 		t.Fatalf("issuer %s, verificationMethod %s; want %s and %s#%s", issuer, vm, academyDID, academyDID, firstKey)
 	}
+	if got := keys.GetSigningKeys()[0].GetVerificationMethod(); got != vm {
+		t.Errorf("ListSigningKeys names verification method %s, the proof %s", got, vm)
+	}
 	st := statusOf(t, old.GetOb3Json())
 	if st.Type != ob3.TypeBitstringStatusEntry || st.StatusListCredential != publicURL+"/status/acme/academy/0/did" {
 		t.Errorf("credentialStatus = %+v, want the did:web form of list 0", st)
@@ -153,6 +156,9 @@ func TestDIDWebProfileIssuesUnderItsDID(t *testing.T) {
 	fresh := e.issue(t, "new@example.org")
 	if _, vm := issuerAndMethod(t, fresh.GetOb3Json()); vm != academyDID+"#"+secondKey {
 		t.Errorf("after rotation verificationMethod %s, want %s#%s", vm, academyDID, secondKey)
+	}
+	if got := rotated.GetSigningKey().GetVerificationMethod(); got != academyDID+"#"+secondKey {
+		t.Errorf("RotateSigningKey names verification method %s, want %s#%s", got, academyDID, secondKey)
 	}
 	// The DID document lists both keys under exactly the ids proofs name.
 	body, code, err := e.get(context.Background(), publicURL+"/issuers/acme/academy/did.json")

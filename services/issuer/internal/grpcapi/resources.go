@@ -158,7 +158,7 @@ func (s *Server) CreateSigningKey(ctx context.Context, req *issuerv1.CreateSigni
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &issuerv1.CreateSigningKeyResponse{SigningKey: s.keyToProto(tenant, profile, k)}, nil
+	return &issuerv1.CreateSigningKeyResponse{SigningKey: s.keyToProto(ctx, tenant, profile, k)}, nil
 }
 
 // RotateSigningKey implements issuerv1.IssuerServiceServer.
@@ -172,7 +172,7 @@ func (s *Server) RotateSigningKey(ctx context.Context, req *issuerv1.RotateSigni
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	return &issuerv1.RotateSigningKeyResponse{SigningKey: s.keyToProto(tenant, profile, k)}, nil
+	return &issuerv1.RotateSigningKeyResponse{SigningKey: s.keyToProto(ctx, tenant, profile, k)}, nil
 }
 
 // ListSigningKeys implements issuerv1.IssuerServiceServer.
@@ -188,16 +188,22 @@ func (s *Server) ListSigningKeys(ctx context.Context, req *issuerv1.ListSigningK
 	}
 	resp := &issuerv1.ListSigningKeysResponse{}
 	for _, k := range keys {
-		resp.SigningKeys = append(resp.SigningKeys, s.keyToProto(tenant, profile, k))
+		resp.SigningKeys = append(resp.SigningKeys, s.keyToProto(ctx, tenant, profile, k))
 	}
 	return resp, nil
 }
 
 // keyToProto copies the public part only: SigningKey.Sealed never leaves the service.
-func (s *Server) keyToProto(tenant, profile string, k issuance.SigningKey) *issuerv1.SigningKey {
+// The verification method is the one the profile's new credentials name: its URL or
+// its did:web DID with the key id as fragment.
+func (s *Server) keyToProto(ctx context.Context, tenant, profile string, k issuance.SigningKey) *issuerv1.SigningKey {
+	identity := issuance.IdentityURL
+	if p, err := s.profiles.Get(ctx, tenant, profile); err == nil {
+		identity = p.Identity
+	}
 	p := &issuerv1.SigningKey{
 		Name:               profilePrefix + profile + "/signingKeys/" + k.ID,
-		VerificationMethod: s.urls.VerificationMethod(tenant, profile, k.ID),
+		VerificationMethod: s.urls.KeyID(tenant, profile, k.ID, identity),
 		PublicKeyMultibase: k.PublicKeyMultibase(),
 		State:              issuerv1.SigningKey_STATE_ACTIVE,
 		CreateTime:         timestamppb.New(k.CreateTime),

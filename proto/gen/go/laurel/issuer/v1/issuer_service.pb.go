@@ -2567,10 +2567,10 @@ const file_laurel_issuer_v1_issuer_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"u\n" +
 	"\x14ListProfilesResponse\x125\n" +
 	"\bprofiles\x18\x01 \x03(\v2\x19.laurel.issuer.v1.ProfileR\bprofiles\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xab\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd9\x03\n" +
 	"\x14UpdateProfileRequest\x12>\n" +
-	"\aprofile\x18\x01 \x01(\v2\x19.laurel.issuer.v1.ProfileB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\aprofile\x12\xa1\x01\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskBd\xe0A\x01\xbaH^\xe2\x01[\x12\x01*\x12\fdisplay_name\x12\x03url\x12\x05email\x12\vdescription\x12\timage_url\x12\x04name\x12\vcreate_time\x12\vupdate_time\x12\x04etagR\n" +
+	"\aprofile\x18\x01 \x01(\v2\x19.laurel.issuer.v1.ProfileB\t\xe0A\x02\xbaH\x03\xd8\x01\x03R\aprofile\x12\xcf\x01\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x91\x01\xe0A\x01\xbaH\x8a\x01\xe2\x01\x86\x01\x12\x01*\x12\fdisplay_name\x12\x03url\x12\x05email\x12\vdescription\x12\timage_url\x12\x0fissuer_identity\x12\x18credential_status_method\x12\x04name\x12\vcreate_time\x12\vupdate_time\x12\x04etagR\n" +
 	"updateMask:\xae\x01\xbaH\xaa\x01\x1a\xa7\x01\n" +
 	"\x1bupdate_profile.profile_name\x12'profile.name must be profiles/{profile}\x1a_has(this.profile) && this.profile.name.matches('^profiles/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')\"L\n" +
 	"\x15UpdateProfileResponse\x123\n" +

@@ -84,8 +84,8 @@ type SigningKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, "profiles/{profile}/signingKeys/{key}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The verificationMethod URL proofs name:
-	// "<public URL>/issuers/<tenant>/<profile>#<key>".
+	// The verificationMethod proofs name: "<public URL>/issuers/<tenant>/<profile>#<key>"
+	// for a profile with the URL identity, "<did:web DID>#<key>" for a did:web one.
 	VerificationMethod string `protobuf:"bytes,2,opt,name=verification_method,json=verificationMethod,proto3" json:"verification_method,omitempty"`
 	// Public key as a Multikey (multibase base58btc, "z6Mk...").
 	PublicKeyMultibase string `protobuf:"bytes,3,opt,name=public_key_multibase,json=publicKeyMultibase,proto3" json:"public_key_multibase,omitempty"`

@@ -94,8 +94,8 @@ type Subscription struct {
 	// Endpoint that receives the events: an absolute http or https URL.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// CloudEvent types to deliver, each one of "laurel.badge.issued.v1",
-	// "laurel.badge.revoked.v1" and "laurel.award.pending_approval.v1",
-	// without repeats. Empty means all of them, including types added later.
+	// "laurel.badge.revoked.v1", "laurel.award.pending_approval.v1" and
+	// "laurel.award.rejected.v1", without repeats. Empty means all of them, including types added later.
 	EventTypes []string `protobuf:"bytes,3,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
 	// Achievements whose events to deliver, without repeats. Empty means every
 	// achievement.
@@ -2200,12 +2200,12 @@ var File_laurel_notifier_v1_notifier_service_proto protoreflect.FileDescriptor
 
 const file_laurel_notifier_v1_notifier_service_proto_rawDesc = "" +
 	"\n" +
-	")laurel/notifier/v1/notifier_service.proto\x12\x12laurel.notifier.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x05\n" +
+	")laurel/notifier/v1/notifier_service.proto\x12\x12laurel.notifier.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x05\n" +
 	"\fSubscription\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\xa0\x01\n" +
 	"\x03url\x18\x02 \x01(\tB\x8d\x01\xe0A\x02\xbaH\x86\x01\xba\x01{\n" +
-	"\x17subscription.url_scheme\x12%url must use the http or https scheme\x1a9this.startsWith('https://') || this.startsWith('http://')r\x06\x18\x80\x10\x88\x01\x01R\x03url\x12\x83\x01\n" +
-	"\vevent_types\x18\x03 \x03(\tBb\xe0A\x01\xbaH\\\x92\x01Y\x18\x01\"UrSR\x16laurel.badge.issued.v1R\x17laurel.badge.revoked.v1R laurel.award.pending_approval.v1R\n" +
+	"\x17subscription.url_scheme\x12%url must use the http or https scheme\x1a9this.startsWith('https://') || this.startsWith('http://')r\x06\x18\x80\x10\x88\x01\x01R\x03url\x12\x9d\x01\n" +
+	"\vevent_types\x18\x03 \x03(\tB|\xe0A\x01\xbaHv\x92\x01s\x18\x01\"ormR\x16laurel.badge.issued.v1R\x17laurel.badge.revoked.v1R laurel.award.pending_approval.v1R\x18laurel.award.rejected.v1R\n" +
 	"eventTypes\x12?\n" +
 	"\x0fachievement_ids\x18\x04 \x03(\tB\x16\xe0A\x01\xbaH\x10\x92\x01\r\x10d\x18\x01\"\ar\x05\x10\x01\x18\x80\x01R\x0eachievementIds\x12\x1b\n" +
 	"\x06active\x18\x05 \x01(\bB\x03\xe0A\x03R\x06active\x12-\n" +
