@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"slices"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3"
@@ -219,19 +218,8 @@ func profilesUpdate(g *globals, name string) *ffcli.Command {
 			profile.Name, profile.Etag = profileName(args[0]), etag
 			return c.call(ctx, func(ctx context.Context, conn *grpc.ClientConn) error {
 				client := issuerv1.NewIssuerServiceClient(conn)
-				mask := paths
-				if slices.Contains(paths, "issuer_identity") || slices.Contains(paths, "credential_status_method") {
-					// The API's update_mask does not list these two paths yet, so change them
-					// by sending the whole profile under "*": read it, apply the flags, and
-					// write it back with the etag read (or given), so a concurrent change is
-					// refused rather than overwritten.
-					if profile, err = mergedProfile(ctx, client, profile, paths); err != nil {
-						return err
-					}
-					mask = []string{"*"}
-				}
 				resp, err := client.UpdateProfile(ctx, &issuerv1.UpdateProfileRequest{
-					Profile: profile, UpdateMask: &fieldmaskpb.FieldMask{Paths: mask},
+					Profile: profile, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
 				})
 				if err != nil {
 					return err
@@ -240,38 +228,6 @@ func profilesUpdate(g *globals, name string) *ffcli.Command {
 			})
 		},
 	}
-}
-
-// mergedProfile returns the stored profile with the fields of paths taken from patch, and
-// patch's etag when it has one.
-func mergedProfile(ctx context.Context, client issuerv1.IssuerServiceClient, patch *issuerv1.Profile, paths []string) (*issuerv1.Profile, error) {
-	got, err := client.GetProfile(ctx, &issuerv1.GetProfileRequest{Name: patch.GetName()})
-	if err != nil {
-		return nil, err
-	}
-	p := got.GetProfile()
-	for _, path := range paths {
-		switch path {
-		case "display_name":
-			p.DisplayName = patch.GetDisplayName()
-		case "url":
-			p.Url = patch.GetUrl()
-		case "email":
-			p.Email = patch.GetEmail()
-		case "description":
-			p.Description = patch.GetDescription()
-		case "image_url":
-			p.ImageUrl = patch.GetImageUrl()
-		case "issuer_identity":
-			p.IssuerIdentity = patch.GetIssuerIdentity()
-		case "credential_status_method":
-			p.CredentialStatusMethod = patch.GetCredentialStatusMethod()
-		}
-	}
-	if patch.GetEtag() != "" {
-		p.Etag = patch.GetEtag()
-	}
-	return p, nil
 }
 
 func profilesDelete(g *globals, name string) *ffcli.Command {

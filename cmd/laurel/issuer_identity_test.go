@@ -139,6 +139,17 @@ func TestDevDIDWebIssuerWith1EdTechRevocationList(t *testing.T) {
 	if code, out, errOut := dev.cli(t, dev.key, "issuers", "update", "academy", "--status-method", "1edtech", "--etag", "1"); code != exitError || !strings.Contains(errOut, "Aborted") {
 		t.Errorf("issuers update with a stale etag = %d:\n%s%s", code, out, errOut)
 	}
+	// The same switch over HTTP JSON, as docs/issuer.md shows it: the two fields by update mask.
+	auth := map[string]string{"Authorization": "Bearer " + dev.key}
+	if r := dev.send(t, http.MethodPatch, "/v1/profiles/academy?update_mask=issuer_identity,credential_status_method", auth,
+		[]byte(`{"issuerIdentity": "ISSUER_IDENTITY_DID_WEB", "credentialStatusMethod": "CREDENTIAL_STATUS_METHOD_REVOCATION_LIST_1EDTECH"}`)); r.status != http.StatusOK ||
+		!strings.Contains(string(r.body), `"ISSUER_IDENTITY_DID_WEB"`) || !strings.Contains(string(r.body), `"displayName":"Example Academy"`) {
+		t.Fatalf("PATCH profile by update mask = %d: %s", r.status, r.body)
+	}
+	if r := dev.send(t, http.MethodPatch, "/v1/profiles/academy?update_mask=issuer_identity,credential_status_method", auth,
+		[]byte(`{"issuerIdentity": "ISSUER_IDENTITY_URL", "credentialStatusMethod": "CREDENTIAL_STATUS_METHOD_BITSTRING_STATUS_LIST"}`)); r.status != http.StatusOK {
+		t.Fatalf("PATCH profile back = %d: %s", r.status, r.body)
+	}
 	later := issue("carol")
 	if doc, err := ob3.Parse([]byte(later.GetOb3Json())); err != nil || doc.Issuer.ID != "http://"+addr+"/issuers/dev/academy" ||
 		doc.CredentialStatus == nil || doc.CredentialStatus.Type != ob3.TypeBitstringStatusEntry {
