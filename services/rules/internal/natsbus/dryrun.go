@@ -41,8 +41,7 @@ const replayBatch = 500
 // Replay implements rules.ActivityReplayer. Events that cannot be read as activity
 // (no subject, not a CloudEvent) are skipped, as the live workers dead-letter them.
 func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, until time.Time, fn func([]rules.Input) error) (int64, error) {
-	filter, err := subjects.ActivityFilter(tenant)
-	if err != nil {
+	if err := subjects.ValidTenant(tenant); err != nil {
 		return 0, err
 	}
 	stream, err := r.js.Stream(ctx, subjects.ActivityStream)
@@ -56,12 +55,22 @@ func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, unt
 		return 0, nil
 	}
 	start := since.UTC()
-	cons, err := r.js.OrderedConsumer(ctx, subjects.ActivityStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{filter},
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &start,
-		InactiveThreshold: 30 * time.Second,
-	})
+	return r.replay(ctx, tenant, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start},
+		last, func(meta *jetstream.MsgMetadata) bool { return meta.Timestamp.After(until) }, fn)
+}
+
+// replay reads the tenant's ACTIVITY from where start says (its deliver policy and
+// start) up to stream position end, or to the first message past says is beyond the
+// range, calling fn with batches of engine inputs. It returns how many inputs fn got.
+func (r *ActivityReplayer) replay(ctx context.Context, tenant string, start jetstream.OrderedConsumerConfig, end uint64,
+	past func(*jetstream.MsgMetadata) bool, fn func([]rules.Input) error) (int64, error) {
+	filter, err := subjects.ActivityFilter(tenant)
+	if err != nil {
+		return 0, err
+	}
+	cfg := start
+	cfg.FilterSubjects, cfg.InactiveThreshold = []string{filter}, 30*time.Second
+	cons, err := r.js.OrderedConsumer(ctx, subjects.ActivityStream, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
 	}
@@ -87,14 +96,14 @@ func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, unt
 			if err != nil {
 				return read, fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
 			}
-			if meta.Timestamp.After(until) || meta.Sequence.Stream > last {
+			if meta.Sequence.Stream > end || (past != nil && past(meta)) {
 				done = true
 				break
 			}
 			if x, ok := replayInput(tenant, msg, meta); ok {
 				in = append(in, x)
 			}
-			if meta.NumPending == 0 || meta.Sequence.Stream == last {
+			if meta.NumPending == 0 || meta.Sequence.Stream == end {
 				done = true
 				break
 			}
@@ -108,8 +117,19 @@ func (r *ActivityReplayer) Replay(ctx context.Context, tenant string, since, unt
 				return read, err
 			}
 		}
-		if done || got == 0 {
-			return read, ctx.Err()
+		if done {
+			return read, nil
+		}
+		if got == 0 {
+			// An empty fetch is not proof of the range's end (a slow server would then
+			// skip events for good): the consumer's pending count is.
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return read, fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
+			}
+			if info.NumPending == 0 {
+				return read, nil
+			}
 		}
 	}
 }
@@ -149,73 +169,9 @@ func (r *ActivityReplayer) ReplayRange(ctx context.Context, tenant string, from,
 	if from > to {
 		return nil
 	}
-	filter, err := subjects.ActivityFilter(tenant)
+	_, err := r.replay(ctx, tenant, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}, to, nil, fn)
 	if err != nil {
-		return err
+		return fmt.Errorf("from position %d: %w", from, err)
 	}
-	cons, err := r.js.OrderedConsumer(ctx, subjects.ActivityStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{filter},
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		InactiveThreshold: 30 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("replay %s from %d: %w", subjects.ActivityStream, from, err)
-	}
-	defer func() {
-		if info := cons.CachedInfo(); info != nil {
-			_ = r.js.DeleteConsumer(context.WithoutCancel(ctx), subjects.ActivityStream, info.Name)
-		}
-	}()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(r.idle))
-		if err != nil {
-			return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
-		}
-		var in []rules.Input
-		got, done := 0, false
-		for msg := range batch.Messages() {
-			got++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
-			}
-			if meta.Sequence.Stream > to {
-				done = true
-				break
-			}
-			if x, ok := replayInput(tenant, msg, meta); ok {
-				in = append(in, x)
-			}
-			if meta.NumPending == 0 || meta.Sequence.Stream == to {
-				done = true
-				break
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
-		}
-		if len(in) > 0 {
-			if err := fn(in); err != nil {
-				return err
-			}
-		}
-		if done {
-			return nil
-		}
-		if got == 0 {
-			// An empty fetch is not proof of the range's end (a slow server would then
-			// skip events for good): the consumer's pending count is.
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return fmt.Errorf("replay %s: %w", subjects.ActivityStream, err)
-			}
-			if info.NumPending == 0 {
-				return nil
-			}
-		}
-	}
+	return nil
 }
