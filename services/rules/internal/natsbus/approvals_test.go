@@ -14,7 +14,6 @@ import (
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
 	"github.com/laurel-badges/laurel/platform/eventbus"
-	"github.com/laurel-badges/laurel/platform/natsembed/natstest"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/ingest"
@@ -35,14 +34,7 @@ func TestApprovalQueueFromLedger(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // hang guard
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, _ := natstest.Start(t)
-	bus, err := eventbus.New(nc, eventbus.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream); err != nil {
-		t.Fatal(err)
-	}
+	nc, bus := startBus(ctx, t, logger, subjects.ActivityStream, subjects.AwardsStream, subjects.LedgerStream, subjects.DeadLetterStream)
 	store := openRedis(t)
 	cat := rules.NewCatalog()
 	c, err := rules.Compile(rules.Rule{Tenant: "t1", ID: "vetted", EventTypes: []string{"nominated"}, Aggregate: rules.Aggregate{Kind: rules.KindCount},

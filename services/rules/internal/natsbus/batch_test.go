@@ -18,8 +18,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
-	"github.com/laurel-badges/laurel/platform/eventbus"
-	"github.com/laurel-badges/laurel/platform/natsembed/natstest"
 	"github.com/laurel-badges/laurel/platform/statestore"
 	"github.com/laurel-badges/laurel/platform/statestore/redisstore"
 	"github.com/laurel-badges/laurel/platform/subjects"
@@ -88,14 +86,7 @@ func TestWorkersApplyBatchesExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // hang guard
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, _ := natstest.Start(t)
-	bus, err := eventbus.New(nc, eventbus.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream); err != nil {
-		t.Fatal(err)
-	}
+	nc, bus := startBus(ctx, t, logger, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

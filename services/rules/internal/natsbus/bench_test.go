@@ -16,8 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
-	"github.com/laurel-badges/laurel/platform/eventbus"
-	"github.com/laurel-badges/laurel/platform/natsembed/natstest"
 	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	"github.com/laurel-badges/laurel/services/rules/internal/natsbus"
@@ -57,14 +55,7 @@ func benchThroughput(b *testing.B, storeKind string, nRules int) {
 	if os.Getenv("H4DEBUG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	nc, _ := natstest.Start(b)
-	bus, err := eventbus.New(nc, eventbus.WithLogger(logger))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream); err != nil {
-		b.Fatal(err)
-	}
+	nc, bus := startBus(ctx, b, logger, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream)
 	var store rules.Store
 	switch storeKind {
 	case "redis":
@@ -149,14 +140,7 @@ func benchThroughput(b *testing.B, storeKind string, nRules int) {
 // each (what the rules workers do, minus the rules), reported as msgs/s.
 func BenchmarkJetStreamBaseline(b *testing.B) {
 	ctx := context.Background()
-	nc, _ := natstest.Start(b)
-	bus, err := eventbus.New(nc, eventbus.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream); err != nil {
-		b.Fatal(err)
-	}
+	nc, _ := startBus(ctx, b, slog.New(slog.NewTextHandler(io.Discard, nil)), subjects.ActivityStream)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/laurel-badges/laurel/platform/cloudevent"
 	"github.com/laurel-badges/laurel/platform/eventbus"
-	"github.com/laurel-badges/laurel/platform/natsembed/natstest"
 	"github.com/laurel-badges/laurel/platform/statestore/embedstore"
 	"github.com/laurel-badges/laurel/platform/subjects"
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
@@ -34,14 +33,7 @@ func TestLedgerFeedsMilestones(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // hang guard
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, _ := natstest.Start(t)
-	bus, err := eventbus.New(nc, eventbus.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(ctx, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream); err != nil {
-		t.Fatal(err)
-	}
+	nc, bus := startBus(ctx, t, logger, subjects.ActivityStream, subjects.AwardsStream, subjects.DeadLetterStream)
 	store, err := embedstore.Open(filepath.Join(t.TempDir(), "s.db"), embedstore.WithNoSync())
 	if err != nil {
 		t.Fatal(err)
