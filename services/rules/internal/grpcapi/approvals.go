@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/laurel-badges/laurel/platform/auth"
-	"github.com/laurel-badges/laurel/platform/grpcserver"
 	rulesv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/rules/v1"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
@@ -128,11 +127,7 @@ func (s *Server) approvalStatus(ctx context.Context, awardID string, err error) 
 	var verr *rules.ValidationError
 	switch {
 	case errors.As(err, &verr):
-		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
-		for i, v := range verr.Violations {
-			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
-		}
-		return grpcserver.InvalidFields(fields...)
+		return invalidFields(verr)
 	case errors.Is(err, rules.ErrAwardNotFound):
 		return status.Errorf(codes.NotFound, "award %s is not in the approval queue", awardID)
 	case errors.Is(err, rules.ErrAwardRejected):

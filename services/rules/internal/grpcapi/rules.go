@@ -137,15 +137,20 @@ func (s *Server) GetProgress(ctx context.Context, req *rulesv1.GetProgressReques
 	return resp, nil
 }
 
+// invalidFields is INVALID_ARGUMENT with verr's field violations.
+func invalidFields(verr *rules.ValidationError) error {
+	fields := make([]grpcserver.FieldViolation, len(verr.Violations))
+	for i, v := range verr.Violations {
+		fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
+	}
+	return grpcserver.InvalidFields(fields...)
+}
+
 func rulesStatus(err error) (error, bool) {
 	var verr *rules.ValidationError
 	switch {
 	case errors.As(err, &verr):
-		fields := make([]grpcserver.FieldViolation, len(verr.Violations))
-		for i, v := range verr.Violations {
-			fields[i] = grpcserver.FieldViolation{Field: v.Field, Description: v.Description}
-		}
-		return grpcserver.InvalidFields(fields...), true
+		return invalidFields(verr), true
 	case errors.Is(err, rules.ErrNotFound):
 		return status.Error(codes.NotFound, "rule not found"), true
 	case errors.Is(err, rules.ErrAlreadyExists):
