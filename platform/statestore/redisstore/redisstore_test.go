@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,3 +218,45 @@ func BenchmarkApply(b *testing.B) { storetest.BenchApply(b, newFixture(b).store)
 func BenchmarkApplyAll(b *testing.B) { storetest.BenchApplyAll(b, newFixture(b).store) }
 
 func BenchmarkIncr(b *testing.B) { storetest.BenchIncr(b, newFixture(b).store) }
+
+// BenchmarkApplyRules also reports the server CPU the apply script used per
+// call (redis-µs/op, from INFO commandstats; other clients' EVALSHA calls on
+// the same server during the run inflate it).
+func BenchmarkApplyRules(b *testing.B) {
+	for _, newCounters := range []bool{false, true} {
+		b.Run(fmt.Sprintf("newCounters=%v", newCounters), func(b *testing.B) {
+			f := newFixture(b)
+			calls0, usec0 := evalshaStats(b, f.client)
+			storetest.BenchApplyRules(b, f.store, newCounters)
+			calls1, usec1 := evalshaStats(b, f.client)
+			if calls1 > calls0 {
+				b.ReportMetric(float64(usec1-usec0)/float64(calls1-calls0), "redis-µs/op")
+			}
+		})
+	}
+}
+
+func evalshaStats(b *testing.B, c *redis.Client) (calls, usec int64) {
+	b.Helper()
+	info, err := c.Info(b.Context(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(info) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+		if !ok {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			name, val, _ := strings.Cut(field, "=")
+			n, _ := strconv.ParseInt(val, 10, 64)
+			switch name {
+			case "calls":
+				calls = n
+			case "usec":
+				usec = n
+			}
+		}
+	}
+	return calls, usec
+}

@@ -67,121 +67,173 @@ local function isfinite(x) return x == x and x ~= math.huge and x ~= -math.huge 
 // dedupe ttl in ms ("0": none), then three ARGV per op: code, a, b.
 //
 // Redis has no rollback: an error half-way through a script keeps the writes
-// made before it. So the script runs in two passes. The first simulates every
-// op on an in-memory model of the touched keys (type, value, cardinality,
-// known members), loaded lazily from Redis, and stops at the first failure
-// before anything is written. The second replays the ops, which can no
-// longer fail, and stores the results with the dedupe record.
+// made before it. So the script simulates every op on an in-memory model of
+// the touched keys (type, value, cardinality, known members) and stops at the
+// first failure before anything is written; then it replays the ops, which
+// can no longer fail, and stores the results with the dedupe record.
+//
+// The script runs once per event, so its cost caps a Redis's event rate, and
+// nearly all of it is Lua work: each redis.call, table, table field, string
+// conversion and global lookup counts. Hence: one MGET reads the dedupe
+// record and every key (MGET answers false for a missing key and for a set
+// or sorted set alike; one EXISTS over those tells them apart, and TYPE runs
+// only when some exist); a plain set without ttl, and an increment of a key
+// known to have no ttl, is written by one MSET of the final values (SET k v,
+// MSET and INCRBY agree on such a key); and a short increment of a key that
+// may have a ttl is left to INCRBY, whose reply is its result. Writes to
+// different keys commute, so a set may wait in the MSET while later ops on
+// other keys are written; an op on a key still waiting flushes it first.
 //
 // Replies: {0, results} duplicate; {1, results} applied; {2, i} precondition
 // i failed; {3, i, reason} op i failed.
 var applyScript = redis.NewScript(luaPrelude + `
-local dd = redis.call('GET', KEYS[1])
-if dd then return {0, dd} end
-
+-- Globals and library fields cost a table lookup per use: keep locals.
+local KEYS, ARGV, call, tonumber, unpack = KEYS, ARGV, redis.call, tonumber, unpack
+local find, format = string.find, string.format
 local n = #KEYS - 1
-local st = {}
 
-local function reset(s) s.t = 'none'; s.m = {}; s.fresh = true; s.c = 0; s.v = nil end
+-- Read every key at once: a plain set would not need its key's old value,
+-- but reading it anyway costs less than sorting the keys out, and its
+-- model is reset when the set runs. gone collects the keys MGET found no
+-- string for.
+local vals = call('MGET', unpack(KEYS))
+if vals[1] then return {0, vals[1]} end
 
--- load reads a key into the model. Most keys are values or missing, so one
--- GET answers; only a GET refused with WRONGTYPE costs a TYPE call more.
-local function load(k)
-  local s = st[k]
-  if s then return s end
-  local v = redis.pcall('GET', k)
-  if type(v) == 'table' and v.err then
-    local t = redis.call('TYPE', k).ok
-    s = {t = t, m = {}, fresh = false, c = 0}
-    if t == 'set' then s.c = redis.call('SCARD', k)
-    elseif t == 'zset' then s.c = redis.call('ZCARD', k) end
-  elseif v then
-    s = {t = 'string', v = v, m = {}, fresh = false, c = 0}
-  else
-    s = {t = 'none', m = {}, fresh = true, c = 0}
+-- st[k] models key k: t type, v string value, c cardinality, m member
+-- cache (made lazily), fresh when the key no longer mirrors Redis, nt
+-- when the key is known to have no ttl (missing, or set without one), d a
+-- delta left to INCRBY, p the MSET generation the key waits in. Every field
+-- is present from the start (false for none): adding one later regrows the
+-- table.
+local st, gone = {}, {}
+for j = 2, n + 1 do
+  local k = KEYS[j]
+  if st[k] == nil then
+    local v = vals[j]
+    if v then st[k] = {t = 'string', v = v, m = false, fresh = false, c = 0, nt = false, d = false, p = false}
+    else st[k] = false; gone[#gone + 1] = k end
   end
-  st[k] = s
-  return s
 end
+-- The dedupe record is a string or missing; anything else fails as GET did.
+if call('EXISTS', KEYS[1], unpack(gone)) == 0 then
+  for j = 1, #gone do st[gone[j]] = {t = 'none', v = false, m = false, fresh = true, c = 0, nt = true, d = false, p = false} end
+else
+  if call('TYPE', KEYS[1]).ok ~= 'none' then call('GET', KEYS[1]) end
+  for j = 1, #gone do
+    local k = gone[j]
+    local t = call('TYPE', k).ok
+    local s = {t = t, v = false, m = false, fresh = t == 'none', c = 0, nt = t == 'none', d = false, p = false}
+    if t == 'set' then s.c = call('SCARD', k)
+    elseif t == 'zset' then s.c = call('ZCARD', k) end
+    st[k] = s
+  end
+end
+
+local function reset(s) s.t = 'none'; s.m = false; s.fresh = true; s.c = 0; s.v = false; s.d = false; s.nt = true end
 
 -- smember/zscore consult Redis only while the model still mirrors the
 -- stored key (not fresh); s.m caches true/false or the score/false.
 local function smember(s, k, m)
-  local v = s.m[m]
+  local c = s.m
+  if not c then c = {}; s.m = c end
+  local v = c[m]
   if v == nil then
-    v = (not s.fresh) and redis.call('SISMEMBER', k, m) == 1
-    s.m[m] = v
+    v = (not s.fresh) and call('SISMEMBER', k, m) == 1
+    c[m] = v
   end
   return v
 end
 
 local function zscore(s, k, m)
-  local v = s.m[m]
+  local c = s.m
+  if not c then c = {}; s.m = c end
+  local v = c[m]
   if v == nil then
     v = false
     if not s.fresh then
-      local r = redis.call('ZSCORE', k, m)
+      local r = call('ZSCORE', k, m)
       if r then v = tonumber(r) end
     end
-    s.m[m] = v
+    c[m] = v
   end
   return v
 end
 
-for i = 1, n do
-  local op = ARGV[2 + (i - 1) * 3]
-  if op == 'ev' or op == 'ea' then
-    local s = load(KEYS[i + 1])
-    if op == 'ev' then
-      if s.t == 'none' then return {2, i} end
-      if s.t ~= 'string' then return {3, i, 'wrongtype'} end
-      if s.v ~= ARGV[3 + (i - 1) * 3] then return {2, i} end
-    elseif s.t ~= 'none' then
-      return {2, i}
+-- Preconditions see the state before the batch.
+do
+  for i = 1, n do
+    local op = ARGV[2 + (i - 1) * 3]
+    if op == 'ev' or op == 'ea' then
+      local s = st[KEYS[i + 1]]
+      if op == 'ev' then
+        if s.t == 'none' then return {2, i} end
+        if s.t ~= 'string' then return {3, i, 'wrongtype'} end
+        if s.v ~= ARGV[3 + (i - 1) * 3] then return {2, i} end
+      elseif s.t ~= 'none' then
+        return {2, i}
+      end
     end
   end
 end
 
-local res, out = {}, {}
+-- CANON matches the canonical decimals but "0" (INCRBY's rules: no sign
+-- but "-", no leading zero, no blank); with at most 15 characters the sum of
+-- two is exact in a Lua number. parseint handles the rest.
+local CANON = '^%-?[1-9]%d*$'
+
+-- settle adds a delta left to INCRBY (s.d, see incr) to the modelled value.
+local function settle(s)
+  if s.d then s.v = format('%d', tonumber(s.v) + tonumber(s.d)); s.d = false end
+end
+
+-- mv[i] is the value an incr or incrf on a key without ttl leaves: a
+-- plain set of it has the same effect, so it joins the MSET.
+local res, out, mv = {}, {}, {}
 for i = 1, n do
   local base = 2 + (i - 1) * 3
   local op, a, b = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local k = KEYS[i + 1]
-  local s
+  local s = st[k]
   if op == 'set' then
-    -- A set replaces whatever is there: no need to read it.
-    s = st[k]
-    if not s then s = {}; st[k] = s end
-  else
-    s = load(k)
-  end
-  if op == 'set' then
-    reset(s); s.t = 'string'; s.v = a; res[i] = '-'
+    s.t = 'string'; s.v = a; s.m = false; s.fresh = true; s.c = 0; s.d = false; s.nt = b == '0'; res[i] = '-'
   elseif op == 'setnx' then
-    if s.t == 'none' then s.t = 'string'; s.v = a; res[i] = 'b1' else res[i] = 'b0' end
+    if s.t == 'none' then s.t = 'string'; s.v = a; s.nt = b == '0'; res[i] = 'b1' else res[i] = 'b0' end
   elseif op == 'del' then
     if s.t == 'none' then res[i] = 'i0' else reset(s); res[i] = 'i1' end
   elseif op == 'incr' or op == 'incrf' then
     if s.t ~= 'none' and s.t ~= 'string' then return {3, i, 'wrongtype'} end
     if op == 'incr' then
-      local h, l = 0, 0
-      if s.t == 'string' then
-        h, l = parseint(s.v)
+      -- a is strconv.FormatInt's canonical form. When both numbers have
+      -- at most 15 digits the sum is exact in a Lua number and cannot
+      -- overflow; if the key may have a ttl, INCRBY writes it, so its reply
+      -- gives the result (res[i] false until then) and the model keeps the
+      -- delta in s.d until an op needs the value.
+      if s.d then settle(s) end
+      local v = s.t == 'string' and s.v or '0'
+      if #a <= 15 and (v == '0' or (#v <= 15 and find(v, CANON))) then
+        if v == '0' then s.v = a; res[i] = 'i' .. a
+        elseif s.nt then s.v = format('%d', tonumber(v) + tonumber(a)); res[i] = 'i' .. s.v
+        else s.d = a; res[i] = false end
+      else
+        local h, l = parseint(v)
         if h == nil then return {3, i, 'notint'} end
+        local dh, dl = parseint(a)
+        h, l = addint(h, l, dh, dl)
+        if h == nil then return {3, i, 'overflow'} end
+        s.v = fmtint(h, l); res[i] = 'i' .. s.v
       end
-      local dh, dl = parseint(a)
-      h, l = addint(h, l, dh, dl)
-      if h == nil then return {3, i, 'overflow'} end
-      s.v = fmtint(h, l); res[i] = 'i' .. s.v
+      if s.nt then mv[i] = s.v end
     else
       local x = 0
       if s.t == 'string' then
+        settle(s)
         x = parsefloat(s.v)
         if x == nil then return {3, i, 'notfloat'} end
       end
       x = x + tonumber(a)
       if not isfinite(x) then return {3, i, 'nonfinite'} end
       s.v = fmtfloat(x); out[i] = s.v; res[i] = 'f' .. s.v
+      if s.nt then mv[i] = s.v end
     end
     s.t = 'string'
   elseif op == 'sadd' or op == 'srem' then
@@ -219,7 +271,7 @@ for i = 1, n do
       s.m[a] = x
     end
   elseif op == 'exp' then
-    res[i] = (s.t ~= 'none') and 'b1' or 'b0'
+    if s.t ~= 'none' then s.nt = b == '0'; res[i] = 'b1' else res[i] = 'b0' end
   elseif op == 'ev' or op == 'ea' then
     res[i] = '-'
   else
@@ -227,27 +279,51 @@ for i = 1, n do
   end
 end
 
+-- ms holds the pending MSET's key/value pairs; a key is in it while its
+-- model's p equals gen.
+local ms, nm, gen = {}, 0, 1
+local function flush()
+  if nm > 0 then call('MSET', unpack(ms, 1, nm)); nm = 0; gen = gen + 1 end
+end
+-- Preconditions write nothing.
 for i = 1, n do
   local base = 2 + (i - 1) * 3
-  local op, a, b = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local k = KEYS[i + 1]
-  if op == 'set' or (op == 'setnx' and res[i] == 'b1') then
-    if b ~= '0' then redis.call('SET', k, a, 'PX', b) else redis.call('SET', k, a) end
-  elseif op == 'del' then redis.call('DEL', k)
-  elseif op == 'incr' then redis.call('INCRBY', k, a)
-  elseif op == 'incrf' then redis.call('SET', k, out[i], 'KEEPTTL')
-  elseif op == 'sadd' then redis.call('SADD', k, a)
-  elseif op == 'srem' then redis.call('SREM', k, a)
-  elseif op == 'zadd' then redis.call('ZADD', k, b, a)
-  elseif op == 'zincr' then redis.call('ZADD', k, out[i], a)
-  elseif op == 'zrem' then redis.call('ZREM', k, a)
-  elseif op == 'exp' then
-    if b ~= '0' then redis.call('PEXPIRE', k, b) else redis.call('PERSIST', k) end
+  local op = ARGV[base]
+  if op ~= 'ev' and op ~= 'ea' then
+    local a, b = ARGV[base + 1], ARGV[base + 2]
+    local k = KEYS[i + 1]
+    local v = mv[i]
+    if not v and b == '0' and (op == 'set' or (op == 'setnx' and res[i] == 'b1')) then v = a end
+    if v then
+      ms[nm + 1] = k; ms[nm + 2] = v; nm = nm + 2; st[k].p = gen
+    else
+      if st[k].p == gen then flush() end
+      if op == 'set' or (op == 'setnx' and res[i] == 'b1') then call('SET', k, a, 'PX', b)
+      elseif op == 'del' then call('DEL', k)
+      elseif op == 'incr' then
+        local r = call('INCRBY', k, a)
+        if not res[i] then res[i] = 'i' .. format('%d', r) end
+      elseif op == 'incrf' then call('SET', k, out[i], 'KEEPTTL')
+      elseif op == 'sadd' then call('SADD', k, a)
+      elseif op == 'srem' then call('SREM', k, a)
+      elseif op == 'zadd' then call('ZADD', k, b, a)
+      elseif op == 'zincr' then call('ZADD', k, out[i], a)
+      elseif op == 'zrem' then call('ZREM', k, a)
+      elseif op == 'exp' then
+        if b ~= '0' then call('PEXPIRE', k, b) else call('PERSIST', k) end
+      end
+    end
   end
 end
 
 local enc = '1|' .. table.concat(res, ',')
-if ARGV[1] ~= '0' then redis.call('SET', KEYS[1], enc, 'PX', ARGV[1]) else redis.call('SET', KEYS[1], enc) end
+if ARGV[1] ~= '0' then
+  flush()
+  call('SET', KEYS[1], enc, 'PX', ARGV[1])
+else
+  ms[nm + 1] = KEYS[1]; ms[nm + 2] = enc; nm = nm + 2
+  flush()
+end
 return {1, enc}
 `)
 

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 	var cases []testCase
 	cases = append(cases, applyCases...)
 	cases = append(cases, applyAllCases...)
+	cases = append(cases, applyIncrCases...)
 	cases = append(cases, valueCases...)
 	cases = append(cases, counterCases...)
 	cases = append(cases, ttlCases...)
