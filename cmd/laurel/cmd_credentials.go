@@ -190,7 +190,7 @@ func credentialsList(g *globals) *ffcli.Command {
 				if bound.value == "" {
 					continue
 				}
-				t, err := issueTimeBound(bound.value, now)
+				t, err := pastTime(bound.value, now)
 				if err != nil {
 					return usagef("%s: %v", bound.flag, err)
 				}
@@ -255,9 +255,9 @@ func printCredentials(g *globals, c clientFlags, resp proto.Message, items ...*i
 	return printTable(g.stdout, []string{"ID", "ACHIEVEMENT", "RECIPIENT", "STATE", "URL"}, rows)
 }
 
-// issueTimeBound reads a --since/--until value: an RFC 3339 time, a date (midnight UTC)
-// or a duration before now.
-func issueTimeBound(v string, now time.Time) (time.Time, error) {
+// pastTime reads a CLI time bound: an RFC 3339 time, a date (midnight UTC) or a duration
+// before now. Callers name the flag in the usage error.
+func pastTime(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
@@ -267,7 +267,7 @@ func issueTimeBound(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("want an RFC 3339 time, a date such as 2026-12-01 or a duration such as 24h, got %q", v)
+	return time.Time{}, fmt.Errorf("want an RFC 3339 time, a date such as 2026-12-01 or a duration such as 720h, got %q", v)
 }
 
 // bulkChunk is how many recipients one BulkIssueCredentials call of the CLI carries: the

@@ -25,21 +25,6 @@ func reportsCommand(g *globals) *ffcli.Command {
 	}
 }
 
-// reportTime reads --since/--until/--issued-since: an RFC 3339 time, a date (midnight
-// UTC) or a duration before now.
-func reportTime(flagName, v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, usagef("--%s: want an RFC 3339 time, a date such as 2026-12-01 or a duration such as 720h, got %q", flagName, v)
-}
-
 var reportGranularities = map[string]issuerv1.ReportGranularity{
 	"day":   issuerv1.ReportGranularity_REPORT_GRANULARITY_DAY,
 	"week":  issuerv1.ReportGranularity_REPORT_GRANULARITY_WEEK,
@@ -70,22 +55,22 @@ func reportsIssuance(g *globals) *ffcli.Command {
 			if achievement != "" {
 				req.Achievement = resourceName("achievements/", achievement)
 			}
-			start, err := reportTime("since", since, now)
+			start, err := pastTime(since, now)
 			if err != nil {
-				return err
+				return usagef("--since: %v", err)
 			}
 			req.StartTime = timestamppb.New(start)
 			if until != "" {
-				end, err := reportTime("until", until, now)
+				end, err := pastTime(until, now)
 				if err != nil {
-					return err
+					return usagef("--until: %v", err)
 				}
 				req.EndTime = timestamppb.New(end)
 			}
 			if issuedSince != "" {
-				t, err := reportTime("issued-since", issuedSince, now)
+				t, err := pastTime(issuedSince, now)
 				if err != nil {
-					return err
+					return usagef("--issued-since: %v", err)
 				}
 				req.IssuedSince = timestamppb.New(t)
 			}

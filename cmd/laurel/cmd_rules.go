@@ -347,13 +347,13 @@ func rulesDryRun(g *globals) *ffcli.Command {
 			}
 			now := time.Now()
 			req := &rulesv1.DryRunRuleRequest{Rule: list[0], MaxEvents: maxEvents}
-			start, err := pastTime(now, since)
+			start, err := pastTime(since, now)
 			if err != nil {
 				return usagef("--since: %v", err)
 			}
 			req.StartTime = timestamppb.New(start)
 			if until != "" {
-				end, err := pastTime(now, until)
+				end, err := pastTime(until, now)
 				if err != nil {
 					return usagef("--until: %v", err)
 				}
@@ -389,21 +389,6 @@ func rulesDryRun(g *globals) *ffcli.Command {
 			})
 		},
 	}
-}
-
-// pastTime reads s as a duration before now or as an RFC 3339 time.
-func pastTime(now time.Time, s string) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			return time.Time{}, fmt.Errorf("%s is negative", s)
-		}
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither a duration (720h) nor an RFC 3339 time", s)
-	}
-	return t, nil
 }
 
 func rulesLeaderboard(g *globals) *ffcli.Command {

@@ -325,13 +325,13 @@ func webhooksReplayFailed(g *globals) *ffcli.Command {
 				return usagef("webhooks replay-failed needs --since")
 			}
 			req := &notifierv1.ReplayDeliveriesRequest{}
-			start, err := pointInTime(since, time.Now())
+			start, err := pastTime(since, time.Now())
 			if err != nil {
 				return usagef("--since: %v", err)
 			}
 			req.StartTime = timestamppb.New(start)
 			if until != "" {
-				end, err := pointInTime(until, time.Now())
+				end, err := pastTime(until, time.Now())
 				if err != nil {
 					return usagef("--until: %v", err)
 				}
@@ -355,18 +355,6 @@ func webhooksReplayFailed(g *globals) *ffcli.Command {
 			})
 		},
 	}
-}
-
-// pointInTime reads an RFC 3339 time or a duration before now.
-func pointInTime(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return time.Time{}, usagef("want an RFC 3339 time or a duration such as 24h, got %q", v)
-	}
-	return now.Add(-d), nil
 }
 
 // deliveryName accepts a subscription id (or name) and a webhook id.

@@ -22,22 +22,27 @@ func NewAwardPublisher(bus *eventbus.Bus) *AwardPublisher {
 	return &AwardPublisher{bus: bus}
 }
 
-// PublishAwards implements rules.AwardPublisher. The publishes run concurrently (one
-// wait for all the acks); on an error some awards may be stored, which a repeat
-// publishes again harmlessly.
+// PublishAwards implements rules.AwardPublisher, waiting at most publishWait.
 func (p *AwardPublisher) PublishAwards(ctx context.Context, awards []rules.Award) error {
+	wctx, cancel := context.WithTimeout(ctx, publishWait)
+	defer cancel()
+	return publishAwards(wctx, p.bus, awards)
+}
+
+// publishAwards publishes awards as the live workers do (startAward) and waits until
+// JetStream has stored every one. The publishes run concurrently, one wait for all the
+// acks; on an error some awards may be stored, which a repeat publishes again harmlessly.
+func publishAwards(ctx context.Context, bus *eventbus.Bus, awards []rules.Award) error {
 	sent := make([]*eventbus.PendingPublish, 0, len(awards))
 	for _, a := range awards {
-		pp, err := startAward(ctx, p.bus, a)
+		pp, err := startAward(ctx, bus, a)
 		if err != nil {
 			return err
 		}
 		sent = append(sent, pp)
 	}
-	wctx, cancel := context.WithTimeout(ctx, publishWait)
-	defer cancel()
 	for i, pp := range sent {
-		if _, err := pp.Wait(wctx); err != nil {
+		if _, err := pp.Wait(ctx); err != nil {
 			return fmt.Errorf("publish award %s: %w", awards[i].ID, err)
 		}
 	}

@@ -2,7 +2,6 @@ package natsbus
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
@@ -29,18 +28,8 @@ func (a *DirectAwarder) Award(ctx context.Context, in rules.Input) (rules.Outcom
 	if r.Err != nil {
 		return rules.Outcome{}, r.Err
 	}
-	var sent []*eventbus.PendingPublish
-	for _, aw := range r.Awards {
-		p, err := startAward(ctx, a.bus, aw)
-		if err != nil {
-			return rules.Outcome{}, err
-		}
-		sent = append(sent, p)
-	}
-	for _, p := range sent {
-		if _, err := p.Wait(ctx); err != nil {
-			return rules.Outcome{}, fmt.Errorf("publish award: %w", err)
-		}
+	if err := publishAwards(ctx, a.bus, r.Awards); err != nil {
+		return rules.Outcome{}, err
 	}
 	return r.Outcome, nil
 }
