@@ -332,7 +332,7 @@ func (r *run) ob2Dates(rep *Report, a *ob2.Assertion) {
 		rep.fail(CheckOB2IssuedOn, "$.issuedOn", "missing")
 	case !a.IssuedOn.Valid():
 		rep.fail(CheckOB2IssuedOn, "$.issuedOn", "%q is not an ISO 8601 timestamp with a time zone", a.IssuedOn.String())
-	case r.at.Before(a.IssuedOn.Time()):
+	case r.notYet(a.IssuedOn.Time()):
 		rep.fail(CheckOB2IssuedOn, "$.issuedOn", "issued in the future: %s, verified at %s", a.IssuedOn, at)
 	default:
 		rep.pass(CheckOB2IssuedOn, "$.issuedOn", "issued on %s", a.IssuedOn)

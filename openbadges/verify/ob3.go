@@ -301,7 +301,7 @@ func classifyProofErr(err error) error {
 // token outside its validity window is verified again at validFrom to
 // report on its signature alone.
 func (r *run) jwtProof(ctx context.Context, rep *Report, token string, v credView) bool {
-	opts := vcjwt.VerifyOptions{Resolver: r.resolver, Now: r.at}
+	opts := vcjwt.VerifyOptions{Resolver: r.resolver, Now: r.at, Leeway: r.skew}
 	res, err := vcjwt.Verify(ctx, token, opts)
 	if (errors.Is(err, vcjwt.ErrExpired) || errors.Is(err, vcjwt.ErrNotYetValid)) && v.from.Valid() {
 		opts.Now = v.from.Time()
@@ -383,7 +383,7 @@ func (r *run) validity(rep *Report, v credView) {
 		rep.fail(CheckOB3ValidFrom, fromPath, "missing: the credential states no start of validity")
 	case !v.from.Valid():
 		rep.fail(CheckOB3ValidFrom, fromPath, "%q is not an RFC 3339 timestamp with a time zone", v.from.String())
-	case r.at.Before(v.from.Time()):
+	case r.notYet(v.from.Time()):
 		rep.fail(CheckOB3ValidFrom, fromPath, "not yet valid: valid from %s, verified at %s", v.from, at)
 	default:
 		rep.pass(CheckOB3ValidFrom, fromPath, "valid from %s", v.from)

@@ -32,6 +32,7 @@ var sharedCanonicalizer = sync.OnceValue(func() *jsonld.Canonicalizer { return j
 type run struct {
 	opts          Options
 	at            time.Time
+	skew          time.Duration
 	maxBytes      int
 	maxBlankNodes int
 	fetchTimeout  time.Duration
@@ -57,6 +58,7 @@ func newRun(opts Options) *run {
 	r := &run{
 		opts:          opts,
 		at:            opts.At,
+		skew:          max(orDefault(opts.ClockSkew, DefaultClockSkew), 0),
 		maxBytes:      orDefault(opts.MaxBytes, DefaultMaxBytes),
 		maxBlankNodes: orDefault(opts.MaxBlankNodes, DefaultMaxBlankNodes),
 		fetchTimeout:  orDefault(opts.FetchTimeout, DefaultFetchTimeout),
@@ -526,3 +528,7 @@ func decodeSegment(seg string) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// notYet reports whether a start of validity lies beyond the verification
+// time and its clock-skew tolerance.
+func (r *run) notYet(start time.Time) bool { return r.at.Add(r.skew).Before(start) }

@@ -166,7 +166,7 @@ func (r *run) statusListCredential(ctx context.Context, u string, v credView) (*
 	body = bytes.TrimSpace(body)
 	var doc []byte
 	if kind, _ := detect(body); kind == KindJWS {
-		res, err := vcjwt.Verify(ctx, string(body), vcjwt.VerifyOptions{Resolver: r.resolver, Now: r.at})
+		res, err := vcjwt.Verify(ctx, string(body), vcjwt.VerifyOptions{Resolver: r.resolver, Now: r.at, Leeway: r.skew})
 		if err != nil {
 			return nil, fmt.Errorf("status list credential %s does not verify: %w", u, err)
 		}
@@ -196,7 +196,7 @@ func (r *run) statusListCredential(ctx context.Context, u string, v credView) (*
 	if issuer := rawIssuerID(list.Issuer); issuer != v.issuer {
 		return nil, fmt.Errorf("status list credential %s is issued by %q, not by the credential's issuer %q", u, issuer, v.issuer)
 	}
-	if t, err := time.Parse(time.RFC3339, list.ValidFrom); list.ValidFrom != "" && (err != nil || r.at.Before(t)) {
+	if t, err := time.Parse(time.RFC3339, list.ValidFrom); list.ValidFrom != "" && (err != nil || r.notYet(t)) {
 		return nil, fmt.Errorf("status list credential %s is not valid yet (validFrom %q)", u, list.ValidFrom)
 	}
 	if t, err := time.Parse(time.RFC3339, list.ValidUntil); list.ValidUntil != "" && (err != nil || !r.at.Before(t)) {

@@ -102,6 +102,11 @@ const (
 	DefaultFetchTimeout  = 10 * time.Second
 	DefaultTimeout       = 60 * time.Second
 	DefaultMaxBlankNodes = 256
+	// DefaultClockSkew is how far in the future a start of validity may lie
+	// and still count as started: an issuer's clock may run a little ahead of
+	// the verifier's, and a status list signed on request is dated after the
+	// verification began.
+	DefaultClockSkew = time.Minute
 )
 
 // Options configure a verification. The zero value verifies offline, now.
@@ -111,6 +116,11 @@ type Options struct {
 	ExpectedRecipient *Recipient
 	// At is the time to verify at (default: now).
 	At time.Time
+	// ClockSkew is the tolerance on starts of validity (validFrom, issuedOn,
+	// a VC-JWT's nbf, a status list's validFrom): DefaultClockSkew when zero,
+	// none when negative. Ends of validity get none: an expired credential
+	// is never accepted.
+	ClockSkew time.Duration
 	// Fetcher retrieves remote documents. Nil means no network: checks that
 	// need a remote document end in Error (Indeterminate), except did:key
 	// keys, which need none.

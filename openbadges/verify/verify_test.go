@@ -1137,3 +1137,59 @@ func TestVerifyConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A start of validity up to the clock-skew tolerance past the verification time counts
+// as started (a status list signed on request is dated after the verification began);
+// beyond it, or with the tolerance switched off, it does not. Ends get no tolerance.
+func TestClockSkewToleratesStartsOnly(t *testing.T) {
+	t.Parallel()
+	const statusList = "https://issuer.example/status/1"
+	ahead := func(d time.Duration) string { return at.Add(d).Format(time.RFC3339) }
+	validFrom := func(d time.Duration) func(*ob3.AchievementCredential) {
+		return func(c *ob3.AchievementCredential) { c.ValidFrom = ob3.NewTime(at.Add(d)) }
+	}
+	withList := func(c *ob3.AchievementCredential) {
+		c.CredentialStatus = &ob3.CredentialStatus{ID: statusList + "#7", Type: ob3.TypeBitstringStatusEntry,
+			StatusPurpose: "revocation", StatusListIndex: "7", StatusListCredential: statusList}
+	}
+	listFrom := func(d time.Duration) web {
+		return web{}.ok(statusList, sign(t, edit(t, statusListCredential(t, statusList, "revocation", ""), func(m map[string]any) {
+			m["validFrom"] = ahead(d)
+			delete(m, "proof")
+		}), issuerKey.priv, issuerKey.vm))
+	}
+	cases := []struct {
+		name  string
+		doc   []byte
+		web   web
+		skew  time.Duration
+		check string
+		want  verify.Verdict
+	}{
+		{"validFrom within the default skew", signed(t, validFrom(30*time.Second)), nil, 0, verify.CheckOB3ValidFrom, verify.Valid},
+		{"validFrom beyond the default skew", signed(t, validFrom(2*time.Minute)), nil, 0, verify.CheckOB3ValidFrom, verify.Invalid},
+		{"validFrom within a wider skew", signed(t, validFrom(2*time.Minute)), nil, 5 * time.Minute, verify.CheckOB3ValidFrom, verify.Valid},
+		{"validFrom with the skew off", signed(t, validFrom(time.Second)), nil, -1, verify.CheckOB3ValidFrom, verify.Invalid},
+		{"validUntil just passed", signed(t, func(c *ob3.AchievementCredential) { c.ValidUntil = ob3.NewTime(at.Add(-time.Second)) }), nil, 0, verify.CheckOB3ValidUntil, verify.Invalid},
+		{"status list signed after the verification began", signed(t, withList), listFrom(30 * time.Second), 0, verify.CheckOB3Status, verify.Valid},
+		{"status list dated beyond the skew", signed(t, withList), listFrom(2 * time.Minute), 0, verify.CheckOB3Status, verify.Indeterminate},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := verify.Options{At: at, ClockSkew: tc.skew}
+			if tc.web != nil {
+				opts.Fetcher = tc.web
+			}
+			rep, err := verify.Verify(context.Background(), verify.Bytes(tc.doc), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Verdict != tc.want {
+				t.Errorf("verdict %v, want %v\n%s", rep.Verdict, tc.want, dump(rep))
+			}
+			if tc.want != verify.Valid && !has(rep, want{tc.check, map[verify.Verdict]verify.Status{verify.Invalid: verify.Fail, verify.Indeterminate: verify.Error}[tc.want], ""}) {
+				t.Errorf("no %s check failing in\n%s", tc.check, dump(rep))
+			}
+		})
+	}
+}
