@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -23,16 +24,21 @@ func TestBenchInProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	jsonPath, svgPath := filepath.Join(dir, "out", "bench.json"), filepath.Join(dir, "bench.svg")
+	profilePath := filepath.Join(dir, "cpu.pprof")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var stdout, stderr syncBuffer
 	code := run(ctx, []string{"bench", "--events", "300", "--tenants", "2", "--recipients", "5", "--award-ratio", "0.1",
-		"--webhooks", "2", "--data", filepath.Join(dir, "data"), "--json", jsonPath, "--svg", svgPath, "--scenario", "test"}, &stdout, &stderr)
+		"--webhooks", "2", "--data", filepath.Join(dir, "data"), "--json", jsonPath, "--svg", svgPath, "--scenario", "test", "--cpuprofile", profilePath}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("laurel bench = %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	if !regexp.MustCompile(`(?m)^ratio: \d+\.\d\d$`).MatchString(stdout.String()) {
 		t.Errorf("no ratio line in the summary:\n%s", stdout.String())
+	}
+
+	if profile, err := os.ReadFile(profilePath); err != nil || !bytes.HasPrefix(profile, []byte{0x1f, 0x8b}) {
+		t.Errorf("--cpuprofile wrote %d bytes, not a gzipped pprof profile (%v)", len(profile), err)
 	}
 
 	raw, err := os.ReadFile(jsonPath)
@@ -147,11 +153,11 @@ func TestBenchProcesses(t *testing.T) {
 func TestBenchFlags(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"bench", "--target", "cloud", "--mix", "count:1,window:2", "--tenants", "0"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"bench", "--target", "cloud", "--mix", "count:1,window:2", "--tenants", "0", "--cpuprofile", "cpu.pprof"}, &stdout, &stderr)
 	if code != exitUsage {
 		t.Fatalf("exit %d, want %d\n%s", code, exitUsage, stderr.String())
 	}
-	for _, want := range []string{"--target must be inprocess or processes", "--mix", "window", "--tenants"} {
+	for _, want := range []string{"--target must be inprocess or processes", "--mix", "window", "--tenants", "--cpuprofile profiles this process"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}

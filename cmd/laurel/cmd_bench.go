@@ -8,9 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -34,6 +36,7 @@ type benchConfig struct {
 	target, store, redisAddr string
 	mix, jsonOut, svgOut     string
 	scenario, dataDir        string
+	cpuProfile               string
 	rate, awardRatio         float64
 	events, tenants          int
 	recipients, rules        int
@@ -69,6 +72,7 @@ func benchCommand(g *globals) *ffcli.Command {
 	fs.StringVar(&c.jsonOut, "json", "", "write the full report (with per-second series) as JSON to this file")
 	fs.StringVar(&c.svgOut, "svg", "", "write a chart of throughput and latency over time to this SVG file")
 	fs.BoolVar(&c.syncAlways, "nats-sync-always", true, "in-process target: the embedded nats-server fsyncs every write before acknowledging it, as laurel dev does (false: lazy sync, NATS's default)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "in-process target: write a CPU profile of the load (every service and the bench driver) to this file, for go tool pprof")
 	fs.StringVar(&c.dataDir, "data", "", "directory for the target's data (default: a temporary directory, removed after)")
 	c.logLevel = slog.LevelWarn
 	fs.TextVar(&c.logLevel, "log-level", c.logLevel, "log level of the services: debug, info, warn, error")
@@ -140,6 +144,9 @@ func (c benchConfig) benchConfig() (bench.Config, error) {
 	if c.drainTimeout <= 0 {
 		bad("--drain-timeout must be positive")
 	}
+	if c.cpuProfile != "" && c.target != "inprocess" {
+		bad("--cpuprofile profiles this process: it needs --target inprocess")
+	}
 	if err := errors.Join(problems...); err != nil {
 		return bench.Config{}, usageError{err.Error()}
 	}
@@ -174,6 +181,9 @@ func runBench(ctx context.Context, g *globals, c benchConfig, cfg bench.Config) 
 	}
 	if err != nil {
 		return err
+	}
+	if c.cpuProfile != "" {
+		cfg.Profile = cpuProfiler(c.cpuProfile, g.stderr)
 	}
 	rep, runErr := bench.Run(ctx, cfg, sys, g.stderr)
 	if err := stop(); err != nil {
@@ -355,4 +365,28 @@ func deleteRedisPrefix(ctx context.Context, client *redis.Client, prefix string)
 		return fmt.Errorf("delete the bench's Redis keys: %w", err)
 	}
 	return nil
+}
+
+// cpuProfiler returns a bench.Config.Profile writing a CPU profile to path; a profile
+// that cannot be written is reported and the run goes on, since the numbers still count.
+func cpuProfiler(path string, stderr io.Writer) func() func() {
+	return func() func() {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "laurel bench: --cpuprofile: %v\n", err)
+			if f != nil {
+				_ = f.Close()
+			}
+			return func() {}
+		}
+		return func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "laurel bench: --cpuprofile: %v\n", err)
+			}
+		}
+	}
 }

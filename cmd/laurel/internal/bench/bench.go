@@ -58,6 +58,9 @@ type Config struct {
 	RunID string
 	// Scenario, Target and Store label the report.
 	Scenario, Target, Store string
+	// Profile, when set, is started as the load begins; what it returns is called as the
+	// load ends (a CPU profile of the in-process target covers the load and nothing else).
+	Profile func() (stop func())
 }
 
 // System is a running Laurel for the bench to drive.
@@ -208,6 +211,11 @@ func Run(ctx context.Context, c Config, sys System, progress io.Writer) (*Report
 		return nil, err
 	}
 	cpu := beginCPU(sys.Processes)
+	stopProfile := func() {}
+	if c.Profile != nil {
+		stopProfile = sync.OnceFunc(c.Profile())
+		defer stopProfile()
+	}
 	poll := &poller{js: admin, pub: pub}
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	var pollWG sync.WaitGroup
@@ -259,6 +267,7 @@ func Run(ctx context.Context, c Config, sys System, progress io.Writer) (*Report
 	stopPolling()
 	pollWG.Wait()
 	rep.Processes = cpu.end()
+	stopProfile()
 
 	t0 := st.get(0)
 	if rulesDone.IsZero() {
