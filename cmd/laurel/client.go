@@ -184,10 +184,12 @@ func printJSON(w io.Writer, m proto.Message) error {
 	return err
 }
 
-// printTable prints rows under a header, aligned.
+// printTable prints rows under a header (none when nil), aligned.
 func printTable(w io.Writer, header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	if header != nil {
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+	}
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}

@@ -159,7 +159,10 @@ func credentialsGet(g *globals) *ffcli.Command {
 					}
 					g.printf("%s\n", cr.GetOb2Jws())
 				default:
-					return printCredentials(g, c, resp, cr)
+					if c.output == "json" {
+						return printJSON(g.stdout, resp)
+					}
+					return printCredentialDetail(g, cr)
 				}
 				return nil
 			})
@@ -253,6 +256,45 @@ func printCredentials(g *globals, c clientFlags, resp proto.Message, items ...*i
 			cr.GetRecipient().GetSubject(), state, cr.GetCredentialUrl()}
 	}
 	return printTable(g.stdout, []string{"ID", "ACHIEVEMENT", "RECIPIENT", "STATE", "URL"}, rows)
+}
+
+// printCredentialDetail shows one credential field by field, with who issued, approved
+// and revoked it.
+func printCredentialDetail(g *globals, cr *issuerv1.Credential) error {
+	when := func(t interface{ AsTime() time.Time }) string { return t.AsTime().UTC().Format(time.RFC3339) }
+	by := func(actor string) string {
+		if actor == "" {
+			return ""
+		}
+		return " by " + actor
+	}
+	r := cr.GetRecipient()
+	rows := [][]string{
+		{"ID", strings.TrimPrefix(cr.GetName(), "credentials/")},
+		{"Achievement", strings.TrimPrefix(cr.GetAchievement(), "achievements/")},
+		{"Profile", strings.TrimPrefix(cr.GetProfile(), "profiles/")},
+		{"Recipient", strings.TrimSpace(strings.Join([]string{r.GetSubject(), r.GetEmail(), r.GetName()}, " "))},
+		{"Award", cr.GetAwardId()},
+		{"Issued", when(cr.GetIssueTime()) + by(cr.GetIssuedBy())},
+	}
+	if cr.GetApprovedBy() != "" {
+		rows = append(rows, []string{"Approved by", cr.GetApprovedBy()})
+	}
+	if cr.GetExpireTime() != nil {
+		rows = append(rows, []string{"Expires", when(cr.GetExpireTime())})
+	}
+	state := "valid"
+	if cr.GetRevokeTime() != nil {
+		state = "revoked " + when(cr.GetRevokeTime()) + by(cr.GetRevokedBy()) + ": " + cr.GetRevocationReason()
+	}
+	rows = append(rows, []string{"State", state},
+		[]string{"Credential", cr.GetCredentialUrl()},
+		[]string{"OB 2.0 assertion", cr.GetOb2AssertionUrl()},
+		[]string{"Badge page", cr.GetBadgePageUrl()})
+	for i := range rows {
+		rows[i][0] += ":"
+	}
+	return printTable(g.stdout, nil, rows)
 }
 
 // pastTime reads a CLI time bound: an RFC 3339 time, a date (midnight UTC) or a duration

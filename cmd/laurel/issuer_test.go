@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,24 @@ func TestDevIssuerEndToEnd(t *testing.T) {
 		t.Errorf("revoked credential served with %d, want 410", code)
 	}
 	eventually(t, "BadgeRevoked", func() bool { return streamCount(t, js, subjects.LedgerStream, "laurel.badge.dev.revoked") == 1 })
+
+	// credentials get shows who issued and who revoked: the rule for an award, the API key
+	// for a manual issue and for the revoke.
+	detail := func(id string) string {
+		code, out, errOut := dev.issuerCLI(t, "credentials", "get", id)
+		if code != exitOK {
+			t.Fatalf("credentials get %s = %d:\n%s%s", id, code, out, errOut)
+		}
+		return out
+	}
+	if out := detail(strings.TrimPrefix(cred.GetName(), "credentials/")); !regexp.MustCompile(`(?m)^Issued:\s+\S+ by rule:finish-course$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^State:\s+valid$`).MatchString(out) || !strings.Contains(out, "Award:") || !strings.Contains(out, "award-e2e-1") {
+		t.Errorf("credentials get of the awarded credential:\n%s", out)
+	}
+	if out := detail(id); !regexp.MustCompile(`(?m)^Issued:\s+\S+ by key:\S+$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^State:\s+revoked \S+ by key:\S+: issued by mistake$`).MatchString(out) {
+		t.Errorf("credentials get of the revoked credential:\n%s", out)
+	}
 
 	// Bad input: precise field violations, nothing stored.
 	_, err = client.CreateAchievement(ctx, &issuerv1.CreateAchievementRequest{AchievementId: "bad", Achievement: &issuerv1.Achievement{

@@ -36,6 +36,7 @@ import (
 	eventsv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/events/v1"
 	issuerv1 "github.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1"
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
+	"github.com/laurel-badges/laurel/services/issuer/internal/natskv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -222,7 +223,20 @@ func TestAwardIssuesExactlyOneVerifiableCredential(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	e.setUp(t, "acme")
+	auditEntries := func() uint64 {
+		s, err := e.js.Stream(context.Background(), "KV_"+natskv.AuditBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	before := auditEntries() // the signing key's creation
 	a := award("acme", "award-1", "go-101")
+	a.ApprovedBy = "key:reviewer"
 	e.publishAward(t, a, "award-1")
 	// A republish outside the duplicate window (simulated by another Nats-Msg-Id) reaches
 	// the issuer again; it must not make a second credential.
@@ -286,6 +300,31 @@ func TestAwardIssuesExactlyOneVerifiableCredential(t *testing.T) {
 	}
 	if _, code, _ := e.get(context.Background(), strings.Replace(got.GetCredential().GetCredentialUrl(), "/acme/", "/other/", 1)); code != http.StatusNotFound {
 		t.Errorf("another tenant's path: %d, want 404", code)
+	}
+
+	// The credential is its issue's audit record: who issued and approved it is stored
+	// with it, and the audit trail gets no second write for the issue; a revoke records who.
+	if c := got.GetCredential(); c.GetIssuedBy() != "rule:finish-course" || c.GetApprovedBy() != "key:reviewer" || c.GetRevokedBy() != "" {
+		t.Errorf("issued by %q, approved by %q, revoked by %q; want rule:finish-course, key:reviewer and none", c.GetIssuedBy(), c.GetApprovedBy(), c.GetRevokedBy())
+	}
+	if n := auditEntries() - before; n != 0 {
+		t.Errorf("the issue wrote %d audit entries, want none beside the credential", n)
+	}
+	revoked, err := e.svc.api.RevokeCredential(as("acme"), &issuerv1.RevokeCredentialRequest{Name: name, Reason: "issued in error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.svc.api.GetCredential(as("acme"), &issuerv1.GetCredentialRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*issuerv1.Credential{revoked.GetCredential(), again.GetCredential()} {
+		if c.GetRevokedBy() != "key:test" || c.GetIssuedBy() != "rule:finish-course" || c.GetRevocationReason() != "issued in error" {
+			t.Errorf("after revoke: revoked by %q (%q), issued by %q; want key:test and rule:finish-course", c.GetRevokedBy(), c.GetRevocationReason(), c.GetIssuedBy())
+		}
+	}
+	if n := auditEntries() - before; n != 1 {
+		t.Errorf("the revoke left %d audit entries, want 1", n)
 	}
 }
 
@@ -409,7 +448,7 @@ func TestBadIssueRequestsGetFieldViolations(t *testing.T) {
 
 // BenchmarkIssueCredential measures one manual issue end to end inside the service: read
 // achievement, profile and key ring, build, sign (eddsa-rdfc-2022), store with its index
-// and audit entry, and publish BadgeIssued, on an embedded JetStream server.
+// entries, and publish BadgeIssued, on an embedded JetStream server.
 func BenchmarkIssueCredential(b *testing.B) {
 	e := start(b)
 	e.setUp(b, "bench")

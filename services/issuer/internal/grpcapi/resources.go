@@ -333,6 +333,9 @@ func (s *Server) credentialToProto(c issuance.Credential) *issuerv1.Credential {
 		BadgePageUrl:     s.urls.BadgePage(c.Tenant, c.ID),
 		IssueTime:        timestamppb.New(c.IssueTime),
 		RevocationReason: c.RevocationReason,
+		IssuedBy:         c.IssuedBy,
+		RevokedBy:        c.RevokedBy,
+		ApprovedBy:       c.ApprovedBy,
 	}
 	if !c.ExpireTime.IsZero() {
 		p.ExpireTime = timestamppb.New(c.ExpireTime)

@@ -62,6 +62,8 @@ type credentialRecord struct {
 	StatusIndex *int64 `json:"status_index,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	ApprovedBy  string `json:"approved_by,omitempty"`
+	IssuedBy    string `json:"issued_by,omitempty"`
+	RevokedBy   string `json:"revoked_by,omitempty"`
 }
 
 func credentialToRecord(c issuance.Credential) credentialRecord {
@@ -74,7 +76,7 @@ func credentialToRecord(c issuance.Credential) credentialRecord {
 		AwardID:     c.AwardID, AchievementID: c.AchievementID, AchievementName: c.AchievementName,
 		ImageType: c.ImageType, ProfileID: c.ProfileID, Recipient: c.Recipient, Document: string(c.Document), IssueTime: c.IssueTime,
 		ExpireTime: c.ExpireTime, RevokeTime: c.RevokeTime, RevocationReason: c.RevocationReason,
-		Fingerprint: c.Fingerprint, ApprovedBy: c.ApprovedBy,
+		Fingerprint: c.Fingerprint, ApprovedBy: c.ApprovedBy, IssuedBy: c.IssuedBy, RevokedBy: c.RevokedBy,
 	}
 }
 
@@ -89,7 +91,7 @@ func credentialFromRecord(tenant, id string, r credentialRecord, rev uint64) iss
 		AchievementName: r.AchievementName, ImageType: r.ImageType, ProfileID: r.ProfileID, Recipient: r.Recipient,
 		Document: []byte(r.Document), IssueTime: r.IssueTime, ExpireTime: r.ExpireTime,
 		RevokeTime: r.RevokeTime, RevocationReason: r.RevocationReason, Fingerprint: r.Fingerprint,
-		ApprovedBy: r.ApprovedBy, Revision: rev,
+		ApprovedBy: r.ApprovedBy, IssuedBy: r.IssuedBy, RevokedBy: r.RevokedBy, Revision: rev,
 	}
 }
 

@@ -65,7 +65,17 @@ type Credential struct {
 	BadgePageUrl string `protobuf:"bytes,15,opt,name=badge_page_url,json=badgePageUrl,proto3" json:"badge_page_url,omitempty"`
 	// The OB 3.0 credential as a VC-JWT (compact JWS, EdDSA). Set by GetCredential only,
 	// when asked for with `format`.
-	VcJwt         string `protobuf:"bytes,16,opt,name=vc_jwt,json=vcJwt,proto3" json:"vc_jwt,omitempty"`
+	VcJwt string `protobuf:"bytes,16,opt,name=vc_jwt,json=vcJwt,proto3" json:"vc_jwt,omitempty"`
+	// Who issued it: "rule:<rule id>" for an automatic award, "key:<API key id>" for an
+	// issue through the API. Stored with the credential, in the same write, so the record
+	// of the issue can neither be missing nor name another actor. Empty for credentials
+	// issued before it was recorded.
+	IssuedBy string `protobuf:"bytes,17,opt,name=issued_by,json=issuedBy,proto3" json:"issued_by,omitempty"`
+	// Who revoked it ("key:<API key id>"); set with revoke_time.
+	RevokedBy string `protobuf:"bytes,18,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	// Who approved the award, for a rule whose awards wait for approval (see
+	// ApproveAward); empty otherwise.
+	ApprovedBy    string `protobuf:"bytes,19,opt,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,11 +222,32 @@ func (x *Credential) GetVcJwt() string {
 	return ""
 }
 
+func (x *Credential) GetIssuedBy() string {
+	if x != nil {
+		return x.IssuedBy
+	}
+	return ""
+}
+
+func (x *Credential) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+func (x *Credential) GetApprovedBy() string {
+	if x != nil {
+		return x.ApprovedBy
+	}
+	return ""
+}
+
 var File_laurel_issuer_v1_credential_proto protoreflect.FileDescriptor
 
 const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\n" +
-	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\xd6\x05\n" +
+	"!laurel/issuer/v1/credential.proto\x12\x10laurel.issuer.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlaurel/events/v1/events.proto\"\xc2\x06\n" +
 	"\n" +
 	"Credential\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12%\n" +
@@ -238,7 +269,12 @@ const file_laurel_issuer_v1_credential_proto_rawDesc = "" +
 	"\aob2_jws\x18\r \x01(\tB\x03\xe0A\x03R\x06ob2Jws\x12/\n" +
 	"\x11ob2_assertion_url\x18\x0e \x01(\tB\x03\xe0A\x03R\x0fob2AssertionUrl\x12)\n" +
 	"\x0ebadge_page_url\x18\x0f \x01(\tB\x03\xe0A\x03R\fbadgePageUrl\x12\x1a\n" +
-	"\x06vc_jwt\x18\x10 \x01(\tB\x03\xe0A\x03R\x05vcJwtBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
+	"\x06vc_jwt\x18\x10 \x01(\tB\x03\xe0A\x03R\x05vcJwt\x12 \n" +
+	"\tissued_by\x18\x11 \x01(\tB\x03\xe0A\x03R\bissuedBy\x12\"\n" +
+	"\n" +
+	"revoked_by\x18\x12 \x01(\tB\x03\xe0A\x03R\trevokedBy\x12$\n" +
+	"\vapproved_by\x18\x13 \x01(\tB\x03\xe0A\x03R\n" +
+	"approvedByBHZFgithub.com/laurel-badges/laurel/proto/gen/go/laurel/issuer/v1;issuerv1b\x06proto3"
 
 var (
 	file_laurel_issuer_v1_credential_proto_rawDescOnce sync.Once
