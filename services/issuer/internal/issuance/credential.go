@@ -325,20 +325,20 @@ type AwardOutcome struct {
 	Err        error
 }
 
-// awardWorkers is how many awards of a batch are issued at once. Each one is a little CPU
-// (building and signing) and three store round trips in a row; enough of them in flight
-// keep both the cores and the connection to the store busy.
+// awardWorkers is how many credentials of a batch are built at once, and stored at once
+// by a repository that stores them one by one (CreateEach).
 const awardWorkers = 32
 
 // IssueAwards issues the credential of each award (Request.AwardID is required), or finds
-// the one already issued, and stores it, as Issue would, outcome i for awards[i]. It does not publish BadgeIssued: the caller announces
-// every credential it gets back, created or not, before it acknowledges the award (see
-// Announce).
+// the one already issued, and stores it, as Issue would, outcome i for awards[i]. It does
+// not publish BadgeIssued: the caller announces every credential it gets back, created or
+// not, before it acknowledges the award (see Announce).
 //
-// It is built for the award stream, where almost every award is new: it does not look for
-// an existing credential first but relies on the store's create-if-absent, so a redelivered
-// award costs one signature (and one unused status index) before its stored credential is
-// returned. Each achievement, profile and signing key is read once per call.
+// It is built for the award stream, where almost every award is new: it builds and signs
+// every credential first, then stores them together (BatchCreator) relying on the store's
+// create-if-absent, so a redelivered award costs one signature (and one unused status
+// index) before its stored credential is returned. Each achievement, profile and signing
+// key is read once per call.
 func (s *Credentials) IssueAwards(ctx context.Context, awards []AwardIssue) []AwardOutcome {
 	outs := make([]AwardOutcome, len(awards))
 	var (
@@ -356,21 +356,77 @@ func (s *Credentials) IssueAwards(ctx context.Context, awards []AwardIssue) []Aw
 		r.once.Do(func() { r.is, r.err = s.resolve(ctx, tenant, achievementID) })
 		return r.is, r.err
 	}
+	built := make([]Credential, len(awards))
+	inParallel(len(awards), func(i int) { built[i], outs[i].Err = s.buildAwardRecovered(ctx, awards[i], resolveOnce) })
+
+	var (
+		todo []int
+		cs   []Credential
+	)
+	for i := range awards {
+		if outs[i].Err == nil {
+			todo, cs = append(todo, i), append(cs, built[i])
+		}
+	}
+	if len(cs) == 0 {
+		return outs
+	}
+	var stored []CreateOutcome
+	if bc, ok := s.repo.(BatchCreator); ok {
+		stored = bc.CreateAll(ctx, cs)
+	} else {
+		stored = CreateEach(ctx, s.repo, cs)
+	}
+	for j, i := range todo {
+		switch o := stored[j]; {
+		case o.Err == nil:
+			outs[i] = AwardOutcome{Credential: o.Credential, Created: true}
+		case errors.Is(o.Err, ErrAlreadyExists):
+			outs[i] = AwardOutcome{Credential: o.Credential} // issued before: a redelivered or republished award
+		default:
+			outs[i].Err = fmt.Errorf("store credential %s: %w", cs[j].ID, o.Err)
+		}
+	}
+	return outs
+}
+
+// CreateOutcome is what became of one credential given to CreateAll: the stored credential
+// (Err nil), the one stored before under its id (Err ErrAlreadyExists), or an error.
+type CreateOutcome struct {
+	Credential Credential
+	Err        error
+}
+
+// BatchCreator is a CredentialRepository that stores many new credentials in fewer writes
+// than one Create each. Outcome i answers for cs[i] with Create's contract.
+type BatchCreator interface {
+	CreateAll(ctx context.Context, cs []Credential) []CreateOutcome
+}
+
+// CreateEach stores cs with one Create each, awardWorkers at once: what a repository that
+// cannot batch does.
+func CreateEach(ctx context.Context, repo CredentialRepository, cs []Credential) []CreateOutcome {
+	out := make([]CreateOutcome, len(cs))
+	inParallel(len(cs), func(i int) { out[i].Credential, out[i].Err = repo.Create(ctx, cs[i]) })
+	return out
+}
+
+// inParallel calls f(0) … f(n-1), awardWorkers at once.
+func inParallel(n int, f func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(awardWorkers, len(awards)) {
+	for range min(awardWorkers, n) {
 		wg.Go(func() {
 			for i := range next {
-				outs[i] = s.issueAwardRecovered(ctx, awards[i], resolveOnce)
+				f(i)
 			}
 		})
 	}
-	for i := range awards {
+	for i := range n {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return outs
 }
 
 // resolution is one achievement resolved for a batch of awards.
@@ -380,47 +436,27 @@ type resolution struct {
 	err  error
 }
 
-// issueAwardRecovered is issueAward on a goroutine of its own: a panic fails the award
-// (to be retried) instead of the process.
-func (s *Credentials) issueAwardRecovered(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (o AwardOutcome) {
+// buildAwardRecovered builds and signs an award's credential on a goroutine of its own: a
+// panic fails the award (to be retried) instead of the process.
+func (s *Credentials) buildAwardRecovered(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (c Credential, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			o = AwardOutcome{Err: fmt.Errorf("issue award %s: panic: %v\n%s", a.Request.AwardID, r, debug.Stack())}
+			err = fmt.Errorf("issue award %s: panic: %v\n%s", a.Request.AwardID, r, debug.Stack())
 		}
 	}()
-	c, created, err := s.issueAward(ctx, a, resolve)
-	return AwardOutcome{Credential: c, Created: created, Err: err}
-}
-
-func (s *Credentials) issueAward(ctx context.Context, a AwardIssue, resolve func(tenant, achievementID string) (issuing, error)) (Credential, bool, error) {
 	tenant, r := a.Tenant, a.Request
 	r.Recipient = r.Recipient.identifiedBySubject()
 	if err := validateIssue(r); err != nil {
-		return Credential{}, false, err
+		return Credential{}, err
 	}
 	if r.AwardID == "" {
-		return Credential{}, false, invalid("award_id", "is required")
+		return Credential{}, invalid("award_id", "is required")
 	}
-	id := CredentialID(tenant, r.AwardID)
 	is, err := resolve(tenant, r.AchievementID)
 	if err != nil {
-		return Credential{}, false, err
+		return Credential{}, err
 	}
-	c, err := s.buildWith(ctx, tenant, id, r.fingerprint(), r, is)
-	if err != nil {
-		return Credential{}, false, err
-	}
-	created := false
-	stored, err := s.repo.Create(ctx, c)
-	switch {
-	case err == nil:
-		c, created = stored, true
-	case errors.Is(err, ErrAlreadyExists):
-		c = stored // issued before: a redelivered or republished award
-	default:
-		return Credential{}, false, fmt.Errorf("store credential %s: %w", id, err)
-	}
-	return c, created, nil
+	return s.buildWith(ctx, tenant, CredentialID(tenant, r.AwardID), r.fingerprint(), r, is)
 }
 
 // Announce publishes BadgeIssued for c, as Issue does last; callers of IssueAwards call

@@ -24,6 +24,8 @@ type bucket[R any] struct {
 	js jetstream.JetStream
 	// subjects prefixes a key to make the subject the bucket's stream stores it under.
 	subjects string
+	// atomic records that the bucket's stream takes atomic batches (enableAtomicBatches).
+	atomic bool
 }
 
 func openBucket[R any](ctx context.Context, js jetstream.JetStream, name, description string) (bucket[R], error) {

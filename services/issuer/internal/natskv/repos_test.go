@@ -223,3 +223,68 @@ func sortedIDs(a, b string) []string {
 	}
 	return []string{b, a}
 }
+
+// CreateAll stores a batch of new credentials in atomic batches (more than one chunk here),
+// each with the revision Get reports and indexed; a batch holding a credential stored
+// before falls back to one create each, returning the stored one with ErrAlreadyExists and
+// still creating the others.
+func TestCreateAllStoresNewCredentialsTogetherAndKeepsExistingOnes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := jetStream(t)
+	repo, err := natskv.OpenCredentials(ctx, js, natskv.CredentialsBucket, natskv.CredentialIndexBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stream := range []string{"KV_" + natskv.CredentialsBucket, "KV_" + natskv.CredentialIndexBucket} {
+		s, err := js.Stream(ctx, stream)
+		if err != nil || !s.CachedInfo().Config.AllowAtomicPublish {
+			t.Fatalf("%s does not take atomic batches (%v)", stream, err)
+		}
+	}
+	credential := func(n int) issuance.Credential {
+		award := fmt.Sprint("award-", n)
+		return issuance.Credential{
+			Tenant: "acme", ID: issuance.CredentialID("acme", award), AwardID: award, AchievementID: fmt.Sprint("badge-", n%3),
+			Recipient: issuance.Recipient{Subject: fmt.Sprint("s", n), Email: fmt.Sprintf("l%d@example.org", n)},
+			Document:  []byte(fmt.Sprintf(`{"n":%d}`, n)), IssueTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		}
+	}
+	var batch []issuance.Credential
+	for n := range 600 {
+		batch = append(batch, credential(n))
+	}
+	for i, o := range repo.CreateAll(ctx, batch) {
+		if o.Err != nil {
+			t.Fatalf("outcome %d: %v", i, o.Err)
+		}
+		got, err := repo.Get(ctx, "acme", batch[i].ID)
+		if err != nil || got.Revision != o.Credential.Revision || string(got.Document) != string(batch[i].Document) {
+			t.Fatalf("credential %d: stored revision %d %s (%v), CreateAll said %d", i, got.Revision, got.Document, err, o.Credential.Revision)
+		}
+	}
+	byAchievement, err := repo.List(ctx, "acme", issuance.CredentialFilter{AchievementID: "badge-1"}, "", 1000)
+	if err != nil || len(byAchievement) != 200 {
+		t.Fatalf("listed %d credentials of badge-1 (%v), want 200", len(byAchievement), err)
+	}
+	if byRecipient, err := repo.List(ctx, "acme", issuance.CredentialFilter{Recipient: "L599@example.org"}, "", 10); err != nil ||
+		len(byRecipient) != 1 || byRecipient[0].ID != batch[599].ID {
+		t.Fatalf("by recipient: %v (%v), want credential 599", byRecipient, err)
+	}
+
+	again := credential(7)
+	again.Document = []byte(`{"n":"again"}`)
+	mixed := []issuance.Credential{credential(600), again, credential(601)}
+	outs := repo.CreateAll(ctx, mixed)
+	if !errors.Is(outs[1].Err, issuance.ErrAlreadyExists) || string(outs[1].Credential.Document) != `{"n":7}` {
+		t.Errorf("existing credential: %s, %v; want the stored one and ErrAlreadyExists", outs[1].Credential.Document, outs[1].Err)
+	}
+	for _, i := range []int{0, 2} {
+		if outs[i].Err != nil {
+			t.Errorf("new credential %d beside an existing one: %v", i, outs[i].Err)
+		}
+		if l, err := repo.List(ctx, "acme", issuance.CredentialFilter{Recipient: mixed[i].Recipient.Subject}, "", 10); err != nil || len(l) != 1 {
+			t.Errorf("new credential %d is not indexed: %v (%v)", i, l, err)
+		}
+	}
+}

@@ -184,6 +184,23 @@ func (c *Counting) Create(ctx context.Context, cred issuance.Credential) (issuan
 	return stored, err
 }
 
+// CreateAll implements issuance.BatchCreator, counting what it created, with the wrapped
+// repository's batching when it has some.
+func (c *Counting) CreateAll(ctx context.Context, creds []issuance.Credential) []issuance.CreateOutcome {
+	var outs []issuance.CreateOutcome
+	if bc, ok := c.CredentialRepository.(issuance.BatchCreator); ok {
+		outs = bc.CreateAll(ctx, creds)
+	} else {
+		outs = issuance.CreateEach(ctx, c.CredentialRepository, creds)
+	}
+	for _, o := range outs {
+		if o.Err == nil {
+			c.issued.Add(ctx, 1, attrs(o.Credential))
+		}
+	}
+	return outs
+}
+
 // Update implements issuance.CredentialRepository.
 func (c *Counting) Update(ctx context.Context, cred issuance.Credential) (issuance.Credential, error) {
 	stored, err := c.CredentialRepository.Update(ctx, cred)
