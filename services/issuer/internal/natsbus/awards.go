@@ -35,7 +35,9 @@ const (
 
 // Batching of concurrent deliveries: at most maxBatch awards go to one IssueAwards call,
 // and at most maxBatches calls run at once, so one batch's store round trips overlap the
-// next one's signing.
+// next one's signing. The consumer hands out enough deliveries to fill every batch, and
+// as many again to wait for the next: IssueAwards signs a whole batch before storing it,
+// so with fewer in flight the cores idle while a batch is stored.
 const (
 	maxBatch   = 256
 	maxBatches = 2
@@ -81,7 +83,7 @@ func ConsumerSpec() eventbus.ConsumerSpec {
 		Stream:         subjects.AwardsStream,
 		Durable:        AwardsDurable,
 		FilterSubjects: []string{subjects.AwardAll},
-		Concurrency:    maxBatch,
+		Concurrency:    maxBatches * maxBatch,
 		MaxDeliver:     20,
 	}
 }
