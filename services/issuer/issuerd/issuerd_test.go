@@ -62,9 +62,9 @@ func start(t testing.TB) *env {
 	return startWithKey(t, newMasterKey(t))
 }
 
-func startWithKey(t testing.TB, masterKey []byte) *env {
+func startWithKey(t testing.TB, masterKey []byte, natsOpts ...natstest.Option) *env {
 	t.Helper()
-	nc, _ := natstest.Start(t)
+	nc, _ := natstest.Start(t, natsOpts...)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
