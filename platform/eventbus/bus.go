@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -55,6 +56,9 @@ type Bus struct {
 	prop    propagation.TextMapPropagator
 	metrics *metrics
 	streams []StreamSpec
+	// atomicDisabled holds the names of streams that refused atomic batches (PublishAll),
+	// which later calls naming the stream (WithExpectStream) do not try again.
+	atomicDisabled sync.Map
 }
 
 type options struct {

@@ -1,0 +1,167 @@
+package eventbus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/laurel-badges/laurel/platform/cloudevent"
+)
+
+// Outgoing is one event of PublishAll.
+type Outgoing struct {
+	// Ctx carries the trace of the input the event answers; nil means PublishAll's ctx.
+	Ctx     context.Context
+	Subject string
+	Event   event.Event
+	Opts    []PublishOption
+}
+
+// maxAtomicBatch is nats-server's default ceiling on the messages of one atomic batch
+// (jetstream.limits.batch.max_msgs).
+const maxAtomicBatch = 1000
+
+// errCodeAtomicDisabled is JetStream's answer to an atomic batch for a stream that does
+// not allow them.
+const errCodeAtomicDisabled = 10174
+
+// PublishAll stores every event, as Publish would each, and returns once all are stored
+// (or found to be duplicates of ones stored before); errs[i] answers for events[i]. Every
+// event must go to the same stream.
+//
+// Events go to the server in atomic batches: on a server that syncs every write to disk
+// (sync_interval: always) a batch costs one disk sync where separate publishes cost one
+// each, one after the other. A batch the server refuses as a whole, because one of its
+// events repeats a Nats-Msg-Id inside the duplicate window (a redelivered input) or the
+// stream does not take atomic batches, is published event by event instead, where the
+// duplicate is acknowledged as such and the others are stored.
+func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) []error {
+	errs := make([]error, len(events))
+	msgs := make([]*nats.Msg, len(events))
+	var (
+		ready  []int
+		stream string // set when the events' stream is known to refuse atomic batches
+	)
+	for i, o := range events {
+		cfg := publishConfig{msgID: o.Event.ID(), mode: cloudevent.Binary}
+		for _, opt := range o.Opts {
+			opt(&cfg)
+		}
+		ectx := o.Ctx
+		if ectx == nil {
+			ectx = ctx
+		}
+		msg, _, err := b.encode(ectx, o.Subject, o.Event, cfg)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if cfg.expectStream != "" {
+			msg.Header.Set(jetstream.ExpectedStreamHeader, cfg.expectStream)
+			if _, off := b.atomicDisabled.Load(cfg.expectStream); off {
+				stream = cfg.expectStream
+			}
+		}
+		msgs[i] = msg
+		ready = append(ready, i)
+	}
+	var oneByOne []int
+	for chunk := range slices.Chunk(ready, maxAtomicBatch) {
+		if len(chunk) < 2 || stream != "" {
+			oneByOne = append(oneByOne, chunk...)
+			continue
+		}
+		if err := b.publishAtomic(ctx, msgs, chunk); err != nil {
+			oneByOne = append(oneByOne, chunk...)
+		}
+	}
+	b.publishEach(ctx, events, oneByOne, errs)
+	return errs
+}
+
+// publishAtomic stores msgs[at...] as one atomic batch, or nothing of it.
+func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int) error {
+	ctx, span := b.tracer.Start(ctx, "send batch", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(messagingSystem, attribute.Int("messaging.batch.message_count", len(at))))
+	defer span.End()
+	id := rand.Text()
+	for n, i := range at {
+		msgs[i].Header.Set("Nats-Batch-Id", id)
+		msgs[i].Header.Set("Nats-Batch-Sequence", strconv.Itoa(n+1))
+	}
+	defer func() {
+		for _, i := range at {
+			msgs[i].Header.Del("Nats-Batch-Id")
+			msgs[i].Header.Del("Nats-Batch-Sequence")
+			msgs[i].Header.Del("Nats-Batch-Commit")
+		}
+	}()
+	last := at[len(at)-1]
+	for _, i := range at[:len(at)-1] {
+		if err := b.nc.PublishMsg(msgs[i]); err != nil {
+			return b.atomicFailed(ctx, span, len(at), err)
+		}
+	}
+	msgs[last].Header.Set("Nats-Batch-Commit", "1")
+	reply, err := b.nc.RequestMsgWithContext(ctx, msgs[last])
+	if err != nil {
+		return b.atomicFailed(ctx, span, len(at), err)
+	}
+	var ack struct {
+		Stream string `json:"stream"`
+		Count  int    `json:"count"`
+		Error  *struct {
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("reply %q: %w", reply.Data, err))
+	}
+	if ack.Error != nil {
+		if ack.Error.ErrCode == errCodeAtomicDisabled && ack.Stream != "" {
+			b.atomicDisabled.Store(ack.Stream, true)
+			b.log.WarnContext(ctx, "stream refuses atomic batches: its events are published one by one, each with its own disk sync", "stream", ack.Stream)
+		}
+		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("%s (%d)", ack.Error.Description, ack.Error.ErrCode))
+	}
+	if ack.Count != len(at) {
+		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("the server stored %d", ack.Count))
+	}
+	b.metrics.published.Add(ctx, int64(len(at)), metric.WithAttributes(attribute.String("result", "stored"), attribute.String("stream", ack.Stream)))
+	return nil
+}
+
+func (b *Bus) atomicFailed(ctx context.Context, span trace.Span, n int, err error) error {
+	err = fmt.Errorf("atomic batch of %d events: %w", n, err)
+	span.RecordError(err)
+	b.log.DebugContext(ctx, "atomic batch refused; publishing its events one by one", "error", err)
+	return err
+}
+
+// publishEach publishes events[at...] asynchronously and waits for all of them.
+func (b *Bus) publishEach(ctx context.Context, events []Outgoing, at []int, errs []error) {
+	pending := make([]*PendingPublish, len(events))
+	for _, i := range at {
+		ectx := events[i].Ctx
+		if ectx == nil {
+			ectx = ctx
+		}
+		pending[i], errs[i] = b.PublishAsync(ectx, events[i].Subject, events[i].Event, events[i].Opts...)
+	}
+	for _, i := range at {
+		if pending[i] != nil {
+			_, errs[i] = pending[i].Wait(ctx)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package eventbus_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/laurel-badges/laurel/platform/eventbus"
+	"github.com/laurel-badges/laurel/platform/natsembed/natstest"
+	"github.com/laurel-badges/laurel/platform/subjects"
+)
+
+// syncLog is a log sink tests read while the bus writes to it.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Write(p) }
+func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// PublishAll stores events in atomic batches (more than one here); a batch holding a
+// duplicate Nats-Msg-Id, or bound for a stream without atomic batches, is stored event by
+// event with the duplicate acknowledged as one; an invalid event fails alone.
+func TestPublishAll(t *testing.T) {
+	t.Parallel()
+	nc, _ := natstest.Start(t)
+	var log syncLog
+	env := envOn(t, nc, eventbus.WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	ctx := testCtx(t)
+	subj := activitySubject(t)
+	out := func(ids ...string) []eventbus.Outgoing {
+		var o []eventbus.Outgoing
+		for _, id := range ids {
+			o = append(o, eventbus.Outgoing{Subject: subj, Event: newEvent(t, id), Opts: []eventbus.PublishOption{eventbus.WithExpectStream(subjects.ActivityStream)}})
+		}
+		return o
+	}
+	var ids []string
+	for i := range 1500 {
+		ids = append(ids, fmt.Sprint("e", i))
+	}
+	for i, err := range env.bus.PublishAll(ctx, out(ids...)) {
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1500 {
+		t.Fatalf("stream holds %d messages, want 1500", n)
+	}
+	if strings.Contains(log.String(), "atomic batch refused") {
+		t.Fatalf("a batch of new events was refused:\n%s", log.String())
+	}
+	activity, err := env.js.Stream(ctx, subjects.ActivityStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := activity.GetMsg(ctx, 1234) // in the second batch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stored.Header.Get(jetstream.MsgIDHeader); got != "e1233" {
+		t.Errorf("message 1234 has Nats-Msg-Id %q, want e1233", got)
+	}
+
+	again := out("e7", "new-1", "new-2")
+	again[1].Event.SetID("") // invalid: no id, so no Nats-Msg-Id
+	errs := env.bus.PublishAll(ctx, again)
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("errs = %v, want only the event without an id to fail", errs)
+	}
+	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1501 {
+		t.Errorf("stream holds %d messages, want 1501: the duplicate dropped, new-2 stored", n)
+	}
+	if !strings.Contains(log.String(), "duplicate message id") {
+		t.Errorf("the batch with a duplicate was not refused as such:\n%s", log.String())
+	}
+
+	if _, err := env.js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	plain := func(ids ...string) []eventbus.Outgoing {
+		var o []eventbus.Outgoing
+		for _, id := range ids {
+			o = append(o, eventbus.Outgoing{Subject: "plain.x", Event: newEvent(t, id), Opts: []eventbus.PublishOption{eventbus.WithExpectStream("PLAIN")}})
+		}
+		return o
+	}
+	for _, batch := range [][]string{{"p1", "p2"}, {"p3", "p4"}} {
+		for i, err := range env.bus.PublishAll(ctx, plain(batch...)) {
+			if err != nil {
+				t.Errorf("%s on a stream without atomic batches: %v", batch[i], err)
+			}
+		}
+	}
+	if n := streamMsgs(t, env.js, "PLAIN"); n != 4 {
+		t.Errorf("PLAIN holds %d messages, want 4", n)
+	}
+	if got := strings.Count(log.String(), "stream refuses atomic batches"); got != 1 {
+		t.Errorf("%d warnings about PLAIN refusing atomic batches, want 1: the second call should not try", got)
+	}
+}
