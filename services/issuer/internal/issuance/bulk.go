@@ -224,35 +224,11 @@ feed:
 	return out, nil
 }
 
-// announce publishes BadgeIssued for every credential, several at a time: each publish
-// waits for its acknowledgement, and one after the other they would take longer than
-// issuing. Announcing again is harmless (the publisher deduplicates), which is what lets
-// a repeated call repair one that stopped half-way.
+// announce publishes BadgeIssued for every credential (AnnounceAll). Announcing again is
+// harmless (the publisher deduplicates), which is what lets a repeated call repair one
+// that stopped half-way.
 func (b *Bulk) announce(ctx context.Context, issued []Credential) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan Credential)
-	var wg sync.WaitGroup
-	for range min(b.workers, len(issued)) {
-		wg.Go(func() {
-			for c := range next {
-				if err := b.credentials.Announce(ctx, c); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-feed:
-	for _, c := range issued {
-		select {
-		case next <- c:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
+	return errors.Join(b.credentials.AnnounceAll(ctx, issued)...)
 }
 
 // refusedOutcome reports violations of recipient i under the request's field paths.

@@ -459,8 +459,31 @@ func (s *Credentials) buildAwardRecovered(ctx context.Context, a AwardIssue, res
 	return s.buildWith(ctx, tenant, CredentialID(tenant, r.AwardID), r.fingerprint(), r, is)
 }
 
+// AnnounceAll publishes BadgeIssued for every credential, as Announce does for one, with
+// the publisher's batching when it has some (BatchAnnouncer); errs[i] answers for cs[i].
+func (s *Credentials) AnnounceAll(ctx context.Context, cs []Credential) []error {
+	if ba, ok := s.publisher.(BatchAnnouncer); ok {
+		errs := ba.IssuedAll(ctx, cs)
+		for i, err := range errs {
+			if err != nil {
+				errs[i] = fmt.Errorf("publish issue of credential %s: %w", cs[i].ID, err)
+			}
+		}
+		return errs
+	}
+	errs := make([]error, len(cs))
+	inParallel(len(cs), func(i int) { errs[i] = s.Announce(ctx, cs[i]) })
+	return errs
+}
+
+// BatchAnnouncer is an EventPublisher that announces many credentials in fewer writes than
+// one Issued each.
+type BatchAnnouncer interface {
+	IssuedAll(ctx context.Context, cs []Credential) []error
+}
+
 // Announce publishes BadgeIssued for c, as Issue does last; callers of IssueAwards call
-// it for every credential they get back before they acknowledge its award.
+// it (or AnnounceAll) for every credential they get back before they acknowledge its award.
 func (s *Credentials) Announce(ctx context.Context, c Credential) error {
 	if err := s.publisher.Issued(ctx, c); err != nil {
 		return fmt.Errorf("publish issue of credential %s: %w", c.ID, err)

@@ -19,7 +19,7 @@ import (
 // Issuer is the core use case the award consumer drives.
 type Issuer interface {
 	IssueAwards(ctx context.Context, awards []issuance.AwardIssue) []issuance.AwardOutcome
-	Announce(ctx context.Context, c issuance.Credential) error
+	AnnounceAll(ctx context.Context, cs []issuance.Credential) []error
 }
 
 // AwardsDurable is the durable consumer name the issuer's replicas share on AWARDS.
@@ -61,11 +61,12 @@ type AwardHandler struct {
 	running int
 }
 
-// awardCall is one delivery's award waiting to be issued in a batch.
+// awardCall is one delivery's award waiting to be issued and announced in a batch.
 type awardCall struct {
-	award issuance.AwardIssue
-	out   issuance.AwardOutcome
-	done  bool
+	award       issuance.AwardIssue
+	out         issuance.AwardOutcome
+	announceErr error
+	done        bool
 }
 
 // NewAwardHandler returns the handler.
@@ -96,22 +97,23 @@ func (h *AwardHandler) Handle(ctx context.Context, d eventbus.Delivery) eventbus
 	if err != nil {
 		return eventbus.Poison(err)
 	}
-	o := h.issue(ctx, issuance.AwardIssue{Tenant: award.GetTenant(), Request: issueRequest(award)})
+	call := h.issue(ctx, issuance.AwardIssue{Tenant: award.GetTenant(), Request: issueRequest(award)})
+	o := call.out
 	if o.Err != nil {
 		return failed(award.GetAwardId(), o.Err)
 	}
 	c := o.Credential
-	if err := h.issuer.Announce(ctx, c); err != nil {
-		return eventbus.Retry(transientRetry, fmt.Errorf("award %s: %w", award.GetAwardId(), err))
+	if call.announceErr != nil {
+		return eventbus.Retry(transientRetry, fmt.Errorf("award %s: %w", award.GetAwardId(), call.announceErr))
 	}
 	h.log.DebugContext(ctx, "award issued", "tenant", c.Tenant, "award_id", award.GetAwardId(), "credential_id", c.ID, "created", o.Created)
 	return eventbus.Ack()
 }
 
-// issue queues a and waits for its outcome. While fewer than maxBatches batches run, a
+// issue queues a and waits for its outcome and announcement. While fewer than maxBatches batches run, a
 // waiting caller runs the next batch itself (whoever's awards it holds), so batching needs
 // no goroutine of its own and a lone award is issued at once.
-func (h *AwardHandler) issue(ctx context.Context, a issuance.AwardIssue) issuance.AwardOutcome {
+func (h *AwardHandler) issue(ctx context.Context, a issuance.AwardIssue) *awardCall {
 	call := &awardCall{award: a}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -133,10 +135,10 @@ func (h *AwardHandler) issue(ctx context.Context, a issuance.AwardIssue) issuanc
 		}
 		h.cond.Broadcast()
 	}
-	return call.out
+	return call
 }
 
-// run issues a batch. Its storage calls run under the context of the caller that leads the
+// run issues a batch and announces what it issued. Its storage calls run under the context of the caller that leads the
 // batch: if that delivery is cancelled, the batch's awards fail and are retried.
 func (h *AwardHandler) run(ctx context.Context, batch []*awardCall) {
 	defer func() {
@@ -153,8 +155,21 @@ func (h *AwardHandler) run(ctx context.Context, batch []*awardCall) {
 	for i, c := range batch {
 		awards[i] = c.award
 	}
+	var (
+		issued []issuance.Credential
+		by     []*awardCall
+	)
 	for i, o := range h.issuer.IssueAwards(ctx, awards) {
 		batch[i].out = o
+		if o.Err == nil {
+			issued, by = append(issued, o.Credential), append(by, batch[i])
+		}
+	}
+	if len(issued) == 0 {
+		return
+	}
+	for i, err := range h.issuer.AnnounceAll(ctx, issued) {
+		by[i].announceErr = err
 	}
 }
 

@@ -54,7 +54,9 @@ func (g *gatedIssuer) IssueAwards(_ context.Context, awards []issuance.AwardIssu
 	return outs
 }
 
-func (g *gatedIssuer) Announce(context.Context, issuance.Credential) error { return nil }
+func (g *gatedIssuer) AnnounceAll(_ context.Context, cs []issuance.Credential) []error {
+	return make([]error, len(cs))
+}
 
 func delivery(t *testing.T, awardID string) eventbus.Delivery {
 	t.Helper()

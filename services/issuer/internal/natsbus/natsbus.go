@@ -26,6 +26,7 @@ const Source = "urn:laurel:issuer"
 // Bus is the part of the event bus the adapter uses.
 type Bus interface {
 	Publish(ctx context.Context, subject string, e event.Event, opts ...eventbus.PublishOption) (eventbus.PublishResult, error)
+	PublishAll(ctx context.Context, events []eventbus.Outgoing) []error
 }
 
 // Publisher is an issuance.EventPublisher on the event bus. BadgeIssued carries
@@ -58,9 +59,43 @@ func ledgerAwardID(c issuance.Credential) string {
 
 // Issued implements issuance.EventPublisher.
 func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
-	subject, err := subjects.BadgeIssued(c.Tenant)
+	subject, e, err := p.issuedEvent(c)
 	if err != nil {
 		return err
+	}
+	if _, err := p.bus.Publish(ctx, subject, e, eventbus.WithMsgID(e.ID()), eventbus.WithExpectStream(subjects.LedgerStream)); err != nil {
+		return fmt.Errorf("publish %s: %w", e.ID(), err)
+	}
+	return nil
+}
+
+// IssuedAll implements issuance.BatchAnnouncer: the BadgeIssued of many credentials in
+// atomic batches on LEDGER (eventbus.PublishAll).
+func (p *Publisher) IssuedAll(ctx context.Context, cs []issuance.Credential) []error {
+	errs := make([]error, len(cs))
+	out := make([]eventbus.Outgoing, 0, len(cs))
+	at := make([]int, 0, len(cs))
+	for i, c := range cs {
+		subject, e, err := p.issuedEvent(c)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		out = append(out, eventbus.Outgoing{Subject: subject, Event: e,
+			Opts: []eventbus.PublishOption{eventbus.WithMsgID(e.ID()), eventbus.WithExpectStream(subjects.LedgerStream)}})
+		at = append(at, i)
+	}
+	for j, err := range p.bus.PublishAll(ctx, out) {
+		errs[at[j]] = err
+	}
+	return errs
+}
+
+// issuedEvent is the BadgeIssued of c, with id "issued:<award id>".
+func (p *Publisher) issuedEvent(c issuance.Credential) (string, event.Event, error) {
+	subject, err := subjects.BadgeIssued(c.Tenant)
+	if err != nil {
+		return "", event.Event{}, err
 	}
 	msg := &eventsv1.BadgeIssued{
 		Tenant: c.Tenant, AwardId: ledgerAwardID(c), CredentialId: c.ID, AchievementId: c.AchievementID,
@@ -77,7 +112,8 @@ func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
 	if !c.ExpireTime.IsZero() {
 		msg.ValidUntil = timestamppb.New(c.ExpireTime)
 	}
-	return p.publish(ctx, subject, "issued:"+c.AwardID, subjects.TypeBadgeIssued, c, c.IssueTime, msg)
+	e, err := cloudevent.NewProtoEvent("issued:"+c.AwardID, Source, subjects.TypeBadgeIssued, c.Recipient.Subject, c.IssueTime, msg)
+	return subject, e, err
 }
 
 // Revoked implements issuance.EventPublisher.
