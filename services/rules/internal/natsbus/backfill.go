@@ -2,15 +2,15 @@ package natsbus
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/services/rules/internal/rules"
 )
 
 // AwardPublisher publishes a backfill's awards as the live workers publish theirs
-// (startAward: AwardRequested on AWARDS, AwardPendingApproval on LEDGER, the award id
-// as message id) and waits until JetStream has stored every one.
+// (publishAwardBatch: AwardRequested on AWARDS, AwardPendingApproval on LEDGER, the award
+// id as message id) and waits until JetStream has stored every one.
 type AwardPublisher struct {
 	bus *eventbus.Bus
 }
@@ -29,22 +29,13 @@ func (p *AwardPublisher) PublishAwards(ctx context.Context, awards []rules.Award
 	return publishAwards(wctx, p.bus, awards)
 }
 
-// publishAwards publishes awards as the live workers do (startAward) and waits until
-// JetStream has stored every one. The publishes run concurrently, one wait for all the
-// acks; on an error some awards may be stored, which a repeat publishes again harmlessly.
+// publishAwards publishes awards as the live workers do (publishAwardBatch) and waits
+// until JetStream has stored every one; on an error some awards may be stored, which a
+// repeat publishes again harmlessly.
 func publishAwards(ctx context.Context, bus *eventbus.Bus, awards []rules.Award) error {
-	sent := make([]*eventbus.PendingPublish, 0, len(awards))
-	for _, a := range awards {
-		pp, err := startAward(ctx, bus, a)
-		if err != nil {
-			return err
-		}
-		sent = append(sent, pp)
+	ctxs := make([]context.Context, len(awards))
+	for i := range ctxs {
+		ctxs[i] = ctx
 	}
-	for i, pp := range sent {
-		if _, err := pp.Wait(ctx); err != nil {
-			return fmt.Errorf("publish award %s: %w", awards[i].ID, err)
-		}
-	}
-	return nil
+	return errors.Join(publishAwardBatch(ctx, bus, awards, ctxs)...)
 }

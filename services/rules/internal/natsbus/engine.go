@@ -113,11 +113,11 @@ func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger, toInput fun
 		if len(in) == 0 {
 			return outs
 		}
-		type pending struct {
-			i int
-			p *eventbus.PendingPublish
-		}
-		var sent []pending
+		var (
+			awards []rules.Award
+			ctxs   []context.Context
+			from   []int // awards[k] was decided for ds[from[k]]
+		)
 		for j, r := range proc.ProcessBatch(ctx, in) {
 			i := at[j]
 			if r.Err != nil {
@@ -126,12 +126,7 @@ func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger, toInput fun
 			}
 			outs[i] = eventbus.Ack()
 			for _, a := range r.Awards {
-				p, err := startAward(ds[i].Context(ctx), bus, a)
-				if err != nil {
-					outs[i] = eventbus.Retry(retryDelay, err)
-					break
-				}
-				sent = append(sent, pending{i, p})
+				awards, ctxs, from = append(awards, a), append(ctxs, ds[i].Context(ctx)), append(from, i)
 			}
 			if len(r.Awards) > 0 {
 				logger.InfoContext(ds[i].Context(ctx), "awards decided", "tenant", in[j].Tenant, "event", in[j].Event.ID,
@@ -140,9 +135,9 @@ func handler(bus *eventbus.Bus, proc Processor, logger *slog.Logger, toInput fun
 		}
 		wctx, cancel := context.WithTimeout(ctx, publishWait)
 		defer cancel()
-		for _, s := range sent {
-			if _, err := s.p.Wait(wctx); err != nil {
-				outs[s.i] = eventbus.Retry(retryDelay, err)
+		for k, err := range publishAwardBatch(wctx, bus, awards, ctxs) {
+			if err != nil {
+				outs[from[k]] = eventbus.Retry(retryDelay, err)
 			}
 		}
 		return outs
@@ -173,9 +168,39 @@ func toRulesEvent(d eventbus.Delivery) (rules.Event, error) {
 	return ev, nil
 }
 
-// startAward starts publishing a as AwardRequested (or AwardPendingApproval) with the
-// award id as Nats-Msg-Id.
-func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbus.PendingPublish, error) {
+// publishAwardBatch publishes awards as AwardRequested on AWARDS (or AwardPendingApproval on
+// LEDGER) with the award id as Nats-Msg-Id, each stream's in atomic batches
+// (eventbus.PublishAll: one disk sync per batch when NATS syncs every write), and waits
+// for them; errs[k] answers for awards[k], published under the trace of ctxs[k].
+func publishAwardBatch(ctx context.Context, bus *eventbus.Bus, awards []rules.Award, ctxs []context.Context) []error {
+	errs := make([]error, len(awards))
+	byStream := map[string][]int{}
+	outs := make([]eventbus.Outgoing, len(awards))
+	for k, a := range awards {
+		o, stream, err := awardOutgoing(ctxs[k], a)
+		if err != nil {
+			errs[k] = err
+			continue
+		}
+		outs[k] = o
+		byStream[stream] = append(byStream[stream], k)
+	}
+	for _, ks := range byStream {
+		batch := make([]eventbus.Outgoing, len(ks))
+		for n, k := range ks {
+			batch[n] = outs[k]
+		}
+		for n, err := range bus.PublishAll(ctx, batch) {
+			if err != nil {
+				errs[ks[n]] = fmt.Errorf("publish award %s: %w", awards[ks[n]].ID, err)
+			}
+		}
+	}
+	return errs
+}
+
+// awardOutgoing is a's AwardRequested (or AwardPendingApproval) and the stream it goes to.
+func awardOutgoing(ctx context.Context, a rules.Award) (eventbus.Outgoing, string, error) {
 	// An award waiting for approval goes to LEDGER, where the notifier tells integrators
 	// and nothing consumes it as work: on AWARDS the issuer would take it for an award.
 	subjectOf, stream := subjects.Award, subjects.AwardsStream
@@ -184,7 +209,7 @@ func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbu
 	}
 	subject, err := subjectOf(a.Tenant)
 	if err != nil {
-		return nil, err
+		return eventbus.Outgoing{}, "", err
 	}
 	evidence := make([]*eventsv1.ActivityRef, len(a.Evidence))
 	for i, r := range a.Evidence {
@@ -207,11 +232,8 @@ func startAward(ctx context.Context, bus *eventbus.Bus, a rules.Award) (*eventbu
 	}
 	e, err := cloudevent.NewProtoEvent(a.ID, AwardSource, ceType, a.Recipient, a.EarnedAt, msg)
 	if err != nil {
-		return nil, fmt.Errorf("award %s: %w", a.ID, err)
+		return eventbus.Outgoing{}, "", fmt.Errorf("award %s: %w", a.ID, err)
 	}
-	p, err := bus.PublishAsync(ctx, subject, e, eventbus.WithMsgID(msgID), eventbus.WithExpectStream(stream))
-	if err != nil {
-		return nil, fmt.Errorf("publish award %s: %w", a.ID, err)
-	}
-	return p, nil
+	return eventbus.Outgoing{Ctx: ctx, Subject: subject, Event: e,
+		Opts: []eventbus.PublishOption{eventbus.WithMsgID(msgID), eventbus.WithExpectStream(stream)}}, stream, nil
 }
