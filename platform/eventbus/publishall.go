@@ -27,9 +27,15 @@ type Outgoing struct {
 	Opts    []PublishOption
 }
 
-// maxAtomicBatch is nats-server's default ceiling on the messages of one atomic batch
-// (jetstream.limits.batch.max_msgs).
-const maxAtomicBatch = 1000
+// Sizes of atomic batches. maxAtomicBatch is nats-server's default ceiling on the messages
+// of one (jetstream.limits.batch.max_msgs). Below minAtomicBatch separate asynchronous
+// publishes finish sooner: committing an atomic batch took about 2 ms with a disk sync on
+// every write here, one publish about 0.3 ms, so a few events gain no throughput from a
+// batch and lose latency.
+const (
+	maxAtomicBatch = 1000
+	minAtomicBatch = 16
+)
 
 // errCodeAtomicDisabled is JetStream's answer to an atomic batch for a stream that does
 // not allow them.
@@ -77,7 +83,7 @@ func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) []error {
 	}
 	var oneByOne []int
 	for chunk := range slices.Chunk(ready, maxAtomicBatch) {
-		if len(chunk) < 2 || stream != "" {
+		if len(chunk) < minAtomicBatch || stream != "" {
 			oneByOne = append(oneByOne, chunk...)
 			continue
 		}

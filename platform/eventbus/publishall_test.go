@@ -68,14 +68,20 @@ func TestPublishAll(t *testing.T) {
 		t.Errorf("message 1234 has Nats-Msg-Id %q, want e1233", got)
 	}
 
-	again := out("e7", "new-1", "new-2")
-	again[1].Event.SetID("") // invalid: no id, so no Nats-Msg-Id
-	errs := env.bus.PublishAll(ctx, again)
-	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
-		t.Errorf("errs = %v, want only the event without an id to fail", errs)
+	// A batch big enough to go atomic, holding a duplicate and an invalid event.
+	mixed := []string{"e7"}
+	for i := range 20 {
+		mixed = append(mixed, fmt.Sprint("new-", i))
 	}
-	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1501 {
-		t.Errorf("stream holds %d messages, want 1501: the duplicate dropped, new-2 stored", n)
+	again := out(mixed...)
+	again[1].Event.SetID("") // invalid: no id, so no Nats-Msg-Id
+	for i, err := range env.bus.PublishAll(ctx, again) {
+		if (err != nil) != (i == 1) {
+			t.Errorf("event %d: %v; want only the event without an id to fail", i, err)
+		}
+	}
+	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1519 {
+		t.Errorf("stream holds %d messages, want 1519: the duplicate dropped, the 19 valid new ones stored", n)
 	}
 	if !strings.Contains(log.String(), "duplicate message id") {
 		t.Errorf("the batch with a duplicate was not refused as such:\n%s", log.String())
@@ -91,15 +97,19 @@ func TestPublishAll(t *testing.T) {
 		}
 		return o
 	}
-	for _, batch := range [][]string{{"p1", "p2"}, {"p3", "p4"}} {
+	for round := range 2 {
+		var batch []string
+		for i := range 20 {
+			batch = append(batch, fmt.Sprintf("p%d-%d", round, i))
+		}
 		for i, err := range env.bus.PublishAll(ctx, plain(batch...)) {
 			if err != nil {
 				t.Errorf("%s on a stream without atomic batches: %v", batch[i], err)
 			}
 		}
 	}
-	if n := streamMsgs(t, env.js, "PLAIN"); n != 4 {
-		t.Errorf("PLAIN holds %d messages, want 4", n)
+	if n := streamMsgs(t, env.js, "PLAIN"); n != 40 {
+		t.Errorf("PLAIN holds %d messages, want 40", n)
 	}
 	if got := strings.Count(log.String(), "stream refuses atomic batches"); got != 1 {
 		t.Errorf("%d warnings about PLAIN refusing atomic batches, want 1: the second call should not try", got)

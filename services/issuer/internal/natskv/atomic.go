@@ -12,10 +12,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// maxAtomicBatch is nats-server's default ceiling on the messages of one atomic batch
-// (jetstream.limits.batch.max_msgs); a server configured lower refuses larger batches,
-// and the caller falls back to writing key by key.
-const maxAtomicBatch = 1000
+// Sizes of atomic batches. maxAtomicBatch is nats-server's default ceiling on the messages
+// of one (jetstream.limits.batch.max_msgs); a server configured lower refuses larger
+// batches, and the caller falls back to writing key by key. Below minAtomicBatch separate
+// writes finish sooner: committing an atomic batch took about 2 ms with a disk sync on
+// every write here, one write about 0.3 ms.
+const (
+	maxAtomicBatch = 1000
+	minAtomicBatch = 16
+)
 
 // enableAtomicBatches lets the bucket's stream take atomic batches (nats-server ≥ 2.12).
 // A server that syncs every write to disk syncs an atomic batch once, where key-by-key

@@ -163,9 +163,10 @@ func (s *Credentials) Create(ctx context.Context, c issuance.Credential) (issuan
 // batch per chunk and their index entries in another, so a batch of awards costs the
 // stream two disk syncs on a server that syncs every write, not one per credential and
 // per index entry. A chunk the server refuses as a whole (one of its credentials exists
-// already: a redelivered award) or cannot take is stored credential by credential.
+// already: a redelivered award) or cannot take is stored credential by credential, and so
+// are batches too small to gain from an atomic batch's longer commit.
 func (s *Credentials) CreateAll(ctx context.Context, cs []issuance.Credential) []issuance.CreateOutcome {
-	if !s.b.atomic || !s.index.atomic || len(cs) < 2 {
+	if !s.b.atomic || !s.index.atomic || len(cs) < minAtomicBatch {
 		return issuance.CreateEach(ctx, s, cs)
 	}
 	out := make([]issuance.CreateOutcome, 0, len(cs))
