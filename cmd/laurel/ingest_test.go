@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -221,6 +222,32 @@ func TestIngestCloudEventsOverHTTP(t *testing.T) {
 		t.Fatalf("ACTIVITY holds %d events, want 8", n)
 	}
 
+	// A batch of 16 or more is stored as one JetStream atomic batch: consecutive sequences in
+	// batch order. Sent again (a client's retry), every event is answered as a duplicate.
+	var big []string
+	for n := range 20 {
+		who := []string{"ada@example.com", "bob"}[n%2]
+		big = append(big, fmt.Sprintf(`{"specversion":"1.0","id":"big-%d","source":"https://lms.example","type":"t","subject":%q}`, n, who))
+	}
+	bigBatch := []byte("[" + strings.Join(big, ",") + "]")
+	for round, wantDuplicate := range []bool{false, true} {
+		r = dev.post(t, "/v1/events", with(map[string]string{"Content-Type": "application/cloudevents-batch+json"}), bigBatch)
+		res := decodeResults(t, r)
+		if r.status != http.StatusAccepted || len(res.Results) != 20 {
+			t.Fatalf("batch of 20, round %d = %d %s", round, r.status, r.body)
+		}
+		for n, got := range res.Results {
+			if got.ID != fmt.Sprint("big-", n) || got.Duplicate != wantDuplicate || (!wantDuplicate && got.StreamSequence != fmt.Sprint(9+n)) {
+				t.Errorf("round %d, result %d = %+v; want big-%d at sequence %d, duplicate %v", round, n, got, n, 9+n, wantDuplicate)
+			}
+		}
+	}
+	for n := range 20 {
+		if _, id, _, _, _, _ := act.event(t, uint64(9+n)); id != fmt.Sprint("big-", n) {
+			t.Errorf("ACTIVITY sequence %d holds %s, want big-%d", 9+n, id, n)
+		}
+	}
+
 	// One bad event fails the whole batch: 400 naming it, nothing stored.
 	bad := []struct {
 		name, contentType, body string
@@ -259,8 +286,8 @@ func TestIngestCloudEventsOverHTTP(t *testing.T) {
 	if r.status != http.StatusUnauthorized {
 		t.Errorf("bad key = %d %s", r.status, r.body)
 	}
-	if n := act.count(t); n != 8 {
-		t.Errorf("ACTIVITY holds %d events after the refused requests, want still 8", n)
+	if n := act.count(t); n != 28 {
+		t.Errorf("ACTIVITY holds %d events after the refused requests, want still 28", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,8 +43,8 @@ const (
 const errCodeAtomicDisabled = 10174
 
 // PublishAll stores every event, as Publish would each, and returns once all are stored
-// (or found to be duplicates of ones stored before); errs[i] answers for events[i]. Every
-// event must go to the same stream.
+// (or found to be duplicates of ones stored before); results[i] and errs[i] answer for
+// events[i]. Every event must go to the same stream.
 //
 // Events go to the server in atomic batches: on a server that syncs every write to disk
 // (sync_interval: always) a batch costs one disk sync where separate publishes cost one
@@ -51,13 +52,50 @@ const errCodeAtomicDisabled = 10174
 // events repeats a Nats-Msg-Id inside the duplicate window (a redelivered input) or the
 // stream does not take atomic batches, is published event by event instead, where the
 // duplicate is acknowledged as such and the others are stored.
-func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) []error {
+func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) ([]PublishResult, []error) {
+	results, errs := make([]PublishResult, len(events)), make([]error, len(events))
+	msgs, ready, refusing := b.encodeAll(ctx, events, errs)
+	var oneByOne []int
+	for chunk := range slices.Chunk(ready, maxAtomicBatch) {
+		if len(chunk) < minAtomicBatch || refusing {
+			oneByOne = append(oneByOne, chunk...)
+			continue
+		}
+		if err := b.publishAtomic(ctx, msgs, chunk, results); err != nil {
+			oneByOne = append(oneByOne, chunk...)
+		}
+	}
+	b.publishEach(ctx, events, oneByOne, results, errs)
+	return results, errs
+}
+
+// PublishAtomic stores events, at most 1,000 and all bound for one stream, as one atomic
+// batch: all of them with one disk sync, or none. An error says the batch was refused
+// (nothing stored: an invalid event, a Nats-Msg-Id already in the duplicate window, a
+// stream without atomic batches) or that its outcome is unknown (the reply was lost): in
+// either case publishing the events again is safe, their message ids make repeats
+// duplicates. Callers that must keep events in order fall back to publishing them in
+// order; PublishAll, which may not, falls back on its own.
+func (b *Bus) PublishAtomic(ctx context.Context, events []Outgoing) ([]PublishResult, error) {
+	if len(events) == 0 || len(events) > maxAtomicBatch {
+		return nil, fmt.Errorf("atomic batch of %d events: want 1 to %d", len(events), maxAtomicBatch)
+	}
 	errs := make([]error, len(events))
-	msgs := make([]*nats.Msg, len(events))
-	var (
-		ready  []int
-		stream string // set when the events' stream is known to refuse atomic batches
-	)
+	msgs, ready, _ := b.encodeAll(ctx, events, errs)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	results := make([]PublishResult, len(events))
+	if err := b.publishAtomic(ctx, msgs, ready, results); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// encodeAll encodes events as Publish would, errs[i] for those that cannot be; ready lists
+// the others. refusing reports a stream named by the events that refused atomic batches.
+func (b *Bus) encodeAll(ctx context.Context, events []Outgoing, errs []error) (msgs []*nats.Msg, ready []int, refusing bool) {
+	msgs = make([]*nats.Msg, len(events))
 	for i, o := range events {
 		cfg := publishConfig{msgID: o.Event.ID(), mode: cloudevent.Binary}
 		for _, opt := range o.Opts {
@@ -75,28 +113,18 @@ func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) []error {
 		if cfg.expectStream != "" {
 			msg.Header.Set(jetstream.ExpectedStreamHeader, cfg.expectStream)
 			if _, off := b.atomicDisabled.Load(cfg.expectStream); off {
-				stream = cfg.expectStream
+				refusing = true
 			}
 		}
 		msgs[i] = msg
 		ready = append(ready, i)
 	}
-	var oneByOne []int
-	for chunk := range slices.Chunk(ready, maxAtomicBatch) {
-		if len(chunk) < minAtomicBatch || stream != "" {
-			oneByOne = append(oneByOne, chunk...)
-			continue
-		}
-		if err := b.publishAtomic(ctx, msgs, chunk); err != nil {
-			oneByOne = append(oneByOne, chunk...)
-		}
-	}
-	b.publishEach(ctx, events, oneByOne, errs)
-	return errs
+	return msgs, ready, refusing
 }
 
-// publishAtomic stores msgs[at...] as one atomic batch, or nothing of it.
-func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int) error {
+// publishAtomic stores msgs[at...] as one atomic batch, or nothing of it, and sets their
+// results.
+func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int, results []PublishResult) error {
 	ctx, span := b.tracer.Start(ctx, "send batch", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(messagingSystem, attribute.Int("messaging.batch.message_count", len(at))))
 	defer span.End()
@@ -125,6 +153,7 @@ func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int) err
 	}
 	var ack struct {
 		Stream string `json:"stream"`
+		Seq    uint64 `json:"seq"`
 		Count  int    `json:"count"`
 		Error  *struct {
 			ErrCode     int    `json:"err_code"`
@@ -141,8 +170,12 @@ func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int) err
 		}
 		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("%s (%d)", ack.Error.Description, ack.Error.ErrCode))
 	}
-	if ack.Count != len(at) {
-		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("the server stored %d", ack.Count))
+	if ack.Count != len(at) || ack.Seq < uint64(len(at)) {
+		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("the server stored %d ending at %d", ack.Count, ack.Seq))
+	}
+	first := ack.Seq - uint64(len(at)) + 1 // a batch's sequences are consecutive
+	for n, i := range at {
+		results[i] = PublishResult{Stream: ack.Stream, Sequence: first + uint64(n)}
 	}
 	b.metrics.published.Add(ctx, int64(len(at)), metric.WithAttributes(attribute.String("result", "stored"), attribute.String("stream", ack.Stream)))
 	return nil
@@ -156,7 +189,7 @@ func (b *Bus) atomicFailed(ctx context.Context, span trace.Span, n int, err erro
 }
 
 // publishEach publishes events[at...] asynchronously and waits for all of them.
-func (b *Bus) publishEach(ctx context.Context, events []Outgoing, at []int, errs []error) {
+func (b *Bus) publishEach(ctx context.Context, events []Outgoing, at []int, results []PublishResult, errs []error) {
 	pending := make([]*PendingPublish, len(events))
 	for _, i := range at {
 		ectx := events[i].Ctx
@@ -167,7 +200,7 @@ func (b *Bus) publishEach(ctx context.Context, events []Outgoing, at []int, errs
 	}
 	for _, i := range at {
 		if pending[i] != nil {
-			_, errs[i] = pending[i].Wait(ctx)
+			results[i], errs[i] = pending[i].Wait(ctx)
 		}
 	}
 }

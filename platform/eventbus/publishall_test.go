@@ -49,9 +49,10 @@ func TestPublishAll(t *testing.T) {
 	for i := range 1500 {
 		ids = append(ids, fmt.Sprint("e", i))
 	}
-	for i, err := range env.bus.PublishAll(ctx, out(ids...)) {
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
+	results, errs := env.bus.PublishAll(ctx, out(ids...))
+	for i, err := range errs {
+		if err != nil || results[i].Sequence != uint64(i+1) || results[i].Stream != subjects.ActivityStream || results[i].Duplicate {
+			t.Fatalf("event %d: %+v, %v; want sequence %d on %s", i, results[i], err, i+1, subjects.ActivityStream)
 		}
 	}
 	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1500 {
@@ -79,16 +80,28 @@ func TestPublishAll(t *testing.T) {
 	}
 	again := out(mixed...)
 	again[1].Event.SetID("") // invalid: no id, so no Nats-Msg-Id
-	for i, err := range env.bus.PublishAll(ctx, again) {
+	results, errs = env.bus.PublishAll(ctx, again)
+	for i, err := range errs {
 		if (err != nil) != (i == 1) {
 			t.Errorf("event %d: %v; want only the event without an id to fail", i, err)
 		}
+	}
+	if !results[0].Duplicate || results[2].Duplicate || results[2].Sequence <= 1500 {
+		t.Errorf("results %+v, %+v: want the repeat a duplicate and the new one stored after the first 1,500", results[0], results[2])
 	}
 	if n := streamMsgs(t, env.js, subjects.ActivityStream); n != 1519 {
 		t.Errorf("stream holds %d messages, want 1519: the duplicate dropped, the 19 valid new ones stored", n)
 	}
 	if !strings.Contains(log.String(), "duplicate message id") {
 		t.Errorf("the batch with a duplicate was not refused as such:\n%s", log.String())
+	}
+
+	if _, err := env.bus.PublishAtomic(ctx, out("e8", "new-0")); err == nil {
+		t.Error("PublishAtomic of events stored before: want the batch refused")
+	}
+	fresh, err := env.bus.PublishAtomic(ctx, out("a1", "a2"))
+	if err != nil || fresh[0].Sequence != 1520 || fresh[1].Sequence != 1521 {
+		t.Errorf("PublishAtomic = %+v, %v; want sequences 1520 and 1521", fresh, err)
 	}
 
 	if _, err := env.js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
@@ -106,7 +119,8 @@ func TestPublishAll(t *testing.T) {
 		for i := range 20 {
 			batch = append(batch, fmt.Sprintf("p%d-%d", round, i))
 		}
-		for i, err := range env.bus.PublishAll(ctx, plain(batch...)) {
+		_, errs := env.bus.PublishAll(ctx, plain(batch...))
+		for i, err := range errs {
 			if err != nil {
 				t.Errorf("%s on a stream without atomic batches: %v", batch[i], err)
 			}

@@ -26,7 +26,7 @@ const Source = "urn:laurel:issuer"
 // Bus is the part of the event bus the adapter uses.
 type Bus interface {
 	Publish(ctx context.Context, subject string, e event.Event, opts ...eventbus.PublishOption) (eventbus.PublishResult, error)
-	PublishAll(ctx context.Context, events []eventbus.Outgoing) []error
+	PublishAll(ctx context.Context, events []eventbus.Outgoing) ([]eventbus.PublishResult, []error)
 }
 
 // Publisher is an issuance.EventPublisher on the event bus. BadgeIssued carries
@@ -85,7 +85,8 @@ func (p *Publisher) IssuedAll(ctx context.Context, cs []issuance.Credential) []e
 			Opts: []eventbus.PublishOption{eventbus.WithMsgID(e.ID()), eventbus.WithExpectStream(subjects.LedgerStream)}})
 		at = append(at, i)
 	}
-	for j, err := range p.bus.PublishAll(ctx, out) {
+	_, published := p.bus.PublishAll(ctx, out)
+	for j, err := range published {
 		errs[at[j]] = err
 	}
 	return errs

@@ -13,11 +13,23 @@ const MaxBatch = 1000
 // maxConcurrentPublishes bounds the publishes one batch has in flight.
 const maxConcurrentPublishes = 32
 
+// minAtomicBatch is the smallest batch given to a BatchPublisher: committing an atomic
+// batch took about 2 ms with a disk sync on every write, one publish about 0.3 ms.
+const minAtomicBatch = 16
+
+// BatchPublisher is a Publisher that can also append many events at once, all or none:
+// with a disk sync on every write, one sync for the lot. An error means nothing is known
+// to be stored (publishing the events again is safe: they are deduplicated).
+type BatchPublisher interface {
+	PublishActivityAtomic(ctx context.Context, tenant string, partitions []int, events []Event) ([]Receipt, error)
+}
+
 // PublishBatch validates every event, then takes len(events) from the tenant's rate, then
 // publishes them: all or nothing up to the point of publishing. An invalid event fails the
 // whole batch with one *ValidationError whose fields name the event, as "events[3].id";
-// nothing is published. One person's (subject's) events are published in batch order;
-// different people's events are published concurrently. When
+// nothing is published. A batch of 16 or more goes out as one atomic batch when the
+// publisher can (BatchPublisher); otherwise, or when that is refused, one person's
+// (subject's) events are published in batch order and different people's concurrently. When
 // publishing fails part way, some events may be stored: the error says so, and sending the
 // same batch again is safe because every event is deduplicated by its (source, id).
 // Receipts are in batch order.
@@ -58,6 +70,17 @@ func (i *Ingest) PublishBatch(ctx context.Context, tenant string, events []Event
 			groups = append(groups, nil)
 		}
 		groups[g] = append(groups[g], n)
+	}
+	if bp, ok := i.pub.(BatchPublisher); ok && len(events) >= minAtomicBatch {
+		partitions := make([]int, len(completed))
+		for n, e := range completed {
+			partitions[n] = i.partition(e.Subject, i.partitions)
+		}
+		// A refused batch (one event was sent before: a retried request) goes out event by
+		// event below, where each repeat is answered as a duplicate.
+		if receipts, err := bp.PublishActivityAtomic(ctx, tenant, partitions, completed); err == nil {
+			return receipts, nil
+		}
 	}
 	receipts := make([]Receipt, len(events))
 	errs := make([]error, len(events))

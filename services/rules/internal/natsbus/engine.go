@@ -190,7 +190,8 @@ func publishAwardBatch(ctx context.Context, bus *eventbus.Bus, awards []rules.Aw
 		for n, k := range ks {
 			batch[n] = outs[k]
 		}
-		for n, err := range bus.PublishAll(ctx, batch) {
+		_, published := bus.PublishAll(ctx, batch)
+		for n, err := range published {
 			if err != nil {
 				errs[ks[n]] = fmt.Errorf("publish award %s: %w", awards[ks[n]].ID, err)
 			}
