@@ -28,14 +28,14 @@ type Outgoing struct {
 	Opts    []PublishOption
 }
 
-// Sizes of atomic batches. maxAtomicBatch is nats-server's default ceiling on the messages
-// of one (jetstream.limits.batch.max_msgs). Below minAtomicBatch separate asynchronous
-// publishes finish sooner: committing an atomic batch took about 2 ms with a disk sync on
-// every write here, one publish about 0.3 ms, so a few events gain no throughput from a
-// batch and lose latency.
+// Sizes of atomic batches. MaxAtomicBatch is nats-server's default ceiling on the messages
+// of one (jetstream.limits.batch.max_msgs): a server configured lower refuses larger ones.
+// Below MinAtomicBatch separate asynchronous writes finish sooner: committing an atomic
+// batch took about 2 ms with a disk sync on every write here, one publish about 0.3 ms,
+// so a few messages gain no throughput from a batch and lose latency.
 const (
-	maxAtomicBatch = 1000
-	minAtomicBatch = 16
+	MaxAtomicBatch = 1000
+	MinAtomicBatch = 16
 )
 
 // errCodeAtomicDisabled is JetStream's answer to an atomic batch for a stream that does
@@ -56,8 +56,8 @@ func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) ([]PublishResul
 	results, errs := make([]PublishResult, len(events)), make([]error, len(events))
 	msgs, ready, refusing := b.encodeAll(ctx, events, errs)
 	var oneByOne []int
-	for chunk := range slices.Chunk(ready, maxAtomicBatch) {
-		if len(chunk) < minAtomicBatch || refusing {
+	for chunk := range slices.Chunk(ready, MaxAtomicBatch) {
+		if len(chunk) < MinAtomicBatch || refusing {
 			oneByOne = append(oneByOne, chunk...)
 			continue
 		}
@@ -77,8 +77,8 @@ func (b *Bus) PublishAll(ctx context.Context, events []Outgoing) ([]PublishResul
 // duplicates. Callers that must keep events in order fall back to publishing them in
 // order; PublishAll, which may not, falls back on its own.
 func (b *Bus) PublishAtomic(ctx context.Context, events []Outgoing) ([]PublishResult, error) {
-	if len(events) == 0 || len(events) > maxAtomicBatch {
-		return nil, fmt.Errorf("atomic batch of %d events: want 1 to %d", len(events), maxAtomicBatch)
+	if len(events) == 0 || len(events) > MaxAtomicBatch {
+		return nil, fmt.Errorf("atomic batch of %d events: want 1 to %d", len(events), MaxAtomicBatch)
 	}
 	errs := make([]error, len(events))
 	msgs, ready, _ := b.encodeAll(ctx, events, errs)
@@ -128,28 +128,73 @@ func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int, res
 	ctx, span := b.tracer.Start(ctx, "send batch", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(messagingSystem, attribute.Int("messaging.batch.message_count", len(at))))
 	defer span.End()
-	id := rand.Text()
+	batch := make([]*nats.Msg, len(at))
 	for n, i := range at {
-		msgs[i].Header.Set("Nats-Batch-Id", id)
-		msgs[i].Header.Set("Nats-Batch-Sequence", strconv.Itoa(n+1))
+		batch[n] = msgs[i]
+	}
+	stream, first, err := CommitAtomic(ctx, b.nc, batch)
+	if err != nil {
+		var refused *AtomicRefusedError
+		if errors.As(err, &refused) && refused.Code == errCodeAtomicDisabled && refused.Stream != "" {
+			b.atomicDisabled.Store(refused.Stream, true)
+			b.log.WarnContext(ctx, "stream refuses atomic batches: its events are published one by one, each with its own disk sync", "stream", refused.Stream)
+		}
+		err = fmt.Errorf("atomic batch of %d events: %w", len(at), err)
+		span.RecordError(err)
+		b.log.DebugContext(ctx, "atomic batch refused; publishing its events one by one", "error", err)
+		return err
+	}
+	for n, i := range at {
+		results[i] = PublishResult{Stream: stream, Sequence: first + uint64(n)}
+	}
+	b.metrics.published.Add(ctx, int64(len(at)), metric.WithAttributes(attribute.String("result", "stored"), attribute.String("stream", stream)))
+	return nil
+}
+
+// AtomicRefusedError is an atomic batch the server refused as a whole: nothing of it was
+// stored.
+type AtomicRefusedError struct {
+	Stream      string
+	Code        int // JetStream's err_code
+	Description string
+}
+
+func (e *AtomicRefusedError) Error() string {
+	return fmt.Sprintf("atomic batch refused by stream %q: %s (%d)", e.Stream, e.Description, e.Code)
+}
+
+// CommitAtomic sends msgs, all bound for one stream, as one JetStream atomic batch
+// (nats-server ≥ 2.12, a stream with AllowAtomicPublish): all stored, with one disk sync
+// on a server that syncs every write, or none. It returns the stream and the sequence of
+// the first message; a batch's sequences are consecutive. An *AtomicRefusedError says
+// nothing was stored; any other error leaves the outcome unknown. The batch headers it
+// adds to the messages are removed before it returns.
+func CommitAtomic(ctx context.Context, nc *nats.Conn, msgs []*nats.Msg) (stream string, first uint64, err error) {
+	if len(msgs) == 0 || len(msgs) > MaxAtomicBatch {
+		return "", 0, fmt.Errorf("atomic batch of %d messages: want 1 to %d", len(msgs), MaxAtomicBatch)
+	}
+	id := rand.Text()
+	for n, m := range msgs {
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(n+1))
 	}
 	defer func() {
-		for _, i := range at {
-			msgs[i].Header.Del("Nats-Batch-Id")
-			msgs[i].Header.Del("Nats-Batch-Sequence")
-			msgs[i].Header.Del("Nats-Batch-Commit")
+		for _, m := range msgs {
+			m.Header.Del("Nats-Batch-Id")
+			m.Header.Del("Nats-Batch-Sequence")
+			m.Header.Del("Nats-Batch-Commit")
 		}
 	}()
-	last := at[len(at)-1]
-	for _, i := range at[:len(at)-1] {
-		if err := b.nc.PublishMsg(msgs[i]); err != nil {
-			return b.atomicFailed(ctx, span, len(at), err)
+	last := len(msgs) - 1
+	for _, m := range msgs[:last] {
+		if err := nc.PublishMsg(m); err != nil {
+			return "", 0, err
 		}
 	}
 	msgs[last].Header.Set("Nats-Batch-Commit", "1")
-	reply, err := b.nc.RequestMsgWithContext(ctx, msgs[last])
+	reply, err := nc.RequestMsgWithContext(ctx, msgs[last])
 	if err != nil {
-		return b.atomicFailed(ctx, span, len(at), err)
+		return "", 0, err
 	}
 	var ack struct {
 		Stream string `json:"stream"`
@@ -161,31 +206,15 @@ func (b *Bus) publishAtomic(ctx context.Context, msgs []*nats.Msg, at []int, res
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(reply.Data, &ack); err != nil {
-		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("reply %q: %w", reply.Data, err))
+		return "", 0, fmt.Errorf("reply %q: %w", reply.Data, err)
 	}
 	if ack.Error != nil {
-		if ack.Error.ErrCode == errCodeAtomicDisabled && ack.Stream != "" {
-			b.atomicDisabled.Store(ack.Stream, true)
-			b.log.WarnContext(ctx, "stream refuses atomic batches: its events are published one by one, each with its own disk sync", "stream", ack.Stream)
-		}
-		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("%s (%d)", ack.Error.Description, ack.Error.ErrCode))
+		return "", 0, &AtomicRefusedError{Stream: ack.Stream, Code: ack.Error.ErrCode, Description: ack.Error.Description}
 	}
-	if ack.Count != len(at) || ack.Seq < uint64(len(at)) {
-		return b.atomicFailed(ctx, span, len(at), fmt.Errorf("the server stored %d ending at %d", ack.Count, ack.Seq))
+	if ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
+		return "", 0, fmt.Errorf("the server stored %d messages ending at %d, of %d", ack.Count, ack.Seq, len(msgs))
 	}
-	first := ack.Seq - uint64(len(at)) + 1 // a batch's sequences are consecutive
-	for n, i := range at {
-		results[i] = PublishResult{Stream: ack.Stream, Sequence: first + uint64(n)}
-	}
-	b.metrics.published.Add(ctx, int64(len(at)), metric.WithAttributes(attribute.String("result", "stored"), attribute.String("stream", ack.Stream)))
-	return nil
-}
-
-func (b *Bus) atomicFailed(ctx context.Context, span trace.Span, n int, err error) error {
-	err = fmt.Errorf("atomic batch of %d events: %w", n, err)
-	span.RecordError(err)
-	b.log.DebugContext(ctx, "atomic batch refused; publishing its events one by one", "error", err)
-	return err
+	return ack.Stream, ack.Seq - uint64(len(msgs)) + 1, nil
 }
 
 // publishEach publishes events[at...] asynchronously and waits for all of them.

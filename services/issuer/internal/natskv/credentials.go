@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/laurel-badges/laurel/platform/eventbus"
 	"github.com/laurel-badges/laurel/services/issuer/internal/issuance"
 )
 
@@ -166,11 +167,11 @@ func (s *Credentials) Create(ctx context.Context, c issuance.Credential) (issuan
 // already: a redelivered award) or cannot take is stored credential by credential, and so
 // are batches too small to gain from an atomic batch's longer commit.
 func (s *Credentials) CreateAll(ctx context.Context, cs []issuance.Credential) []issuance.CreateOutcome {
-	if !s.b.atomic || !s.index.atomic || len(cs) < minAtomicBatch {
+	if !s.b.atomic || !s.index.atomic || len(cs) < eventbus.MinAtomicBatch {
 		return issuance.CreateEach(ctx, s, cs)
 	}
 	out := make([]issuance.CreateOutcome, 0, len(cs))
-	for chunk := range slices.Chunk(cs, maxAtomicBatch/2) {
+	for chunk := range slices.Chunk(cs, eventbus.MaxAtomicBatch/2) {
 		out = append(out, s.createChunk(ctx, chunk)...)
 	}
 	return out
@@ -196,7 +197,7 @@ func (s *Credentials) createChunk(ctx context.Context, cs []issuance.Credential)
 		out[i].Credential = c
 		indexKeys = append(indexKeys, s.indexKeys(c)...)
 	}
-	for chunk := range slices.Chunk(indexKeys, maxAtomicBatch) {
+	for chunk := range slices.Chunk(indexKeys, eventbus.MaxAtomicBatch) {
 		if _, err := s.index.commitAtomic(ctx, chunk, slices.Repeat([][]byte{emptyIndexValue}, len(chunk)), false); err != nil {
 			// Index entries are idempotent: writing them all again key by key is safe.
 			for i := range out {
