@@ -59,14 +59,7 @@ func ledgerAwardID(c issuance.Credential) string {
 
 // Issued implements issuance.EventPublisher.
 func (p *Publisher) Issued(ctx context.Context, c issuance.Credential) error {
-	subject, e, err := p.issuedEvent(c)
-	if err != nil {
-		return err
-	}
-	if _, err := p.bus.Publish(ctx, subject, e, eventbus.WithMsgID(e.ID()), eventbus.WithExpectStream(subjects.LedgerStream)); err != nil {
-		return fmt.Errorf("publish %s: %w", e.ID(), err)
-	}
-	return nil
+	return p.IssuedAll(ctx, []issuance.Credential{c})[0]
 }
 
 // IssuedAll implements issuance.BatchAnnouncer: the BadgeIssued of many credentials in
